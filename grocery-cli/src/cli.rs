@@ -1,0 +1,85 @@
+//! Global flags and the command tree.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use grocery_core::{Config, Grocery};
+
+use crate::commands;
+use crate::error::CliError;
+use crate::output::Output;
+
+/// Grocery Agent: shopping lists and a product catalog that understands how people shop.
+#[derive(Debug, Parser)]
+#[command(name = "grocery", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Database file (default: grocery.db in the user's data directory).
+    #[arg(long, global = true, env = "GROCERY_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Configuration file (default: $GROCERY_CONFIG, then the user's config directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Only print errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More logging (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Search the product catalog.
+    Search(commands::search::Args),
+    /// Catalog statistics and import.
+    #[command(subcommand)]
+    Catalog(commands::catalog::Command),
+    /// Show the effective configuration.
+    #[command(subcommand)]
+    Config(commands::config::Command),
+}
+
+impl Cli {
+    /// Load the configuration, open the store and run the command.
+    pub async fn run(self) -> Result<(), CliError> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(db) = self.db {
+            config.store.path = Some(db);
+        }
+        let mut out = Output::new(self.json, self.quiet);
+        if let Command::Config(cmd) = self.command {
+            return cmd.run(&config, &mut out);
+        }
+        let grocery = Grocery::open(config).await?;
+        match self.command {
+            Command::Search(args) => args.run(&grocery, &mut out).await,
+            Command::Catalog(cmd) => cmd.run(&grocery, &mut out).await,
+            Command::Config(_) => Ok(()),
+        }
+    }
+}
+
+/// Log to stderr; `RUST_LOG` overrides the level.
+pub fn init_tracing(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        // The command prints its own error line; logs are opt-in.
+        (false, 0) => "off",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .init();
+}

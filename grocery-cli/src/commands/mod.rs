@@ -1,0 +1,5 @@
+//! One module per command.
+
+pub mod catalog;
+pub mod config;
+pub mod search;

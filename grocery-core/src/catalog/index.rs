@@ -1,0 +1,95 @@
+//! The in-memory side of the catalog: every product by row key and id, the
+//! spelling vocabulary, and per-kind facts used in ranking. Rebuilt from the
+//! store after every import; searches share it through an `Arc`.
+
+use std::collections::HashMap;
+
+use super::product::Product;
+use super::text::{Vocabulary, is_stopword, stem, tokens};
+use crate::store::ProductRow;
+
+/// A product with what ranking needs precomputed.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub product: Product,
+    /// Stems of the kind's words, stopwords removed ("half-and-half" -> ["half"]).
+    pub kind_stems: Vec<String>,
+    /// How common the kind is in the catalog, 0..=1 (more variants = more everyday).
+    pub kind_weight: f64,
+}
+
+/// Snapshot of the catalog for search and pricing.
+#[derive(Debug, Default)]
+pub(crate) struct CatalogIndex {
+    entries: HashMap<i64, Entry>,
+    by_id: HashMap<String, i64>,
+    pub vocab: Vocabulary,
+}
+
+impl CatalogIndex {
+    /// Build from every product in the store.
+    pub(crate) fn build(rows: Vec<ProductRow>) -> CatalogIndex {
+        let mut freqs: HashMap<String, u32> = HashMap::new();
+        let mut kind_counts: HashMap<String, u32> = HashMap::new();
+        for (_, p) in &rows {
+            *kind_counts.entry(p.kind.clone()).or_default() += 1;
+            let mut words: Vec<String> = tokens(&p.name)
+                .chain(tokens(&p.brand))
+                .chain(tokens(&p.kind))
+                .chain(tokens(&p.aisle))
+                .chain(p.tags.iter().flat_map(|t| tokens(t)))
+                .collect();
+            words.sort();
+            words.dedup();
+            for w in words {
+                *freqs.entry(w).or_default() += 1;
+            }
+        }
+        let max_kind = kind_counts.values().copied().max().unwrap_or(1).max(1);
+        let mut entries = HashMap::with_capacity(rows.len());
+        let mut by_id = HashMap::with_capacity(rows.len());
+        for (pk, p) in rows {
+            let n = kind_counts.get(&p.kind).copied().unwrap_or(1);
+            let kind_weight = (1.0 + f64::from(n)).ln() / (1.0 + f64::from(max_kind)).ln();
+            let mut kind_stems: Vec<String> = Vec::new();
+            for t in tokens(&p.kind).filter(|t| !is_stopword(t)) {
+                let s = stem(&t);
+                if !kind_stems.contains(&s) {
+                    kind_stems.push(s);
+                }
+            }
+            by_id.insert(p.id.clone(), pk);
+            entries.insert(
+                pk,
+                Entry {
+                    product: p,
+                    kind_stems,
+                    kind_weight,
+                },
+            );
+        }
+        CatalogIndex {
+            entries,
+            by_id,
+            vocab: Vocabulary::new(freqs),
+        }
+    }
+
+    /// A product by row key.
+    pub(crate) fn get(&self, pk: i64) -> Option<&Entry> {
+        self.entries.get(&pk)
+    }
+
+    /// A product by external id.
+    pub(crate) fn by_id(&self, id: &str) -> Option<&Product> {
+        self.by_id
+            .get(id)
+            .and_then(|pk| self.entries.get(pk))
+            .map(|e| &e.product)
+    }
+
+    /// Number of products.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}

@@ -1,0 +1,192 @@
+//! The product catalog: departments, products, import and search.
+//!
+//! The catalog lives in SQLite (with an FTS5 index) and, for ranking and pricing,
+//! as an in-memory snapshot that is rebuilt after every import.
+
+mod import;
+pub(crate) mod index;
+mod product;
+mod search;
+mod text;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use import::ImportFormat;
+pub use product::{Department, Product};
+pub use search::SearchHit;
+
+pub use crate::store::{CatalogStats, DepartmentCount, ImportSummary};
+
+use crate::error::{Error, Result};
+use crate::grocery::Grocery;
+use crate::store::fts_candidates;
+use index::CatalogIndex;
+use search::QueryPlan;
+
+/// The embedded default catalog (CSV, about 1,700 everyday US products with
+/// plausible shelf prices). Demo data written for this project.
+pub(crate) const EMBEDDED_CATALOG: &str = include_str!("../../data/catalog.csv");
+
+/// Most candidates fetched from FTS5 for re-ranking.
+const CANDIDATES: usize = 200;
+/// Most results a search returns.
+pub const MAX_LIMIT: usize = 100;
+
+/// Catalog operations; get one from [`Grocery::catalog`].
+#[derive(Debug, Clone, Copy)]
+pub struct Catalog<'a> {
+    g: &'a Grocery,
+}
+
+impl<'a> Catalog<'a> {
+    pub(crate) fn new(g: &'a Grocery) -> Self {
+        Catalog { g }
+    }
+
+    /// Search products, best first.
+    ///
+    /// Typos, plurals, synonyms and shorthand are understood; an empty query gives
+    /// no results. `limit` is capped at [`MAX_LIMIT`]; 0 means the configured default.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a query longer than `catalog.max_query_chars`;
+    /// storage errors.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn demo(g: grocery_core::Grocery) -> grocery_core::Result<()> {
+    /// let hits = g.catalog().search("oj", 5).await?;
+    /// println!("{}", hits[0].product.display_name()); // an orange juice
+    /// # Ok(()) }
+    /// ```
+    #[tracing::instrument(skip_all, err)]
+    pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        let cfg = &self.g.config().catalog;
+        if query.chars().count() > cfg.max_query_chars {
+            return Err(Error::invalid(format!(
+                "search query is longer than {} characters",
+                cfg.max_query_chars
+            )));
+        }
+        let limit = match limit {
+            0 => cfg.default_limit,
+            n => n,
+        }
+        .min(MAX_LIMIT);
+        let index = self.g.index();
+        let plan = QueryPlan::build(query, &index);
+        if plan.is_empty() || index.len() == 0 {
+            return Ok(Vec::new());
+        }
+        let and = plan.fts_expr("AND");
+        let or = (plan.clauses.len() > 1).then(|| plan.fts_expr("OR"));
+        let hits = self
+            .g
+            .store()
+            .read(move |c| {
+                let hits = fts_candidates(c, &and, CANDIDATES)?;
+                match or {
+                    Some(or) if hits.is_empty() => fts_candidates(c, &or, CANDIDATES),
+                    _ => Ok(hits),
+                }
+            })
+            .await?;
+        Ok(plan.rank(&hits, &index, limit))
+    }
+
+    /// A product by id.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when no product has that id.
+    pub fn get(&self, id: &str) -> Result<Product> {
+        self.g
+            .index()
+            .by_id(id)
+            .cloned()
+            .ok_or_else(|| Error::not_found("product", id))
+    }
+
+    /// Counts of products, departments, brands and kinds.
+    ///
+    /// # Errors
+    /// Storage errors.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn stats(&self) -> Result<CatalogStats> {
+        self.g.store().catalog_stats().await
+    }
+
+    /// Import a CSV or JSON Lines file (format from the extension or content).
+    ///
+    /// The whole file is validated first and written in one transaction: a bad row
+    /// rejects the file with its line number and changes nothing. Products with an
+    /// existing id are replaced.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRow`], [`Error::InvalidInput`] (too large, empty),
+    /// [`Error::NotFound`] (no such file), [`Error::Io`], [`Error::Conflict`] (a UPC already used by another product).
+    #[tracing::instrument(skip_all, err, fields(path = %path.display()))]
+    pub async fn import_file(&self, path: &Path) -> Result<ImportSummary> {
+        let max = self.g.config().catalog.max_import_bytes;
+        let p = path.to_path_buf();
+        let (bytes, format) = tokio::task::spawn_blocking(move || {
+            let io = |source: std::io::Error| match source.kind() {
+                std::io::ErrorKind::NotFound => Error::not_found("file", p.display().to_string()),
+                _ => Error::Io {
+                    path: p.display().to_string(),
+                    source,
+                },
+            };
+            let len = std::fs::metadata(&p).map_err(io)?.len();
+            if len > max {
+                return Err(Error::invalid(format!(
+                    "{} is {len} bytes; the limit is {max} (catalog.max_import_bytes)",
+                    p.display()
+                )));
+            }
+            let bytes = std::fs::read(&p).map_err(io)?;
+            let format = ImportFormat::detect(&p, &bytes);
+            Ok((bytes, format))
+        })
+        .await??;
+        self.import_bytes(bytes, format).await
+    }
+
+    /// Import catalog data already in memory. See [`Catalog::import_file`].
+    ///
+    /// # Errors
+    /// As [`Catalog::import_file`].
+    #[tracing::instrument(skip_all, err)]
+    pub async fn import_bytes(
+        &self,
+        bytes: Vec<u8>,
+        format: ImportFormat,
+    ) -> Result<ImportSummary> {
+        let products = tokio::task::spawn_blocking(move || import::parse(&bytes, format)).await??;
+        let summary = self.g.store().upsert_products(products).await?;
+        self.g.reload_index().await?;
+        Ok(summary)
+    }
+
+    /// Number of products.
+    pub fn len(&self) -> usize {
+        self.g.index().len()
+    }
+
+    /// Whether the catalog has no products.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Parse the embedded catalog.
+pub(crate) fn embedded_products() -> Result<Vec<Product>> {
+    import::parse(EMBEDDED_CATALOG.as_bytes(), ImportFormat::Csv)
+}
+
+/// Build the in-memory index on a blocking thread.
+pub(crate) async fn build_index(rows: Vec<crate::store::ProductRow>) -> Result<Arc<CatalogIndex>> {
+    Ok(Arc::new(
+        tokio::task::spawn_blocking(move || CatalogIndex::build(rows)).await?,
+    ))
+}

@@ -1,0 +1,343 @@
+//! Product search: query analysis in Rust, candidate retrieval and BM25 in FTS5,
+//! then a re-rank that puts the everyday product first.
+//!
+//! 1. **Analyse** (pure, microseconds): rewrite shorthand (`oj`, `evoo`,
+//!    `half n half`), pull out a wanted size (`5 lb`, `half gallon`, `18`), drop
+//!    filler words, expand synonyms (`garbanzo` = `chickpea`) and correct
+//!    misspellings against the catalog's own words (`bannana` → `banana`).
+//! 2. **Retrieve**: an FTS5 query with every word quoted (so user text can never
+//!    be FTS5 syntax), all clauses required; if nothing matches, any clause.
+//! 3. **Rank**: BM25 plus what a shopper means: a product whose *kind* is exactly
+//!    what was asked (`milk` is milk, not milk chocolate), its everyday
+//!    popularity, and closeness to a wanted size.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::index::CatalogIndex;
+use super::product::Product;
+use super::text::{REWRITES, SYNONYMS, is_stopword, stem, tokens};
+use crate::quantity::{Amount, Dimension, Quantity, Unit};
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The product.
+    #[serde(flatten)]
+    pub product: Product,
+    /// Relevance; higher is better. Comparable within one result list only.
+    pub score: f32,
+}
+
+/// A query after analysis: what to ask FTS5 and how to rank what comes back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct QueryPlan {
+    /// Each clause is a set of alternatives; each alternative is a list of words
+    /// (several words = a phrase).
+    pub clauses: Vec<Vec<Vec<String>>>,
+    /// A size the shopper asked for, if any.
+    pub size: Option<Quantity>,
+}
+
+/// Words that ask for a size without a number: "gallon of milk".
+fn implicit_size_unit(u: Unit) -> bool {
+    matches!(
+        u,
+        Unit::Gallon | Unit::Quart | Unit::Pint | Unit::Liter | Unit::Pound | Unit::Dozen
+    )
+}
+
+fn parse_number(s: &str) -> Option<Amount> {
+    // "93/7" is a lean ratio, "2%" a fat level: both are names, not amounts.
+    if let Some((a, b)) = s.split_once('/') {
+        let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+        if a >= b {
+            return None;
+        }
+    }
+    if s == "half" {
+        return Amount::parse("1/2").ok();
+    }
+    if !s.starts_with(|c: char| c.is_ascii_digit() || c == '.' || "½¼¾⅓⅔⅛".contains(c)) {
+        return None;
+    }
+    Amount::parse(s).ok()
+}
+
+/// Split a glued number and unit: "5lb", "16.9oz", "12pk", "24-pack".
+fn split_glued(s: &str) -> Option<(Amount, Unit)> {
+    let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    if end == 0 {
+        return None;
+    }
+    let (num, rest) = s.split_at(end);
+    let unit = Unit::parse(rest.trim_start_matches('-')).ok()?;
+    Some((Amount::parse(num).ok()?, unit))
+}
+
+fn apply_rewrites(words: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    'outer: while i < words.len() {
+        for (from, to) in REWRITES {
+            let parts: Vec<&str> = from.split(' ').collect();
+            if i + parts.len() <= words.len() && parts.iter().zip(&words[i..]).all(|(p, w)| *p == w)
+            {
+                out.extend(to.split(' ').map(str::to_string));
+                i += parts.len();
+                continue 'outer;
+            }
+        }
+        out.push(words[i].clone());
+        i += 1;
+    }
+    out
+}
+
+impl QueryPlan {
+    /// Analyse a query against the catalog's vocabulary.
+    pub(crate) fn build(query: &str, index: &CatalogIndex) -> QueryPlan {
+        let lowered = query.to_lowercase().replace('&', " and ");
+        // Coarse words keep '.', '/', '%' and '-' so sizes and "93/7" survive.
+        let coarse: Vec<String> = lowered
+            .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '(' || c == ')')
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric() && c != '%' && c != '½')
+                    .to_string()
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        let coarse = apply_rewrites(&coarse);
+
+        let mut size = None;
+        let mut rest: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < coarse.len() {
+            let w = &coarse[i];
+            let next_unit = coarse.get(i + 1).and_then(|n| Unit::parse(n).ok());
+            if size.is_none() {
+                if let (Some(n), Some(u)) = (parse_number(w), next_unit) {
+                    size = Some(Quantity::new(n, u));
+                    i += 2;
+                    continue;
+                }
+                if let Some((n, u)) = split_glued(w) {
+                    size = Some(Quantity::new(n, u));
+                    i += 1;
+                    continue;
+                }
+                if w != "half"
+                    && let Some(n) = parse_number(w)
+                    && n.ratio().is_integer()
+                    && n.ceil() <= 1000
+                    && i + 1 < coarse.len()
+                {
+                    // "18 eggs": a bare count.
+                    size = Some(Quantity::new(n, Unit::Each));
+                    i += 1;
+                    continue;
+                }
+                if let Ok(u) = Unit::parse(w)
+                    && implicit_size_unit(u)
+                    && coarse.len() > 1
+                {
+                    size = Amount::from_int(1).ok().map(|one| Quantity::new(one, u));
+                    i += 1;
+                    continue;
+                }
+            }
+            rest.push(w.clone());
+            i += 1;
+        }
+
+        let mut words: Vec<String> = rest.iter().flat_map(|w| tokens(w)).collect();
+        let content: Vec<String> = words.iter().filter(|w| !is_stopword(w)).cloned().collect();
+        if !content.is_empty() {
+            words = content;
+        }
+
+        let mut clauses: Vec<Vec<Vec<String>>> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut i = 0;
+        while i < words.len() {
+            // Synonym groups, two-word members first.
+            let pair = words.get(i + 1).map(|n| format!("{} {n}", words[i]));
+            let group = SYNONYMS.iter().find_map(|g| {
+                if let Some(p) = &pair
+                    && g.contains(&p.as_str())
+                {
+                    return Some((g, 2));
+                }
+                g.iter()
+                    .any(|m| *m == words[i] || (!m.contains(' ') && stem(m) == stem(&words[i])))
+                    .then_some((g, 1))
+            });
+            if let Some((g, used)) = group {
+                clauses.push(
+                    g.iter()
+                        .map(|m| m.split(' ').map(str::to_string).collect())
+                        .collect(),
+                );
+                i += used;
+                continue;
+            }
+            let w = &words[i];
+            i += 1;
+            if !seen.insert(stem(w)) {
+                continue;
+            }
+            if index.vocab.knows(w) || w.chars().all(|c| c.is_ascii_digit()) {
+                clauses.push(vec![vec![w.clone()]]);
+                continue;
+            }
+            let fixes = index.vocab.correct(w);
+            if !fixes.is_empty() {
+                clauses.push(fixes.into_iter().map(|f| vec![f]).collect());
+            } else if w.chars().count() >= 3 && index.vocab.has_prefix(w) {
+                // As-you-type: "bana" matches "banana". Marked with a trailing '*'.
+                clauses.push(vec![vec![format!("{w}*")]]);
+            } else {
+                // Unknown word: keep it so the all-clauses query finds nothing and
+                // the any-clause fallback ranks on the words that do exist.
+                clauses.push(vec![vec![w.clone()]]);
+            }
+        }
+        QueryPlan { clauses, size }
+    }
+
+    /// The FTS5 expression: every word double-quoted, clauses joined by `op`.
+    pub(crate) fn fts_expr(&self, op: &str) -> String {
+        let clause = |alts: &Vec<Vec<String>>| {
+            let parts: Vec<String> = alts
+                .iter()
+                .map(|phrase| {
+                    let (words, prefix) = match phrase.as_slice() {
+                        [one] if one.ends_with('*') => {
+                            (vec![one.trim_end_matches('*').to_string()], true)
+                        }
+                        _ => (phrase.clone(), false),
+                    };
+                    // Words are alphanumeric runs, but quote-doubling keeps this
+                    // safe even if that ever changes.
+                    let q = format!("\"{}\"", words.join(" ").replace('"', "\"\""));
+                    if prefix { format!("{q}*") } else { q }
+                })
+                .collect();
+            if parts.len() == 1 {
+                parts[0].clone()
+            } else {
+                format!("({})", parts.join(" OR "))
+            }
+        };
+        self.clauses
+            .iter()
+            .map(clause)
+            .collect::<Vec<_>>()
+            .join(&format!(" {op} "))
+    }
+
+    /// Whether there is anything to search for.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.clauses.is_empty()
+    }
+
+    /// Re-rank FTS5 candidates (`(pk, bm25)`, BM25 lower is better).
+    pub(crate) fn rank(
+        &self,
+        hits: &[crate::store::FtsHit],
+        index: &CatalogIndex,
+        limit: usize,
+    ) -> Vec<SearchHit> {
+        let best_bm25 = hits
+            .iter()
+            .map(|h| -h.bm25)
+            .fold(f64::MIN_POSITIVE, f64::max);
+        // Stems of each clause's alternatives, for matching against a product's kind.
+        let clause_stems: Vec<Vec<Vec<String>>> = self
+            .clauses
+            .iter()
+            .map(|alts| {
+                alts.iter()
+                    .map(|p| {
+                        p.iter()
+                            .flat_map(|w| tokens(w.trim_end_matches('*')).map(|t| stem(&t)))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let all_query_stems: HashSet<&String> = clause_stems.iter().flatten().flatten().collect();
+        let mut scored: Vec<(f64, &Product)> = hits
+            .iter()
+            .filter_map(|h| index.get(h.pk).map(|e| (h, e)))
+            .map(|(h, entry)| {
+                let p = &entry.product;
+                let mut score = (-h.bm25 / best_bm25).clamp(0.0, 1.0);
+                let kind = &entry.kind_stems;
+                if !kind.is_empty() {
+                    let kind_in_query = kind.iter().all(|k| all_query_stems.contains(k));
+                    let covered = clause_stems
+                        .iter()
+                        .filter(|alts| alts.iter().any(|a| a.iter().all(|s| kind.contains(s))))
+                        .count();
+                    let query_in_kind = covered == clause_stems.len();
+                    score += match (kind_in_query, query_in_kind) {
+                        (true, true) => 3.0,
+                        (true, false) => 2.5,
+                        (false, true) => {
+                            let head = kind.last().is_some_and(|h| all_query_stems.contains(h));
+                            if head { 1.5 } else { 1.0 }
+                        }
+                        (false, false) => 0.0,
+                    };
+                }
+                score += 1.5 * f64::from(p.popularity) / 100.0;
+                score += 0.3 * entry.kind_weight;
+                if let Some(want) = &self.size {
+                    score += 1.5 * size_closeness(want, &p.size);
+                }
+                (score, p)
+            })
+            .collect();
+        scored.sort_by(|(sa, a), (sb, b)| {
+            sb.total_cmp(sa)
+                .then(b.popularity.cmp(&a.popularity))
+                .then(a.price.cents.cmp(&b.price.cents))
+                .then(a.id.cmp(&b.id))
+        });
+        scored
+            .into_iter()
+            .take(limit)
+            .map(|(score, p)| SearchHit {
+                product: p.clone(),
+                score: score as f32,
+            })
+            .collect()
+    }
+}
+
+/// 1.0 when the product's pack is the wanted size, falling towards 0 as they differ.
+fn size_closeness(want: &Quantity, have: &Quantity) -> f64 {
+    let ratio = |a: f64, b: f64| {
+        if a <= 0.0 || b <= 0.0 {
+            0.0
+        } else {
+            a.min(b) / a.max(b)
+        }
+    };
+    if want.unit.is_compatible(have.unit) {
+        return match want.convert_to(have.unit) {
+            Ok(w) => ratio(w.amount.to_f64(), have.amount.to_f64()).powi(2),
+            Err(_) => 0.0,
+        };
+    }
+    // "24 pack water" against "24 bottle": compare the counts.
+    let countish = |u: Unit| matches!(u.dimension(), Dimension::Count | Dimension::Package);
+    if countish(want.unit) && countish(have.unit) {
+        let w = want.in_base();
+        let w = *w.numer() as f64 / *w.denom() as f64;
+        return ratio(w, have.amount.to_f64()).powi(2);
+    }
+    0.0
+}

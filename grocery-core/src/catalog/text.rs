@@ -1,0 +1,309 @@
+//! Text helpers shared by indexing and query analysis: tokens, stems, stopwords,
+//! synonyms and the spelling-correction vocabulary.
+
+use std::collections::{HashMap, HashSet};
+
+/// Split into lower-case alphanumeric runs, the way FTS5's `unicode61` tokenizer does.
+pub(crate) fn tokens(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// A light English plural folding, used to compare words ("tomatoes" = "tomato",
+/// "berries" = "berry", "eggs" = "egg"). FTS5's porter stemmer does the same job
+/// inside the index; this one only decides equality in Rust.
+pub(crate) fn stem(w: &str) -> String {
+    let n = w.len();
+    if n > 4 && w.ends_with("ies") {
+        return format!("{}y", &w[..n - 3]);
+    }
+    if n > 4 && w.ends_with("oes") {
+        return w[..n - 2].to_string();
+    }
+    if n > 4
+        && (w.ends_with("ches") || w.ends_with("shes") || w.ends_with("sses") || w.ends_with("xes"))
+    {
+        return w[..n - 2].to_string();
+    }
+    if n > 3 && w.ends_with("ves") && !w.ends_with("olives") {
+        // loaves -> loaf, halves -> half
+        return format!("{}f", &w[..n - 3]);
+    }
+    if n > 2 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
+        return w[..n - 1].to_string();
+    }
+    w.to_string()
+}
+
+/// Words that carry no meaning in a product query.
+pub(crate) fn is_stopword(w: &str) -> bool {
+    matches!(
+        w,
+        "a" | "an"
+            | "the"
+            | "of"
+            | "some"
+            | "for"
+            | "with"
+            | "and"
+            | "or"
+            | "n"
+            | "please"
+            | "my"
+            | "in"
+            | "on"
+            | "to"
+            | "any"
+    )
+}
+
+/// Abbreviations and shorthand, rewritten before anything else.
+/// Left: the words as typed; right: what they stand for.
+pub(crate) const REWRITES: &[(&str, &str)] = &[
+    ("oj", "orange juice"),
+    ("tp", "toilet paper"),
+    ("pb", "peanut butter"),
+    ("pbj", "peanut butter jelly"),
+    ("evoo", "extra virgin olive oil"),
+    ("half n half", "half and half"),
+    ("half nd half", "half and half"),
+    ("half half", "half and half"),
+    ("halfnhalf", "half and half"),
+    ("mac n cheese", "mac and cheese"),
+    ("mac cheese", "mac and cheese"),
+    ("macaroni and cheese", "mac and cheese"),
+    ("macaroni cheese", "mac and cheese"),
+    ("pop tarts", "pop-tarts"),
+    ("h2o", "water"),
+    ("bbq", "barbecue"),
+    ("choc", "chocolate"),
+    ("veg", "vegetable"),
+    ("veggie", "vegetable"),
+    ("veggies", "vegetables"),
+    ("hamburger meat", "ground beef"),
+    ("hamburger", "ground beef"),
+    ("mince", "ground beef"),
+    ("minced beef", "ground beef"),
+    ("kitchen roll", "paper towels"),
+    ("loo roll", "toilet paper"),
+    ("bathroom tissue", "toilet paper"),
+    ("dish washing liquid", "dish soap"),
+    ("washing up liquid", "dish soap"),
+    ("icing sugar", "powdered sugar"),
+    ("caster sugar", "granulated sugar"),
+    ("double cream", "heavy cream"),
+    ("single cream", "half and half"),
+    ("crisps", "chips"),
+    ("biscuits", "cookies"),
+    ("nappies", "diapers"),
+    ("coke", "coca cola"),
+    ("pepsi cola", "pepsi"),
+    ("t paper", "toilet paper"),
+    ("pnut butter", "peanut butter"),
+    ("yoghurt", "yogurt"),
+    ("yoghurts", "yogurt"),
+    ("donut", "doughnut"),
+    ("donuts", "doughnuts"),
+];
+
+/// Groups of words that name the same thing; a query word from a group matches any
+/// member. Multi-word members match as phrases.
+pub(crate) const SYNONYMS: &[&[&str]] = &[
+    &["garbanzo", "chickpea"],
+    &["scallion", "green onion"],
+    &["cilantro", "coriander"],
+    &["aubergine", "eggplant"],
+    &["courgette", "zucchini"],
+    &["soda", "cola", "soft drink", "pop"],
+    &["catsup", "ketchup"],
+    &["prawn", "shrimp"],
+    &["rocket", "arugula"],
+    &["capsicum", "bell pepper"],
+    &["mayo", "mayonnaise"],
+    &["spuds", "potato"],
+    &["pasta", "spaghetti", "penne", "macaroni"],
+    &["diaper", "nappy"],
+    &["doughnut", "donut"],
+    &["seltzer", "sparkling water"],
+    &["hot dog", "frank", "frankfurter"],
+    &["ramen", "noodle soup"],
+    &["tissues", "facial tissue"],
+];
+
+/// The words of the catalog with their document frequencies, and an index for
+/// finding the closest word to a misspelling (symmetric delete, as in SymSpell).
+#[derive(Debug, Default)]
+pub(crate) struct Vocabulary {
+    words: Vec<(String, u32)>,
+    stems: HashSet<String>,
+    exact: HashMap<String, u32>,
+    deletes: HashMap<String, Vec<u32>>,
+}
+
+/// Longest word indexed for spelling correction.
+const MAX_WORD: usize = 24;
+
+fn max_distance(len: usize) -> usize {
+    match len {
+        0..=3 => 0,
+        4..=5 => 1,
+        _ => 2,
+    }
+}
+
+/// Every string made by deleting up to `d` characters of `w`.
+fn deletes_of(w: &str, d: usize, out: &mut HashSet<String>) {
+    if d == 0 {
+        return;
+    }
+    let chars: Vec<char> = w.chars().collect();
+    for i in 0..chars.len() {
+        let s: String = chars
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, c)| c)
+            .collect();
+        if out.insert(s.clone()) {
+            deletes_of(&s, d - 1, out);
+        }
+    }
+}
+
+impl Vocabulary {
+    /// Build from (word, document frequency) pairs.
+    pub(crate) fn new(freqs: HashMap<String, u32>) -> Self {
+        let mut v = Vocabulary::default();
+        let mut words: Vec<(String, u32)> = freqs.into_iter().collect();
+        words.sort();
+        for (i, (w, _)) in words.iter().enumerate() {
+            let idx = i as u32;
+            v.exact.insert(w.clone(), idx);
+            v.stems.insert(stem(w));
+            let len = w.chars().count();
+            if !(4..=MAX_WORD).contains(&len) || w.chars().any(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let mut ds = HashSet::new();
+            ds.insert(w.clone());
+            deletes_of(w, max_distance(len), &mut ds);
+            for d in ds {
+                v.deletes.entry(d).or_default().push(idx);
+            }
+        }
+        v.words = words;
+        v
+    }
+
+    /// Whether the word (or its singular/plural) occurs in the catalog.
+    pub(crate) fn knows(&self, w: &str) -> bool {
+        self.exact.contains_key(w) || self.stems.contains(&stem(w))
+    }
+
+    /// Whether some catalog word starts with `prefix`.
+    pub(crate) fn has_prefix(&self, prefix: &str) -> bool {
+        let i = self.words.partition_point(|(w, _)| w.as_str() < prefix);
+        self.words
+            .get(i)
+            .is_some_and(|(w, _)| w.starts_with(prefix))
+    }
+
+    /// The closest catalog words to a misspelling: those at the smallest edit
+    /// distance (optimal string alignment, so a swap counts once), most frequent
+    /// first, at most two, and a second only if it is at least half as frequent.
+    pub(crate) fn correct(&self, w: &str) -> Vec<String> {
+        let len = w.chars().count();
+        let d = max_distance(len);
+        if d == 0 || len > MAX_WORD {
+            return Vec::new();
+        }
+        let mut variants = HashSet::new();
+        variants.insert(w.to_string());
+        deletes_of(w, d, &mut variants);
+        let mut best: Vec<(usize, u32, u32)> = Vec::new(); // (distance, -freq as rank, idx)
+        let mut seen = HashSet::new();
+        for v in &variants {
+            let Some(ids) = self.deletes.get(v) else {
+                continue;
+            };
+            for &idx in ids {
+                if !seen.insert(idx) {
+                    continue;
+                }
+                let (cand, freq) = &self.words[idx as usize];
+                let dist = strsim::osa_distance(w, cand);
+                if dist <= d {
+                    best.push((dist, u32::MAX - freq, idx));
+                }
+            }
+        }
+        best.sort_unstable();
+        let Some(&(min, _, _)) = best.first() else {
+            return Vec::new();
+        };
+        // A rarer word at the same distance only joins when it is nearly as common.
+        let top_freq = u32::MAX - best[0].1;
+        best.iter()
+            .take_while(|(dist, rank, _)| *dist == min && (u32::MAX - rank) * 2 >= top_freq)
+            .take(2)
+            .map(|(_, _, idx)| self.words[*idx as usize].0.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_fold_common_plurals() {
+        for (w, s) in [
+            ("eggs", "egg"),
+            ("tomatoes", "tomato"),
+            ("berries", "berry"),
+            ("peaches", "peach"),
+            ("loaves", "loaf"),
+            ("olives", "olive"),
+            ("hummus", "hummus"),
+            ("glass", "glass"),
+            ("milk", "milk"),
+        ] {
+            assert_eq!(stem(w), s, "{w}");
+        }
+    }
+
+    #[test]
+    fn corrects_typos_to_frequent_words() {
+        let v = Vocabulary::new(
+            [
+                ("banana", 5),
+                ("broccoli", 3),
+                ("yogurt", 9),
+                ("cereal", 7),
+                ("bandana", 1),
+            ]
+            .into_iter()
+            .map(|(w, f)| (w.to_string(), f))
+            .collect(),
+        );
+        assert_eq!(v.correct("bannana"), vec!["banana"]);
+        assert_eq!(v.correct("brocoli"), vec!["broccoli"]);
+        assert_eq!(v.correct("yoghurt"), vec!["yogurt"]);
+        assert_eq!(v.correct("cerael"), vec!["cereal"]);
+        assert!(v.correct("xyzzyplugh").is_empty());
+        assert!(
+            v.correct("oj").is_empty(),
+            "short words are never corrected"
+        );
+        assert!(v.knows("bananas"));
+        assert!(v.has_prefix("bro"));
+        assert!(!v.has_prefix("zz"));
+    }
+
+    #[test]
+    fn tokens_split_like_unicode61() {
+        let t: Vec<String> = tokens("Ben & Jerry's 2% Half-and-Half").collect();
+        assert_eq!(t, ["ben", "jerry", "s", "2", "half", "and", "half"]);
+    }
+}

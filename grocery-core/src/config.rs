@@ -1,0 +1,269 @@
+//! Configuration: defaults, then a TOML file, then `GROCERY_` environment variables.
+//!
+//! Defaults live only in the `impl Default` blocks below. `config/grocery.example.toml`
+//! lists every key set to its default, and a test keeps the two in step.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Environment variable naming the config file when no path is given.
+pub const CONFIG_ENV: &str = "GROCERY_CONFIG";
+/// Prefix of environment overrides; `__` separates sections (`GROCERY_STORE__PATH`).
+pub const ENV_PREFIX: &str = "GROCERY_";
+
+/// The whole configuration of a [`crate::Grocery`] handle.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where and how the SQLite database is kept.
+    pub store: StoreConfig,
+    /// Product catalog and search.
+    pub catalog: CatalogConfig,
+}
+
+/// The `[store]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Database file. Empty means `grocery.db` in the user's data directory
+    /// (`$XDG_DATA_HOME/grocery` on Linux).
+    pub path: Option<PathBuf>,
+    /// Read connections besides the single writer.
+    pub readers: usize,
+    /// How long a connection waits for a lock before failing, in milliseconds.
+    pub busy_timeout_ms: u64,
+    /// Load the embedded default catalog into a new, empty database.
+    pub seed_catalog: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            readers: 4,
+            busy_timeout_ms: 5_000,
+            seed_catalog: true,
+        }
+    }
+}
+
+/// The `[catalog]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Results returned by a search when the caller gives no limit.
+    pub default_limit: usize,
+    /// Longest search query accepted, in characters.
+    pub max_query_chars: usize,
+    /// Largest import file accepted, in bytes.
+    pub max_import_bytes: u64,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            default_limit: 10,
+            max_query_chars: 200,
+            max_import_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Load the configuration: defaults, then the TOML file (`path`, else
+    /// `$GROCERY_CONFIG`, else `grocery.toml` in the user's config directory if it
+    /// exists), then `GROCERY_*` environment variables.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the file cannot be read or parsed, has unknown keys,
+    /// or an environment override has the wrong type.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        Self::load_from(path, std::env::vars())
+    }
+
+    /// [`Config::load`] with an explicit environment, for tests and embedders.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_from(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let explicit = path.map(Path::to_path_buf).or_else(|| {
+            env.iter()
+                .find(|(k, _)| k == CONFIG_ENV)
+                .map(|(_, v)| PathBuf::from(v))
+        });
+        let file = match explicit {
+            Some(p) => Some((read_file(&p)?, p)),
+            None => match default_config_path() {
+                Some(p) if p.is_file() => Some((read_file(&p)?, p)),
+                _ => None,
+            },
+        };
+        let mut value = toml::Value::try_from(Config::default())
+            .map_err(|e| Error::Config(format!("defaults do not serialize: {e}")))?;
+        if let Some((text, p)) = file {
+            let file_value: toml::Value = toml::from_str(&text)
+                .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?;
+            merge(&mut value, file_value);
+        }
+        for (key, raw) in &env {
+            let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if key == CONFIG_ENV || !rest.contains("__") {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            set_path(&mut value, &path, env_value(raw))
+                .map_err(|e| Error::Config(format!("{key}: {e}")))?;
+        }
+        value
+            .try_into::<Config>()
+            .map_err(|e| Error::Config(e.to_string()))
+    }
+
+    /// The database path in effect: `store.path`, else the user's data directory.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when no path is set and the platform has no data directory.
+    pub fn database_path(&self) -> Result<PathBuf> {
+        match &self.store.path {
+            Some(p) if !p.as_os_str().is_empty() => Ok(p.clone()),
+            _ => directories::ProjectDirs::from("", "", "grocery")
+                .map(|d| d.data_dir().join("grocery.db"))
+                .ok_or_else(|| Error::Config("no data directory; set store.path".into())),
+        }
+    }
+
+    /// The configuration as TOML, as `grocery config show` prints it.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if serialization fails (a bug).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+fn default_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "grocery").map(|d| d.config_dir().join("grocery.toml"))
+}
+
+fn read_file(p: &Path) -> Result<String> {
+    std::fs::read_to_string(p).map_err(|e| Error::Config(format!("{}: {e}", p.display())))
+}
+
+/// An environment string as a TOML scalar: integers, floats and booleans keep their
+/// type so that `GROCERY_STORE__READERS=8` fills a `usize`.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    if let Ok(b) = raw.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    if let Ok(f) = raw.parse::<f64>()
+        && f.is_finite()
+    {
+        return toml::Value::Float(f);
+    }
+    toml::Value::String(raw.to_string())
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+fn set_path(
+    value: &mut toml::Value,
+    path: &[String],
+    new: toml::Value,
+) -> std::result::Result<(), String> {
+    let Some((last, parents)) = path.split_last() else {
+        return Err("empty key".into());
+    };
+    let mut cur = value;
+    for p in parents {
+        let table = cur.as_table_mut().ok_or("not a section")?;
+        cur = table
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    let table = cur.as_table_mut().ok_or("not a section")?;
+    // A string override of a numeric key (e.g. a path made of digits) keeps the string.
+    table.insert(last.clone(), new);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    #[test]
+    fn example_file_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/grocery.example.toml");
+        let loaded = Config::load_from(Some(&path), no_env()).unwrap();
+        assert_eq!(loaded, Config::default());
+    }
+
+    #[test]
+    fn env_overrides_file_and_keeps_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.toml");
+        std::fs::write(&file, "[store]\nreaders = 2\npath = \"/tmp/a.db\"\n").unwrap();
+        let env = vec![
+            ("GROCERY_STORE__READERS".to_string(), "7".to_string()),
+            (
+                "GROCERY_CATALOG__DEFAULT_LIMIT".to_string(),
+                "3".to_string(),
+            ),
+            ("HOME".to_string(), "/root".to_string()),
+        ];
+        let c = Config::load_from(Some(&file), env).unwrap();
+        assert_eq!(c.store.readers, 7);
+        assert_eq!(c.store.path, Some(PathBuf::from("/tmp/a.db")));
+        assert_eq!(c.catalog.default_limit, 3);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.toml");
+        std::fs::write(&file, "[store]\nreadres = 2\n").unwrap();
+        let err = Config::load_from(Some(&file), no_env()).unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{err}");
+        let env = vec![("GROCERY_STORE__NOPE".to_string(), "1".to_string())];
+        assert!(Config::load_from(Some(&file), env).is_err());
+    }
+
+    #[test]
+    fn wrong_type_in_env_is_a_config_error() {
+        let env = vec![("GROCERY_STORE__READERS".to_string(), "many".to_string())];
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("empty.toml");
+        std::fs::write(&file, "").unwrap();
+        let err = Config::load_from(Some(&file), env).unwrap_err();
+        assert!(matches!(err, Error::Config(_)));
+    }
+}

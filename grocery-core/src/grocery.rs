@@ -1,0 +1,122 @@
+//! The `Grocery` handle: one per process, cheap to clone.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::catalog::index::CatalogIndex;
+use crate::catalog::{self, Catalog};
+use crate::config::Config;
+use crate::error::Result;
+use crate::lists::{Lists, UserId};
+use crate::store::{Store, StoreOptions};
+
+/// The library's entry point: opens the store and holds the shared state.
+///
+/// Cloning is cheap (an `Arc`); clones share the database, caches and catalog.
+///
+/// # Examples
+/// ```no_run
+/// # async fn demo() -> grocery_core::Result<()> {
+/// use grocery_core::{Config, Grocery};
+/// let g = Grocery::open(Config::default()).await?;
+/// for hit in g.catalog().search("milk", 3).await? {
+///     println!("{} {}", hit.product.display_name(), hit.product.price);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Grocery {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Store,
+    index: RwLock<Arc<CatalogIndex>>,
+}
+
+impl std::fmt::Debug for Grocery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grocery")
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Grocery {
+    /// Open the database named by the config (creating it, running migrations and
+    /// loading the embedded catalog into a new one).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a file that is not a grocery database or was
+    /// written by a newer version; storage and I/O errors.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn open(config: Config) -> Result<Grocery> {
+        let path = config.database_path()?;
+        let store = Store::open(
+            &path,
+            StoreOptions {
+                readers: config.store.readers,
+                busy_timeout: Duration::from_millis(config.store.busy_timeout_ms),
+            },
+        )
+        .await?;
+        if config.store.seed_catalog && !store.catalog_seeded().await? {
+            let products = tokio::task::spawn_blocking(catalog::embedded_products).await??;
+            if store.seed_catalog(products).await? {
+                tracing::info!(path = %path.display(), "loaded the embedded catalog");
+            }
+        }
+        let index = catalog::build_index(store.load_products().await?).await?;
+        Ok(Grocery {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                index: RwLock::new(index),
+            }),
+        })
+    }
+
+    /// The configuration this handle was opened with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The database file.
+    pub fn database_path(&self) -> &Path {
+        self.inner.store.path()
+    }
+
+    /// Catalog search, lookup and import.
+    pub fn catalog(&self) -> Catalog<'_> {
+        Catalog::new(self)
+    }
+
+    /// The local user's lists.
+    pub fn lists(&self) -> Lists<'_> {
+        Lists::new(self, UserId::LOCAL)
+    }
+
+    /// Another user's lists (the server passes the authenticated user).
+    pub fn lists_for(&self, user: UserId) -> Lists<'_> {
+        Lists::new(self, user)
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The current catalog snapshot.
+    pub(crate) fn index(&self) -> Arc<CatalogIndex> {
+        let guard = self.inner.index.read().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(&guard)
+    }
+
+    /// Rebuild the catalog snapshot from the store (after an import).
+    pub(crate) async fn reload_index(&self) -> Result<()> {
+        let index = catalog::build_index(self.inner.store.load_products().await?).await?;
+        *self.inner.index.write().unwrap_or_else(|e| e.into_inner()) = index;
+        Ok(())
+    }
+}

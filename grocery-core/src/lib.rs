@@ -1,0 +1,66 @@
+//! # grocery-core
+//!
+//! The core of Grocery Agent: an embeddable grocery shopping library. It keeps
+//! shopping lists in an embedded SQLite database, searches a product catalog the
+//! way shoppers type (typos, plurals, shorthand such as `oj` or `evoo`), and prices
+//! lists from the catalog with exact unit arithmetic.
+//!
+//! Everything goes through one [`Grocery`] handle, grouped by noun:
+//! [`Grocery::catalog`] (search, lookup, import) and [`Grocery::lists`]
+//! (lists and items). All methods are async and return [`Result`].
+//!
+//! ```no_run
+//! use grocery_core::{Config, Grocery, NewItem, Quantity};
+//!
+//! # async fn demo() -> grocery_core::Result<()> {
+//! let g = Grocery::open(Config::default()).await?;
+//! let milk = g.catalog().search("half gallon 2% milk", 1).await?.remove(0).product;
+//! let list = g.lists().find_or_create("Shopping").await?;
+//! g.lists()
+//!     .add_item(list.id, NewItem::new(&milk.name).product(&milk.id).quantity(Quantity::parse("1 gal")?))
+//!     .await?;
+//! let priced = g.lists().priced(list.id).await?;
+//! println!("total {}", priced.total);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Data
+//! - **Money** is integer cents with a currency ([`Money`]); no floats.
+//! - **Quantities** are exact rationals with a typed [`Unit`]; units of one
+//!   dimension convert exactly (1 gal + 2 qt = 1.5 gal).
+//! - **Time** is UTC ([`jiff::Timestamp`]).
+//!
+//! ## Storage
+//! SQLite (bundled, no system library) in WAL mode with foreign keys, embedded
+//! migrations, one writer and a pool of readers. Every database call runs on
+//! tokio's blocking pool, never on the async executor's threads; each logical
+//! operation is one transaction.
+//!
+//! The embedded catalog (about 1,700 everyday US products in 17 departments, with
+//! plausible shelf prices) is demo data written for this project; it loads into a
+//! new database on first open. `catalog().import_file` adds or replaces products
+//! from CSV or JSON Lines.
+//!
+//! ## Configuration
+//! [`Config::load`] layers defaults, a TOML file (`GROCERY_CONFIG`) and
+//! `GROCERY_<SECTION>__<KEY>` environment variables, e.g. `GROCERY_STORE__PATH`.
+//! See `config/grocery.example.toml`.
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod config;
+pub mod error;
+mod grocery;
+pub mod lists;
+pub mod money;
+pub mod quantity;
+mod store;
+
+pub use catalog::{Catalog, Department, Product, SearchHit};
+pub use config::Config;
+pub use error::{Error, ErrorKind, Result};
+pub use grocery::Grocery;
+pub use jiff;
+pub use lists::{GroceryList, ItemId, ListId, ListItem, Lists, NewItem, PricedList, UserId};
+pub use money::{Currency, Money};
+pub use quantity::{Amount, Dimension, Quantity, Unit};

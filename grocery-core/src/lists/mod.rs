@@ -1,0 +1,246 @@
+//! Grocery lists: create, rename, delete; add (merging), update, check and remove
+//! items; price a list from the catalog.
+
+mod model;
+
+pub use model::{
+    GroceryList, ItemId, ItemPatch, ListId, ListItem, ListSummary, MAX_NAME_CHARS, MAX_NOTE_CHARS,
+    NewItem, PricedLine, PricedList, User, UserId,
+};
+
+use model::{clean_name, clean_note};
+
+use crate::error::{Error, Result};
+use crate::grocery::Grocery;
+use crate::money::{Currency, Money};
+
+/// Name of the list used when none is named.
+pub const DEFAULT_LIST: &str = "Shopping";
+
+/// List operations for one user; get one from [`Grocery::lists`].
+#[derive(Debug, Clone, Copy)]
+pub struct Lists<'a> {
+    g: &'a Grocery,
+    owner: UserId,
+}
+
+impl<'a> Lists<'a> {
+    pub(crate) fn new(g: &'a Grocery, owner: UserId) -> Self {
+        Lists { g, owner }
+    }
+
+    /// Create a list.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty or over-long name;
+    /// [`Error::Conflict`] if this user already has a list of that name.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn create(&self, name: &str) -> Result<GroceryList> {
+        let name = clean_name("list name", name)?;
+        self.g.store().create_list(self.owner, name).await
+    }
+
+    /// All of this user's lists, oldest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn all(&self) -> Result<Vec<ListSummary>> {
+        self.g.store().lists_of(self.owner).await
+    }
+
+    /// A list with its items.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if there is no such list for this user.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn get(&self, id: ListId) -> Result<GroceryList> {
+        self.g.store().get_list(self.owner, id).await
+    }
+
+    /// A list by name, case-insensitively.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if this user has no list of that name.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn find(&self, name: &str) -> Result<GroceryList> {
+        let name = clean_name("list name", name)?;
+        match self.g.store().find_list(self.owner, name.clone()).await? {
+            Some(id) => self.get(id).await,
+            None => Err(Error::not_found("list", name)),
+        }
+    }
+
+    /// A list by name, created if missing.
+    ///
+    /// # Errors
+    /// As [`Lists::create`].
+    #[tracing::instrument(skip_all, err)]
+    pub async fn find_or_create(&self, name: &str) -> Result<GroceryList> {
+        match self.find(name).await {
+            Err(Error::NotFound { .. }) => match self.create(name).await {
+                // Lost a race with another writer: the list exists now.
+                Err(Error::Conflict(_)) => self.find(name).await,
+                other => other,
+            },
+            other => other,
+        }
+    }
+
+    /// Rename a list.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::InvalidInput`], [`Error::Conflict`].
+    #[tracing::instrument(skip_all, err)]
+    pub async fn rename(&self, id: ListId, name: &str) -> Result<GroceryList> {
+        let name = clean_name("list name", name)?;
+        self.g.store().rename_list(self.owner, id, name).await
+    }
+
+    /// Delete a list and its items.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    #[tracing::instrument(skip_all, err)]
+    pub async fn delete(&self, id: ListId) -> Result<()> {
+        self.g.store().delete_list(self.owner, id).await
+    }
+
+    /// Add an item. An unchecked item of the same product (or, without a product,
+    /// the same name) in a compatible unit absorbs the quantity instead
+    /// (1 gal + 2 qt = 1.5 gal).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown list or product id; [`Error::InvalidInput`]
+    /// for a bad name or note, or a merged quantity out of range.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn add_item(&self, list: ListId, item: NewItem) -> Result<ListItem> {
+        let item = self.clean(item)?;
+        self.g.store().add_item(self.owner, list, item).await
+    }
+
+    /// Add several items in one transaction: all are added or none.
+    ///
+    /// # Errors
+    /// As [`Lists::add_item`], for any of the items.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn add_items(&self, list: ListId, items: Vec<NewItem>) -> Result<Vec<ListItem>> {
+        let items = items
+            .into_iter()
+            .map(|i| self.clean(i))
+            .collect::<Result<Vec<_>>>()?;
+        self.g.store().add_items(self.owner, list, items).await
+    }
+
+    fn clean(&self, mut item: NewItem) -> Result<NewItem> {
+        if item.name.trim().is_empty()
+            && let Some(pid) = &item.product_id
+        {
+            item.name = self.g.catalog().get(pid)?.name;
+        }
+        item.name = clean_name("item name", &item.name)?;
+        item.note = clean_note(item.note.as_deref())?;
+        Ok(item)
+    }
+
+    /// Change an item's name, quantity, note, product link or checked state.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::InvalidInput`].
+    #[tracing::instrument(skip_all, err)]
+    pub async fn update_item(
+        &self,
+        list: ListId,
+        item: ItemId,
+        mut patch: ItemPatch,
+    ) -> Result<ListItem> {
+        if let Some(n) = &patch.name {
+            patch.name = Some(clean_name("item name", n)?);
+        }
+        if let Some(n) = &patch.note {
+            patch.note = Some(clean_note(n.as_deref())?);
+        }
+        self.g
+            .store()
+            .update_item(self.owner, list, item, patch)
+            .await
+    }
+
+    /// Check (bought) or uncheck an item.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub async fn check(&self, list: ListId, item: ItemId, checked: bool) -> Result<ListItem> {
+        let patch = ItemPatch {
+            checked: Some(checked),
+            ..ItemPatch::default()
+        };
+        self.update_item(list, item, patch).await
+    }
+
+    /// Remove an item.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    #[tracing::instrument(skip_all, err)]
+    pub async fn remove_item(&self, list: ListId, item: ItemId) -> Result<()> {
+        self.g.store().remove_item(self.owner, list, item).await
+    }
+
+    /// Remove every checked item; returns how many were removed.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    #[tracing::instrument(skip_all, err)]
+    pub async fn clear_checked(&self, list: ListId) -> Result<u64> {
+        self.g.store().clear_checked(self.owner, list).await
+    }
+
+    /// The list priced from the catalog: each linked item is bought in whole packs
+    /// (need 2 lb, sold as 16 oz: 2 packs); the total covers unchecked items.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::InvalidInput`] if a total overflows.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn priced(&self, id: ListId) -> Result<PricedList> {
+        let list = self.get(id).await?;
+        let index = self.g.index();
+        let mut total = Money::zero(Currency::Usd);
+        let mut unpriced = 0;
+        let mut lines = Vec::with_capacity(list.items.len());
+        for item in list.items {
+            let product = item
+                .product_id
+                .as_deref()
+                .and_then(|p| index.by_id(p))
+                .cloned();
+            let (packs, line_total) = match &product {
+                Some(p) => match item.quantity.packs_needed(&p.size) {
+                    Ok(n) => (n, Some(p.price.checked_mul(i64::from(n))?)),
+                    Err(_) => (0, None),
+                },
+                None => (0, None),
+            };
+            if !item.checked {
+                match line_total {
+                    Some(m) => total = total.checked_add(m)?,
+                    None => unpriced += 1,
+                }
+            }
+            lines.push(PricedLine {
+                item,
+                product,
+                packs,
+                line_total,
+            });
+        }
+        Ok(PricedList {
+            id: list.id,
+            name: list.name,
+            version: list.version,
+            lines,
+            total,
+            unpriced,
+        })
+    }
+}

@@ -1,0 +1,265 @@
+//! Plain data of lists: what the CLI prints, HTTP returns and Python wraps.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Product;
+use crate::error::{Error, Result};
+use crate::money::Money;
+use crate::quantity::Quantity;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifies a grocery list.
+    ListId
+);
+id_type!(
+    /// Identifies an item on a list.
+    ItemId
+);
+id_type!(
+    /// Identifies a user.
+    UserId
+);
+
+impl UserId {
+    /// The built-in local user that owns everything made without a server.
+    pub const LOCAL: UserId = UserId(1);
+}
+
+/// A person who owns or shares lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Identifier.
+    pub id: UserId,
+    /// Unique name.
+    pub name: String,
+    /// When the user was created (UTC).
+    pub created_at: Timestamp,
+}
+
+/// A grocery list with its items, in the order they were added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroceryList {
+    /// Identifier.
+    pub id: ListId,
+    /// Name, unique per owner (case-insensitive).
+    pub name: String,
+    /// Owner.
+    pub owner: UserId,
+    /// Bumped by every change; the HTTP ETag.
+    pub version: i64,
+    /// Creation time (UTC).
+    pub created_at: Timestamp,
+    /// Last change (UTC).
+    pub updated_at: Timestamp,
+    /// Items, oldest first.
+    pub items: Vec<ListItem>,
+}
+
+/// A list without its items, for listings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListSummary {
+    /// Identifier.
+    pub id: ListId,
+    /// Name.
+    pub name: String,
+    /// Items on the list.
+    pub items: u64,
+    /// Items not yet checked off.
+    pub remaining: u64,
+    /// Last change (UTC).
+    pub updated_at: Timestamp,
+}
+
+/// One line of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListItem {
+    /// Identifier.
+    pub id: ItemId,
+    /// What to buy, as the person said it or as the product is called.
+    pub name: String,
+    /// How much is wanted (not the pack size).
+    pub quantity: Quantity,
+    /// Free-text note ("ripe ones").
+    pub note: Option<String>,
+    /// Bought / crossed off.
+    pub checked: bool,
+    /// The catalog product this item resolved to, if any.
+    pub product_id: Option<String>,
+    /// Who added it.
+    pub added_by: UserId,
+    /// When it was added (UTC).
+    pub added_at: Timestamp,
+    /// Last change (UTC).
+    pub updated_at: Timestamp,
+}
+
+/// An item to add. Build with [`NewItem::new`] and the setters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewItem {
+    /// What to buy.
+    pub name: String,
+    /// How much; one each when absent.
+    #[serde(default)]
+    pub quantity: Option<Quantity>,
+    /// Link to a catalog product by id.
+    #[serde(default)]
+    pub product_id: Option<String>,
+    /// Free-text note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl NewItem {
+    /// An item called `name`, one each.
+    pub fn new(name: impl Into<String>) -> Self {
+        NewItem {
+            name: name.into(),
+            quantity: None,
+            product_id: None,
+            note: None,
+        }
+    }
+
+    /// Set the wanted quantity.
+    pub fn quantity(mut self, q: Quantity) -> Self {
+        self.quantity = Some(q);
+        self
+    }
+
+    /// Link to a catalog product.
+    pub fn product(mut self, id: impl Into<String>) -> Self {
+        self.product_id = Some(id.into());
+        self
+    }
+
+    /// Attach a note.
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+}
+
+/// A change to an item; `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ItemPatch {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New quantity.
+    #[serde(default)]
+    pub quantity: Option<Quantity>,
+    /// New note; `Some(None)` clears it.
+    #[serde(default, with = "double_option")]
+    pub note: Option<Option<String>>,
+    /// New product link; `Some(None)` unlinks.
+    #[serde(default, with = "double_option")]
+    pub product_id: Option<Option<String>>,
+    /// Checked state.
+    #[serde(default)]
+    pub checked: Option<bool>,
+}
+
+/// `null` means "clear", absent means "keep".
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Option<String>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_none(),
+            Some(inner) => inner.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+/// A priced line of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PricedLine {
+    /// The item.
+    pub item: ListItem,
+    /// The product it is priced from, if linked.
+    pub product: Option<Product>,
+    /// Packs of the product that cover the wanted quantity.
+    pub packs: u32,
+    /// Price of the packs; absent when the item has no product or the
+    /// quantity cannot be expressed in the product's packs.
+    pub line_total: Option<Money>,
+}
+
+/// A list with prices and a total.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PricedList {
+    /// The list.
+    pub id: ListId,
+    /// Its name.
+    pub name: String,
+    /// Version at the time of pricing.
+    pub version: i64,
+    /// One line per item.
+    pub lines: Vec<PricedLine>,
+    /// Sum of the priced, unchecked lines.
+    pub total: Money,
+    /// Unchecked lines without a price.
+    pub unpriced: u64,
+}
+
+/// Longest list or item name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest note accepted, in characters.
+pub const MAX_NOTE_CHARS: usize = 1_000;
+
+/// Trim and check a name: non-empty, at most [`MAX_NAME_CHARS`], no control characters.
+pub(crate) fn clean_name(what: &str, s: &str) -> Result<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(Error::invalid(format!("{what} must not be empty")));
+    }
+    if t.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::invalid(format!(
+            "{what} is longer than {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "{what} must not contain control characters"
+        )));
+    }
+    Ok(t.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Trim and check a note; empty becomes `None`.
+pub(crate) fn clean_note(s: Option<&str>) -> Result<Option<String>> {
+    let Some(t) = s.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if t.chars().count() > MAX_NOTE_CHARS {
+        return Err(Error::invalid(format!(
+            "note is longer than {MAX_NOTE_CHARS} characters"
+        )));
+    }
+    if t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::invalid("note must not contain control characters"));
+    }
+    Ok(Some(t.to_string()))
+}

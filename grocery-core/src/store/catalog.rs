@@ -1,0 +1,291 @@
+//! Products: bulk upsert, full load for the in-memory index, FTS5 candidates, stats.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use serde::Serialize;
+
+use super::{Store, amount_from_sql, amount_to_sql, now_ms, unit_from_sql};
+use crate::catalog::{Department, Product};
+use crate::error::{Error, Result};
+use crate::money::{Currency, Money};
+use crate::quantity::Quantity;
+
+/// A product with its internal row key.
+pub(crate) type ProductRow = (i64, Product);
+
+/// One FTS5 match: row key and BM25 score (lower is better, as SQLite returns it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FtsHit {
+    pub pk: i64,
+    pub bm25: f64,
+}
+
+/// What `grocery catalog stats` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogStats {
+    /// Number of products.
+    pub products: u64,
+    /// Number of departments with at least one product.
+    pub departments: u64,
+    /// Number of distinct brands.
+    pub brands: u64,
+    /// Number of distinct kinds (`milk`, `egg`, ...).
+    pub kinds: u64,
+    /// Products per department, by slug.
+    pub by_department: Vec<DepartmentCount>,
+}
+
+/// Products in one department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DepartmentCount {
+    /// Department slug.
+    pub department: String,
+    /// Number of products.
+    pub products: u64,
+}
+
+/// How an import changed the catalog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    /// Rows read from the file.
+    pub rows: u64,
+    /// Products that were new.
+    pub inserted: u64,
+    /// Existing products (same id) that were replaced.
+    pub updated: u64,
+}
+
+const SELECT_PRODUCT: &str = "SELECT pk, id, upc, name, brand, department, aisle, size_amount, \
+     size_unit, price_cents, currency, tags, kind, popularity FROM products";
+
+fn product_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, RawProduct)> {
+    Ok((
+        r.get(0)?,
+        RawProduct {
+            id: r.get(1)?,
+            upc: r.get(2)?,
+            name: r.get(3)?,
+            brand: r.get(4)?,
+            department: r.get(5)?,
+            aisle: r.get(6)?,
+            size_amount: r.get(7)?,
+            size_unit: r.get(8)?,
+            price_cents: r.get(9)?,
+            currency: r.get(10)?,
+            tags: r.get(11)?,
+            kind: r.get(12)?,
+            popularity: r.get(13)?,
+        },
+    ))
+}
+
+struct RawProduct {
+    id: String,
+    upc: Option<String>,
+    name: String,
+    brand: String,
+    department: String,
+    aisle: String,
+    size_amount: String,
+    size_unit: String,
+    price_cents: i64,
+    currency: String,
+    tags: String,
+    kind: String,
+    popularity: i64,
+}
+
+impl RawProduct {
+    fn into_product(self) -> Result<Product> {
+        let corrupt =
+            |what: &str| Error::Internal(format!("corrupt {what} for product {}", self.id));
+        let department: Department = self.department.parse().map_err(|_| corrupt("department"))?;
+        let currency: Currency = self.currency.parse().map_err(|_| corrupt("currency"))?;
+        Ok(Product {
+            size: Quantity::new(
+                amount_from_sql(&self.size_amount)?,
+                unit_from_sql(&self.size_unit)?,
+            ),
+            price: Money::new(self.price_cents, currency),
+            tags: self
+                .tags
+                .split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
+            popularity: u8::try_from(self.popularity.clamp(1, 100)).unwrap_or(50),
+            department,
+            id: self.id,
+            upc: self.upc,
+            name: self.name,
+            brand: self.brand,
+            aisle: self.aisle,
+            kind: self.kind,
+        })
+    }
+}
+
+/// Insert or replace (by id) every product, inside the caller's transaction.
+pub(crate) fn upsert_products(tx: &Transaction<'_>, products: &[Product]) -> Result<ImportSummary> {
+    let now = now_ms();
+    let mut summary = ImportSummary {
+        rows: products.len() as u64,
+        ..ImportSummary::default()
+    };
+    let mut exists = tx.prepare_cached("SELECT 1 FROM products WHERE id = ?1")?;
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO products (id, upc, name, brand, department, aisle, size_amount, size_unit, \
+         price_cents, currency, tags, kind, popularity, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+         ON CONFLICT (id) DO UPDATE SET upc = excluded.upc, name = excluded.name, \
+         brand = excluded.brand, department = excluded.department, aisle = excluded.aisle, \
+         size_amount = excluded.size_amount, size_unit = excluded.size_unit, \
+         price_cents = excluded.price_cents, currency = excluded.currency, tags = excluded.tags, \
+         kind = excluded.kind, popularity = excluded.popularity, updated_at = excluded.updated_at",
+    )?;
+    for p in products {
+        let existed = exists.exists(params![p.id])?;
+        upsert
+            .execute(params![
+                p.id,
+                p.upc,
+                p.name,
+                p.brand,
+                p.department.slug(),
+                p.aisle,
+                amount_to_sql(p.size.amount),
+                p.size.unit.code(),
+                p.price.cents,
+                p.price.currency.code(),
+                p.tags.join(" "),
+                p.kind,
+                i64::from(p.popularity),
+                now,
+            ])
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => Error::Conflict(format!(
+                    "product {}: UPC {} already belongs to another product",
+                    p.id,
+                    p.upc.as_deref().unwrap_or("-")
+                )),
+                _ => Error::from(e),
+            })?;
+        if existed {
+            summary.updated += 1;
+        } else {
+            summary.inserted += 1;
+        }
+    }
+    Ok(summary)
+}
+
+/// Every product with its row key, for the in-memory search index.
+pub(crate) fn load_products(conn: &Connection) -> Result<Vec<ProductRow>> {
+    let mut stmt = conn.prepare(&format!("{SELECT_PRODUCT} ORDER BY pk"))?;
+    let rows = stmt.query_map([], product_from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (pk, raw) = row?;
+        out.push((pk, raw.into_product()?));
+    }
+    Ok(out)
+}
+
+/// Up to `limit` FTS5 matches for a query in FTS5 syntax, best BM25 first.
+///
+/// Column weights: name 10, brand 4, kind 8, tags 2, aisle 1.
+pub(crate) fn fts_candidates(conn: &Connection, query: &str, limit: usize) -> Result<Vec<FtsHit>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT rowid, bm25(products_fts, 10.0, 4.0, 8.0, 2.0, 1.0) AS score \
+         FROM products_fts WHERE products_fts MATCH ?1 ORDER BY score LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![query, limit as i64], |r| {
+        Ok(FtsHit {
+            pk: r.get(0)?,
+            bm25: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+fn stats(conn: &Connection) -> Result<CatalogStats> {
+    let (products, brands, kinds): (i64, i64, i64) = conn.query_row(
+        "SELECT count(*), count(DISTINCT brand), count(DISTINCT kind) FROM products",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let mut stmt = conn.prepare(
+        "SELECT department, count(*) FROM products GROUP BY department ORDER BY department",
+    )?;
+    let counts: HashMap<String, i64> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    // Store-walk order, then anything unexpected.
+    let by_department: Vec<DepartmentCount> = Department::ALL
+        .iter()
+        .filter_map(|d| {
+            counts.get(d.slug()).map(|n| DepartmentCount {
+                department: d.slug().to_string(),
+                products: *n as u64,
+            })
+        })
+        .collect();
+    Ok(CatalogStats {
+        products: products as u64,
+        departments: by_department.len() as u64,
+        brands: brands as u64,
+        kinds: kinds as u64,
+        by_department,
+    })
+}
+
+fn is_seeded(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM meta WHERE key = 'catalog_seeded'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+impl Store {
+    /// Upsert products in one transaction; all or nothing.
+    pub(crate) async fn upsert_products(&self, products: Vec<Product>) -> Result<ImportSummary> {
+        self.write(move |tx| upsert_products(tx, &products)).await
+    }
+
+    /// Load the embedded catalog once into a database that never had it.
+    /// Returns whether it loaded anything.
+    pub(crate) async fn seed_catalog(&self, products: Vec<Product>) -> Result<bool> {
+        self.write(move |tx| {
+            if is_seeded(tx)? {
+                return Ok(false);
+            }
+            upsert_products(tx, &products)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('catalog_seeded', ?1)",
+                params![now_ms().to_string()],
+            )?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Whether the embedded catalog was loaded before.
+    pub(crate) async fn catalog_seeded(&self) -> Result<bool> {
+        self.read(is_seeded).await
+    }
+
+    /// Every product, for the in-memory index.
+    pub(crate) async fn load_products(&self) -> Result<Vec<ProductRow>> {
+        self.read(load_products).await
+    }
+
+    /// Catalog counts.
+    pub(crate) async fn catalog_stats(&self) -> Result<CatalogStats> {
+        self.read(stats).await
+    }
+}

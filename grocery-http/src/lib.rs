@@ -1,0 +1,73 @@
+//! # grocery-http
+//!
+//! The HTTP front end of Grocery Agent: an axum [`Router`] over one
+//! [`grocery_core::Grocery`] handle. Handlers extract, call the core once and wrap
+//! the result; errors map from [`grocery_core::ErrorKind`] in one place.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let grocery = grocery_core::Grocery::open(grocery_core::Config::default()).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! grocery_http::serve(grocery, listener, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+
+use std::future::Future;
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use grocery_core::{Grocery, SearchHit};
+use serde::Deserialize;
+
+pub use error::ApiError;
+
+/// Shared state of every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The core handle.
+    pub grocery: Grocery,
+}
+
+/// The application router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/health/live", get(live))
+        .route("/api/v1/products/search", get(search))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves, then drain in-flight requests.
+///
+/// # Errors
+/// I/O errors from the listener.
+pub async fn serve(
+    grocery: Grocery,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(AppState { grocery }))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchParams {
+    q: String,
+    #[serde(default)]
+    limit: usize,
+}
+
+async fn search(
+    State(app): State<AppState>,
+    Query(p): Query<SearchParams>,
+) -> Result<Json<Vec<SearchHit>>, ApiError> {
+    Ok(Json(app.grocery.catalog().search(&p.q, p.limit).await?))
+}
