@@ -1,0 +1,131 @@
+//! The `grocery` binary end to end: output, `--json` shapes, exit codes.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use tempfile::TempDir;
+
+fn grocery(dir: &TempDir) -> Command {
+    let mut cmd = Command::cargo_bin("grocery").unwrap();
+    cmd.arg("--db")
+        .arg(dir.path().join("g.db"))
+        .env_remove("GROCERY_CONFIG")
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn search_json(dir: &TempDir, query: &str) -> Vec<Value> {
+    let out = grocery(dir).args(["search", query, "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+}
+
+fn kind_of(hit: &Value) -> String {
+    hit["kind"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn search_json_has_the_documented_fields() {
+    let dir = TempDir::new().unwrap();
+    let hits = search_json(&dir, "oj");
+    assert!(!hits.is_empty());
+    for key in ["id", "name", "brand", "department", "size", "unit", "price_cents"] {
+        assert!(hits[0].get(key).is_some(), "missing {key} in {}", hits[0]);
+    }
+    assert!(hits[0]["price_cents"].is_i64());
+    assert!(hits[0]["size"].is_number());
+}
+
+#[test]
+fn acceptance_queries_find_the_everyday_product() {
+    let dir = TempDir::new().unwrap();
+    let oj = search_json(&dir, "oj");
+    assert_eq!(kind_of(&oj[0]), "orange juice", "{}", oj[0]);
+    let bananas = search_json(&dir, "bannana");
+    assert_eq!(kind_of(&bananas[0]), "banana", "{}", bananas[0]);
+    let milk = search_json(&dir, "milk");
+    assert_eq!(kind_of(&milk[0]), "milk", "{}", milk[0]);
+    let name = milk[0]["name"].as_str().unwrap().to_lowercase();
+    assert!(!name.contains("chocolate"), "{name}");
+    let hh = search_json(&dir, "half and half");
+    assert_eq!(kind_of(&hh[0]), "half-and-half", "{}", hh[0]);
+}
+
+#[test]
+fn search_prints_a_table() {
+    let dir = TempDir::new().unwrap();
+    grocery(&dir)
+        .args(["search", "eggs", "-n", "3"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("product").and(predicate::str::contains("Egg")));
+}
+
+#[test]
+fn catalog_stats_json() {
+    let dir = TempDir::new().unwrap();
+    let out = grocery(&dir).args(["catalog", "stats", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["products"].as_u64().unwrap() >= 1500, "{v}");
+    assert!(v["departments"].as_u64().unwrap() >= 15, "{v}");
+}
+
+#[test]
+fn catalog_import_good_and_bad_files() {
+    let dir = TempDir::new().unwrap();
+    let header = "id,upc,name,brand,department,aisle,size,unit,price_cents,tags\n";
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, format!("{header}zz-1,,Zanzibar Spice Mix,Acme,condiments-spices,Spices,2,oz,499,\n")).unwrap();
+    grocery(&dir)
+        .args(["catalog", "import"])
+        .arg(&good)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 new"));
+    let hits = search_json(&dir, "zanzibar");
+    assert_eq!(hits[0]["id"], "zz-1");
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, format!("{header}zz-2,,Thing,Acme,pantry,X,1,ct,100,\nzz-3,,Other,Acme,nowhere,X,1,ct,100,\n")).unwrap();
+    grocery(&dir)
+        .args(["catalog", "import"])
+        .arg(&bad)
+        .assert()
+        .code(65)
+        .stderr(predicate::str::contains("line 3").and(predicate::str::contains("department")));
+    assert!(search_json(&dir, "thing").iter().all(|h| h["id"] != "zz-2"), "nothing written");
+
+    grocery(&dir)
+        .args(["catalog", "import", "/definitely/not/here.csv"])
+        .assert()
+        .code(66);
+}
+
+#[test]
+fn bad_input_exit_codes() {
+    let dir = TempDir::new().unwrap();
+    grocery(&dir).args(["search", "milk", "--limit", "0"]).assert().code(64);
+    grocery(&dir).args(["search", &"x".repeat(10_240)]).assert().code(65);
+    grocery(&dir).args(["search", "--no-such-flag", "x"]).assert().code(2);
+    grocery(&dir)
+        .args(["search", "'; DROP TABLE products; --", "--json"])
+        .assert()
+        .success();
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "not a database ".repeat(1000)).unwrap();
+    let mut cmd = Command::cargo_bin("grocery").unwrap();
+    cmd.arg("--db").arg(&junk).args(["search", "milk"]).assert().code(78);
+}
+
+#[test]
+fn config_show_prints_the_effective_config() {
+    let dir = TempDir::new().unwrap();
+    grocery(&dir)
+        .args(["config", "show"])
+        .env("GROCERY_CATALOG__DEFAULT_LIMIT", "7")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("[store]").and(predicate::str::contains("default_limit = 7")));
+}

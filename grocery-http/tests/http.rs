@@ -1,0 +1,49 @@
+//! Router tests with `oneshot`: the skeleton routes and the error shape.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use grocery_http::{AppState, app};
+use tower::ServiceExt;
+
+async fn state() -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = grocery_core::Config::default();
+    config.store.path = Some(dir.path().join("g.db"));
+    let grocery = grocery_core::Grocery::open(config).await.unwrap();
+    (AppState { grocery }, dir)
+}
+
+async fn get(state: AppState, uri: &str) -> (StatusCode, serde_json::Value) {
+    let res = app(state)
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn live_answers() {
+    let (s, _d) = state().await;
+    let (status, body) = get(s, "/health/live").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn search_returns_products() {
+    let (s, _d) = state().await;
+    let (status, body) = get(s, "/api/v1/products/search?q=bannana&limit=2").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body[0]["kind"], "banana", "{body}");
+}
+
+#[tokio::test]
+async fn invalid_input_is_a_400_with_the_error_shape() {
+    let (s, _d) = state().await;
+    let q = "x".repeat(500);
+    let (status, body) = get(s, &format!("/api/v1/products/search?q={q}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["kind"], "invalid_input");
+}
