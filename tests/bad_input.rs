@@ -1,5 +1,6 @@
 //! Hostile and malformed input: a typed error or an empty result, never a panic,
 //! never a partial write.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
 
 mod common;
 
@@ -44,7 +45,14 @@ async fn search_survives_hostile_queries() {
         assert!(hits.is_ok(), "{q:?} -> {hits:?}");
     }
     assert!(catalog.search("", 10).await.unwrap().is_empty());
-    assert!(catalog.search("'; DROP TABLE products; --", 10).await.unwrap().len() <= 10);
+    assert!(
+        catalog
+            .search("'; DROP TABLE products; --", 10)
+            .await
+            .unwrap()
+            .len()
+            <= 10
+    );
     // The catalog is intact after all that.
     assert!(catalog.stats().await.unwrap().products >= 1500);
     let milk = catalog.search("\u{1}milk\u{7f}", 1).await.unwrap();
@@ -64,20 +72,43 @@ async fn list_input_is_validated_before_anything_is_written() {
     let t = common::open().await;
     let lists = t.grocery.lists();
     for bad in ["", "   ", "a\u{0}b", &"x".repeat(201)] {
-        assert_eq!(lists.create(bad).await.unwrap_err().kind(), ErrorKind::InvalidInput, "{bad:?}");
+        assert_eq!(
+            lists.create(bad).await.unwrap_err().kind(),
+            ErrorKind::InvalidInput,
+            "{bad:?}"
+        );
     }
     let list = lists.create("Ok").await.unwrap();
     let too_long = NewItem::new("y".repeat(5000));
-    assert_eq!(lists.add_item(list.id, too_long).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        lists.add_item(list.id, too_long).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
     let batch = vec![NewItem::new("fine"), NewItem::new("bad\u{7}name")];
-    assert_eq!(lists.add_items(list.id, batch).await.unwrap_err().kind(), ErrorKind::InvalidInput);
-    assert!(lists.get(list.id).await.unwrap().items.is_empty(), "no half-written batch");
+    assert_eq!(
+        lists.add_items(list.id, batch).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert!(
+        lists.get(list.id).await.unwrap().items.is_empty(),
+        "no half-written batch"
+    );
     assert!(lists.all().await.unwrap().len() == 1);
 }
 
 #[test]
 fn absurd_quantities_and_units_are_typed_errors() {
-    for bad in ["-1", "0", "1e9", "999999999999", "1/0", "abc", "", "NaN", "inf"] {
+    for bad in [
+        "-1",
+        "0",
+        "1e9",
+        "999999999999",
+        "1/0",
+        "abc",
+        "",
+        "NaN",
+        "inf",
+    ] {
         assert!(Amount::parse(bad).is_err(), "{bad}");
     }
     for bad in ["furlong", "", "📦", "gallonz"] {
@@ -95,8 +126,14 @@ async fn merging_past_the_bound_changes_nothing() {
     let lists = t.grocery.lists();
     let list = lists.create("Bulk").await.unwrap();
     let big = Quantity::parse("900000 gal").unwrap();
-    lists.add_item(list.id, NewItem::new("water").quantity(big)).await.unwrap();
-    let err = lists.add_item(list.id, NewItem::new("water").quantity(big)).await.unwrap_err();
+    lists
+        .add_item(list.id, NewItem::new("water").quantity(big))
+        .await
+        .unwrap();
+    let err = lists
+        .add_item(list.id, NewItem::new("water").quantity(big))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     let items = lists.get(list.id).await.unwrap().items;
     assert_eq!(items.len(), 1);
@@ -122,7 +159,12 @@ async fn malformed_import_files_are_rejected_whole() {
         ),
     ];
     for (what, bytes, format) in cases {
-        let err = t.grocery.catalog().import_bytes(bytes, format).await.unwrap_err();
+        let err = t
+            .grocery
+            .catalog()
+            .import_bytes(bytes, format)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{what}: {err}");
     }
     assert_eq!(t.grocery.catalog().stats().await.unwrap(), before);
@@ -134,7 +176,10 @@ async fn malformed_import_files_are_rejected_whole() {
 /// Any string at all: Ok (possibly empty) or InvalidInput, never a panic.
 #[test]
 fn search_never_panics_on_arbitrary_text() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let t = rt.block_on(common::open());
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(300));
     let strategy = prop_oneof!["\\PC{0,80}", "[\"*():^+\\-{} a-z]{0,30}"];

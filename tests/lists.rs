@@ -1,4 +1,5 @@
 //! Lists through the public API: lifecycle, merging, checking, pricing, isolation.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
 
 mod common;
 
@@ -6,7 +7,8 @@ use grocery_core::catalog::ImportFormat;
 use grocery_core::lists::ItemPatch;
 use grocery_core::{Error, Grocery, NewItem, Quantity, UserId};
 
-const CATALOG: &str = "id,upc,name,brand,department,aisle,size,unit,price_cents,tags,kind,popularity
+const CATALOG: &str =
+    "id,upc,name,brand,department,aisle,size,unit,price_cents,tags,kind,popularity
 milk-gal,,Whole Milk,Acme,dairy-eggs,Milk,1,gal,389,,milk,100
 beef-16oz,,Ground Beef 80/20,Acme,meat-seafood,Beef,16,oz,549,,ground beef,100
 eggs-12,,Large Eggs,Acme,dairy-eggs,Eggs,12,ct,329,,egg,100
@@ -33,16 +35,28 @@ async fn create_rename_delete() {
     let (t, id) = setup().await;
     let lists = t.grocery.lists();
     let err = lists.create("  shopping ").await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "names are unique case-insensitively: {err:?}");
+    assert!(
+        matches!(err, Error::Conflict(_)),
+        "names are unique case-insensitively: {err:?}"
+    );
     let renamed = lists.rename(id, "Weekly").await.unwrap();
     assert_eq!(renamed.name, "Weekly");
     assert!(renamed.version > 1);
     lists.create("Party").await.unwrap();
-    let names: Vec<String> = lists.all().await.unwrap().into_iter().map(|l| l.name).collect();
+    let names: Vec<String> = lists
+        .all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
     assert_eq!(names, ["Weekly", "Party"]);
     lists.delete(id).await.unwrap();
     assert!(matches!(lists.get(id).await, Err(Error::NotFound { .. })));
-    assert!(matches!(lists.delete(id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        lists.delete(id).await,
+        Err(Error::NotFound { .. })
+    ));
     assert_eq!(lists.find_or_create("party").await.unwrap().name, "Party");
 }
 
@@ -51,24 +65,40 @@ async fn merges_quantity_when_the_same_product_is_added_again() {
     let (t, id) = setup().await;
     let lists = t.grocery.lists();
     let a = lists
-        .add_item(id, NewItem::new("milk").product("milk-gal").quantity(q("1 gal")))
+        .add_item(
+            id,
+            NewItem::new("milk")
+                .product("milk-gal")
+                .quantity(q("1 gal")),
+        )
         .await
         .unwrap();
     let b = lists
-        .add_item(id, NewItem::new("milk").product("milk-gal").quantity(q("2 qt")))
+        .add_item(
+            id,
+            NewItem::new("milk").product("milk-gal").quantity(q("2 qt")),
+        )
         .await
         .unwrap();
     assert_eq!(a.id, b.id, "merged into one line");
     assert_eq!(b.quantity, q("1.5 gal"));
     // Incompatible units stay separate lines rather than failing or guessing.
     let c = lists
-        .add_item(id, NewItem::new("milk").product("milk-gal").quantity(q("2 bottle")))
+        .add_item(
+            id,
+            NewItem::new("milk")
+                .product("milk-gal")
+                .quantity(q("2 bottle")),
+        )
         .await
         .unwrap();
     assert_ne!(c.id, a.id);
     // Unlinked items merge by name.
     lists.add_item(id, NewItem::new("Napkins")).await.unwrap();
-    let n = lists.add_item(id, NewItem::new("napkins").quantity(q("2"))).await.unwrap();
+    let n = lists
+        .add_item(id, NewItem::new("napkins").quantity(q("2")))
+        .await
+        .unwrap();
     assert_eq!(n.quantity, q("3 ct"));
     assert_eq!(lists.get(id).await.unwrap().items.len(), 3);
 }
@@ -77,9 +107,15 @@ async fn merges_quantity_when_the_same_product_is_added_again() {
 async fn checked_items_do_not_absorb_new_ones_and_clear_removes_them() {
     let (t, id) = setup().await;
     let lists = t.grocery.lists();
-    let eggs = lists.add_item(id, NewItem::new("eggs").product("eggs-12")).await.unwrap();
+    let eggs = lists
+        .add_item(id, NewItem::new("eggs").product("eggs-12"))
+        .await
+        .unwrap();
     lists.check(id, eggs.id, true).await.unwrap();
-    let again = lists.add_item(id, NewItem::new("eggs").product("eggs-12")).await.unwrap();
+    let again = lists
+        .add_item(id, NewItem::new("eggs").product("eggs-12"))
+        .await
+        .unwrap();
     assert_ne!(again.id, eggs.id);
     assert_eq!(lists.clear_checked(id).await.unwrap(), 1);
     let list = lists.get(id).await.unwrap();
@@ -94,18 +130,29 @@ async fn prices_whole_packs_and_totals_unchecked_lines() {
     let (t, id) = setup().await;
     let lists = t.grocery.lists();
     lists
-        .add_item(id, NewItem::new("ground beef").product("beef-16oz").quantity(q("2 lb")))
+        .add_item(
+            id,
+            NewItem::new("ground beef")
+                .product("beef-16oz")
+                .quantity(q("2 lb")),
+        )
         .await
         .unwrap();
     lists
-        .add_item(id, NewItem::new("eggs").product("eggs-12").quantity(q("18 ct")))
+        .add_item(
+            id,
+            NewItem::new("eggs").product("eggs-12").quantity(q("18 ct")),
+        )
         .await
         .unwrap();
     lists
         .add_item(id, NewItem::new("cola").product("soda-12").quantity(q("1")))
         .await
         .unwrap();
-    let free = lists.add_item(id, NewItem::new("birthday candles")).await.unwrap();
+    let free = lists
+        .add_item(id, NewItem::new("birthday candles"))
+        .await
+        .unwrap();
     let priced = lists.priced(id).await.unwrap();
     let packs: Vec<u32> = priced.lines.iter().map(|l| l.packs).collect();
     assert_eq!(packs, [2, 2, 1, 0]);
@@ -129,7 +176,16 @@ async fn batch_add_is_all_or_nothing() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::NotFound { what: "product", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                what: "product",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(lists.get(id).await.unwrap().items.is_empty());
 }
 
@@ -138,7 +194,12 @@ async fn update_item_changes_only_what_is_given() {
     let (t, id) = setup().await;
     let lists = t.grocery.lists();
     let item = lists
-        .add_item(id, NewItem::new("milk").product("milk-gal").note("lactose free if any"))
+        .add_item(
+            id,
+            NewItem::new("milk")
+                .product("milk-gal")
+                .note("lactose free if any"),
+        )
         .await
         .unwrap();
     let patch = ItemPatch {
@@ -168,8 +229,14 @@ async fn users_never_see_each_others_lists() {
         other.add_item(id, NewItem::new("x")).await,
         Err(Error::NotFound { .. })
     ));
-    assert!(matches!(other.delete(id).await, Err(Error::NotFound { .. })));
-    assert!(matches!(other.rename(id, "mine").await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        other.delete(id).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        other.rename(id, "mine").await,
+        Err(Error::NotFound { .. })
+    ));
     assert!(other.all().await.unwrap().is_empty());
     assert_eq!(t.grocery.lists().get(id).await.unwrap().name, "Shopping");
 }

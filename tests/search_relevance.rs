@@ -1,6 +1,7 @@
 //! Table-driven search relevance: `tests/data/relevance.tsv` holds queries and the
 //! product ids a sensible shopper expects first. Reports top-1 and top-3 accuracy
 //! per category and fails below the floors.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
 
 mod common;
 
@@ -9,8 +10,8 @@ use std::collections::BTreeMap;
 const TABLE: &str = include_str!("data/relevance.tsv");
 
 /// Floors, measured and then pinned: a regression below them fails the build.
-const MIN_TOP1: f64 = 0.90;
-const MIN_TOP3: f64 = 0.97;
+const MIN_TOP1: f64 = 0.95;
+const MIN_TOP3: f64 = 0.98;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relevance_table() {

@@ -1,5 +1,6 @@
 //! The store end to end: persistence across reopen, migrations, and imports that
 //! fail part-way leaving the database exactly as it was.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
 
 mod common;
 
@@ -10,7 +11,12 @@ const HEADER: &str = "id,upc,name,brand,department,aisle,size,unit,price_cents,t
 
 fn rows(prefix: &str, n: usize) -> String {
     (0..n)
-        .map(|i| format!("{prefix}-{i},,Test Widget {prefix} {i},Acme,pantry,Misc,1,ct,{},\n", 100 + i))
+        .map(|i| {
+            format!(
+                "{prefix}-{i},,Qqqzzz Widget {prefix} {i},Acme,pantry,Misc,1,ct,{},\n",
+                100 + i
+            )
+        })
         .collect()
 }
 
@@ -22,25 +28,35 @@ async fn data_survives_close_and_reopen() {
     let list = t.grocery.lists().create("Costco").await.unwrap();
     t.grocery
         .lists()
-        .add_item(list.id, NewItem::new("paper plates").quantity(Quantity::parse("2 pack").unwrap()))
+        .add_item(
+            list.id,
+            NewItem::new("paper plates").quantity(Quantity::parse("2 pack").unwrap()),
+        )
         .await
         .unwrap();
     t.grocery
         .catalog()
-        .import_bytes(format!("{HEADER}{}", rows("keep", 3)).into_bytes(), ImportFormat::Csv)
+        .import_bytes(
+            format!("{HEADER}{}", rows("keep", 3)).into_bytes(),
+            ImportFormat::Csv,
+        )
         .await
         .unwrap();
     let config = t.grocery.config().clone();
     drop(t.grocery);
 
     let g = Grocery::open(config).await.unwrap();
-    assert_eq!(g.catalog().len(), products + 3, "no second seeding, import kept");
+    assert_eq!(
+        g.catalog().len(),
+        products + 3,
+        "no second seeding, import kept"
+    );
     assert!(g.catalog().get("keep-2").is_ok());
     let again = g.lists().find("costco").await.unwrap();
     assert_eq!(again.id, list.id);
     assert_eq!(again.items.len(), 1);
     assert_eq!(again.items[0].quantity.to_string(), "2 pack");
-    let hits = g.catalog().search("test widget keep", 5).await.unwrap();
+    let hits = g.catalog().search("qqqzzz keep", 5).await.unwrap();
     assert_eq!(hits.len(), 3, "the FTS index survived too");
 }
 
@@ -62,7 +78,14 @@ async fn a_bad_row_rejects_the_whole_file() {
     }
     assert_eq!(t.grocery.catalog().stats().await.unwrap(), before);
     assert!(t.grocery.catalog().get("good-0").is_err());
-    assert!(t.grocery.catalog().search("test widget good", 5).await.unwrap().is_empty());
+    assert!(
+        t.grocery
+            .catalog()
+            .search("qqqzzz", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -88,17 +111,34 @@ async fn a_failure_inside_the_write_transaction_rolls_everything_back() {
     let stats = t.grocery.catalog().stats().await.unwrap();
     assert_eq!(stats.products, 1);
     assert!(t.grocery.catalog().get("mid-0").is_err());
-    assert!(t.grocery.catalog().search("test widget", 5).await.unwrap().is_empty());
+    assert!(
+        t.grocery
+            .catalog()
+            .search("test widget", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn reimport_replaces_by_id() {
     let t = common::open_empty().await;
     let v1 = format!("{HEADER}p-1,,Bread,Acme,bakery,Bread,20,oz,299,\n");
-    let s = t.grocery.catalog().import_bytes(v1.into_bytes(), ImportFormat::Csv).await.unwrap();
+    let s = t
+        .grocery
+        .catalog()
+        .import_bytes(v1.into_bytes(), ImportFormat::Csv)
+        .await
+        .unwrap();
     assert_eq!((s.inserted, s.updated), (1, 0));
     let v2 = format!("{HEADER}p-1,,Sourdough Bread,Acme,bakery,Bread,24,oz,449,\n");
-    let s = t.grocery.catalog().import_bytes(v2.into_bytes(), ImportFormat::Csv).await.unwrap();
+    let s = t
+        .grocery
+        .catalog()
+        .import_bytes(v2.into_bytes(), ImportFormat::Csv)
+        .await
+        .unwrap();
     assert_eq!((s.inserted, s.updated), (0, 1));
     let p = t.grocery.catalog().get("p-1").unwrap();
     assert_eq!(p.price.cents, 449);
@@ -116,7 +156,10 @@ async fn refuses_a_database_that_is_not_ours() {
     let err = Grocery::open(config).await.unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.starts_with("just some text"), "the file was left alone");
+    assert!(
+        text.starts_with("just some text"),
+        "the file was left alone"
+    );
 }
 
 #[tokio::test]

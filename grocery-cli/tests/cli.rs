@@ -1,4 +1,5 @@
 //! The `grocery` binary end to end: output, `--json` shapes, exit codes.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -16,8 +17,15 @@ fn grocery(dir: &TempDir) -> Command {
 }
 
 fn search_json(dir: &TempDir, query: &str) -> Vec<Value> {
-    let out = grocery(dir).args(["search", query, "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = grocery(dir)
+        .args(["search", query, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
 }
 
@@ -30,7 +38,15 @@ fn search_json_has_the_documented_fields() {
     let dir = TempDir::new().unwrap();
     let hits = search_json(&dir, "oj");
     assert!(!hits.is_empty());
-    for key in ["id", "name", "brand", "department", "size", "unit", "price_cents"] {
+    for key in [
+        "id",
+        "name",
+        "brand",
+        "department",
+        "size",
+        "unit",
+        "price_cents",
+    ] {
         assert!(hits[0].get(key).is_some(), "missing {key} in {}", hits[0]);
     }
     assert!(hits[0]["price_cents"].is_i64());
@@ -65,7 +81,10 @@ fn search_prints_a_table() {
 #[test]
 fn catalog_stats_json() {
     let dir = TempDir::new().unwrap();
-    let out = grocery(&dir).args(["catalog", "stats", "--json"]).output().unwrap();
+    let out = grocery(&dir)
+        .args(["catalog", "stats", "--json"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["products"].as_u64().unwrap() >= 1500, "{v}");
@@ -77,7 +96,11 @@ fn catalog_import_good_and_bad_files() {
     let dir = TempDir::new().unwrap();
     let header = "id,upc,name,brand,department,aisle,size,unit,price_cents,tags\n";
     let good = dir.path().join("good.csv");
-    std::fs::write(&good, format!("{header}zz-1,,Zanzibar Spice Mix,Acme,condiments-spices,Spices,2,oz,499,\n")).unwrap();
+    std::fs::write(
+        &good,
+        format!("{header}zz-1,,Zanzibar Spice Mix,Acme,condiments-spices,Spices,2,oz,499,\n"),
+    )
+    .unwrap();
     grocery(&dir)
         .args(["catalog", "import"])
         .arg(&good)
@@ -88,14 +111,23 @@ fn catalog_import_good_and_bad_files() {
     assert_eq!(hits[0]["id"], "zz-1");
 
     let bad = dir.path().join("bad.csv");
-    std::fs::write(&bad, format!("{header}zz-2,,Thing,Acme,pantry,X,1,ct,100,\nzz-3,,Other,Acme,nowhere,X,1,ct,100,\n")).unwrap();
+    std::fs::write(
+        &bad,
+        format!(
+            "{header}zz-2,,Thing,Acme,pantry,X,1,ct,100,\nzz-3,,Other,Acme,nowhere,X,1,ct,100,\n"
+        ),
+    )
+    .unwrap();
     grocery(&dir)
         .args(["catalog", "import"])
         .arg(&bad)
         .assert()
         .code(65)
         .stderr(predicate::str::contains("line 3").and(predicate::str::contains("department")));
-    assert!(search_json(&dir, "thing").iter().all(|h| h["id"] != "zz-2"), "nothing written");
+    assert!(
+        search_json(&dir, "thing").iter().all(|h| h["id"] != "zz-2"),
+        "nothing written"
+    );
 
     grocery(&dir)
         .args(["catalog", "import", "/definitely/not/here.csv"])
@@ -106,9 +138,18 @@ fn catalog_import_good_and_bad_files() {
 #[test]
 fn bad_input_exit_codes() {
     let dir = TempDir::new().unwrap();
-    grocery(&dir).args(["search", "milk", "--limit", "0"]).assert().code(64);
-    grocery(&dir).args(["search", &"x".repeat(10_240)]).assert().code(65);
-    grocery(&dir).args(["search", "--no-such-flag", "x"]).assert().code(2);
+    grocery(&dir)
+        .args(["search", "milk", "--limit", "0"])
+        .assert()
+        .code(64);
+    grocery(&dir)
+        .args(["search", &"x".repeat(10_240)])
+        .assert()
+        .code(65);
+    grocery(&dir)
+        .args(["search", "--no-such-flag", "x"])
+        .assert()
+        .code(2);
     grocery(&dir)
         .args(["search", "'; DROP TABLE products; --", "--json"])
         .assert()
@@ -116,7 +157,11 @@ fn bad_input_exit_codes() {
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, "not a database ".repeat(1000)).unwrap();
     let mut cmd = Command::cargo_bin("grocery").unwrap();
-    cmd.arg("--db").arg(&junk).args(["search", "milk"]).assert().code(78);
+    cmd.arg("--db")
+        .arg(&junk)
+        .args(["search", "milk"])
+        .assert()
+        .code(78);
 }
 
 #[test]
@@ -127,5 +172,7 @@ fn config_show_prints_the_effective_config() {
         .env("GROCERY_CATALOG__DEFAULT_LIMIT", "7")
         .assert()
         .success()
-        .stdout(predicate::str::contains("[store]").and(predicate::str::contains("default_limit = 7")));
+        .stdout(
+            predicate::str::contains("[store]").and(predicate::str::contains("default_limit = 7")),
+        );
 }

@@ -36,7 +36,7 @@
 //! tokio's blocking pool, never on the async executor's threads; each logical
 //! operation is one transaction.
 //!
-//! The embedded catalog (about 1,700 everyday US products in 17 departments, with
+//! The embedded catalog (about 2,600 everyday US products in 17 departments, with
 //! plausible shelf prices) is demo data written for this project; it loads into a
 //! new database on first open. `catalog().import_file` adds or replaces products
 //! from CSV or JSON Lines.

@@ -1,4 +1,5 @@
 //! Router tests with `oneshot`: the skeleton routes and the error shape.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -19,8 +20,13 @@ async fn get(state: AppState, uri: &str) -> (StatusCode, serde_json::Value) {
         .await
         .unwrap();
     let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! spelling vocabulary, and per-kind facts used in ranking. Rebuilt from the
 //! store after every import; searches share it through an `Arc`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::product::Product;
 use super::text::{Vocabulary, is_stopword, stem, tokens};
@@ -16,6 +16,32 @@ pub(crate) struct Entry {
     pub kind_stems: Vec<String>,
     /// How common the kind is in the catalog, 0..=1 (more variants = more everyday).
     pub kind_weight: f64,
+    /// Stems of the name's words, in order.
+    pub name_stems: Vec<String>,
+    /// Stems of every searchable word (name, brand, kind, tags, aisle).
+    pub text_stems: HashSet<String>,
+    /// Stems the product says it lacks: "no pulp", "sugar free", "without salt".
+    pub negated: HashSet<String>,
+}
+
+/// Stems the text declares absent: the word after "no"/"non"/"without", the word
+/// before "free" ("pulp free", "sugar-free").
+fn negated_stems(words: &[String]) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for (i, w) in words.iter().enumerate() {
+        match w.as_str() {
+            "no" | "non" | "without" => {
+                if let Some(n) = words.get(i + 1) {
+                    out.insert(stem(n));
+                }
+            }
+            "free" if i > 0 => {
+                out.insert(stem(&words[i - 1]));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Snapshot of the catalog for search and pricing.
@@ -58,6 +84,21 @@ impl CatalogIndex {
                     kind_stems.push(s);
                 }
             }
+            let name_words: Vec<String> = tokens(&p.name).collect();
+            let mut negated = negated_stems(&name_words);
+            for t in &p.tags {
+                negated.extend(negated_stems(&tokens(t).collect::<Vec<_>>()));
+            }
+            let text_stems: HashSet<String> = name_words
+                .iter()
+                .cloned()
+                .chain(tokens(&p.brand))
+                .chain(tokens(&p.kind))
+                .chain(tokens(&p.aisle))
+                .chain(p.tags.iter().flat_map(|t| tokens(t).collect::<Vec<_>>()))
+                .map(|w| stem(&w))
+                .collect();
+            let name_stems: Vec<String> = name_words.iter().map(|w| stem(w)).collect();
             by_id.insert(p.id.clone(), pk);
             entries.insert(
                 pk,
@@ -65,6 +106,9 @@ impl CatalogIndex {
                     product: p,
                     kind_stems,
                     kind_weight,
+                    name_stems,
+                    text_stems,
+                    negated,
                 },
             );
         }

@@ -24,7 +24,7 @@ use crate::store::fts_candidates;
 use index::CatalogIndex;
 use search::QueryPlan;
 
-/// The embedded default catalog (CSV, about 1,700 everyday US products with
+/// The embedded default catalog (CSV, about 2,600 everyday US products with
 /// plausible shelf prices). Demo data written for this project.
 pub(crate) const EMBEDDED_CATALOG: &str = include_str!("../../data/catalog.csv");
 

@@ -127,7 +127,9 @@ impl QueryPlan {
                     i += 1;
                     continue;
                 }
+                let after_size = i > 0 && coarse[i - 1] == "size";
                 if w != "half"
+                    && !after_size
                     && let Some(n) = parse_number(w)
                     && n.ratio().is_integer()
                     && n.ceil() <= 1000
@@ -268,32 +270,60 @@ impl QueryPlan {
             })
             .collect();
         let all_query_stems: HashSet<&String> = clause_stems.iter().flatten().flatten().collect();
+        // The head noun is the last word in English noun phrases: "milk chocolate"
+        // is chocolate, "chocolate milk" is milk.
+        let heads: Vec<&String> = clause_stems
+            .last()
+            .map(|alts| alts.iter().filter_map(|words| words.last()).collect())
+            .unwrap_or_default();
+        // The query's words in order, for phrase matching against names.
+        let sequence: Vec<&String> = clause_stems
+            .iter()
+            .filter_map(|alts| alts.first())
+            .flatten()
+            .collect();
+        let negating = all_query_stems
+            .iter()
+            .any(|s| matches!(s.as_str(), "no" | "free" | "without" | "non"));
         let mut scored: Vec<(f64, &Product)> = hits
             .iter()
             .filter_map(|h| index.get(h.pk).map(|e| (h, e)))
             .map(|(h, entry)| {
                 let p = &entry.product;
                 let mut score = (-h.bm25 / best_bm25).clamp(0.0, 1.0);
-                let kind = &entry.kind_stems;
-                if !kind.is_empty() {
-                    let kind_in_query = kind.iter().all(|k| all_query_stems.contains(k));
-                    let covered = clause_stems
+                // Share of the query's clauses found anywhere in the product's text
+                // (all of them unless this is the any-clause fallback).
+                let matched = clause_stems
+                    .iter()
+                    .filter(|alts| {
+                        alts.iter()
+                            .any(|a| a.iter().all(|s| entry.text_stems.contains(s)))
+                    })
+                    .count();
+                score += 2.0 * matched as f64 / clause_stems.len().max(1) as f64;
+                let kind = kind_score(&entry.kind_stems, &clause_stems, &all_query_stems, &heads);
+                score += kind;
+                // When the kind does not explain the query, the words as written in
+                // the name do: "milk chocolate" in "Milk Chocolate Bar".
+                if kind <= 1.0
+                    && sequence.len() >= 2
+                    && entry
+                        .name_stems
+                        .windows(sequence.len())
+                        .any(|w| w.iter().zip(&sequence).all(|(a, b)| a == *b))
+                {
+                    score += 1.0;
+                }
+                if !negating
+                    && all_query_stems
                         .iter()
-                        .filter(|alts| alts.iter().any(|a| a.iter().all(|s| kind.contains(s))))
-                        .count();
-                    let query_in_kind = covered == clause_stems.len();
-                    score += match (kind_in_query, query_in_kind) {
-                        (true, true) => 3.0,
-                        (true, false) => 2.5,
-                        (false, true) => {
-                            let head = kind.last().is_some_and(|h| all_query_stems.contains(h));
-                            if head { 1.5 } else { 1.0 }
-                        }
-                        (false, false) => 0.0,
-                    };
+                        .any(|s| entry.negated.contains(s.as_str()))
+                {
+                    // Asked for pulp, this one says "no pulp".
+                    score -= 2.0;
                 }
                 score += 1.5 * f64::from(p.popularity) / 100.0;
-                score += 0.3 * entry.kind_weight;
+                score += 0.6 * entry.kind_weight;
                 if let Some(want) = &self.size {
                     score += 1.5 * size_closeness(want, &p.size);
                 }
@@ -317,6 +347,37 @@ impl QueryPlan {
     }
 }
 
+/// How well a product's kind is what the shopper asked for.
+fn kind_score(
+    kind: &[String],
+    clauses: &[Vec<Vec<String>>],
+    query: &HashSet<&String>,
+    heads: &[&String],
+) -> f64 {
+    if kind.is_empty() || clauses.is_empty() {
+        return 0.0;
+    }
+    let heads_agree = kind.last().is_some_and(|k| heads.contains(&k));
+    let kind_in_query = kind.iter().all(|k| query.contains(k));
+    let covered = clauses
+        .iter()
+        .filter(|alts| alts.iter().any(|a| a.iter().all(|s| kind.contains(s))))
+        .count();
+    let query_in_kind = covered == clauses.len();
+    match (kind_in_query, query_in_kind, heads_agree) {
+        // "milk" is milk.
+        (true, true, true) => 3.0,
+        // "organic milk" is milk with a modifier.
+        (true, false, true) => 2.5,
+        // Same words, other head: "milk chocolate" vs "chocolate milk".
+        (true, _, false) => 0.75,
+        // "chips" names part of "potato chips"; "chicken" of "chicken breast".
+        (false, true, _) => 1.0,
+        // Some of the query is in the kind ("sharp cheddar" vs "cheddar cheese").
+        (false, false, _) => 0.8 * covered as f64 / clauses.len() as f64,
+    }
+}
+
 /// 1.0 when the product's pack is the wanted size, falling towards 0 as they differ.
 fn size_closeness(want: &Quantity, have: &Quantity) -> f64 {
     let ratio = |a: f64, b: f64| {
@@ -325,6 +386,11 @@ fn size_closeness(want: &Quantity, have: &Quantity) -> f64 {
         } else {
             a.min(b) / a.max(b)
         }
+    };
+    // "89 oz orange juice": on a liquid, ounces are fluid ounces.
+    let want = match (want.unit, have.unit.dimension()) {
+        (Unit::Ounce, Dimension::Volume) => Quantity::new(want.amount, Unit::FluidOunce),
+        _ => *want,
     };
     if want.unit.is_compatible(have.unit) {
         return match want.convert_to(have.unit) {

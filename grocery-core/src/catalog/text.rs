@@ -10,30 +10,43 @@ pub(crate) fn tokens(s: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
-/// A light English plural folding, used to compare words ("tomatoes" = "tomato",
-/// "berries" = "berry", "eggs" = "egg"). FTS5's porter stemmer does the same job
-/// inside the index; this one only decides equality in Rust.
+/// A light English plural folding, used to compare words in Rust: singular and
+/// plural map to the same key ("tomatoes" = "tomato", "berries" = "berry",
+/// "cookies" = "cookie"). The key is not always a word ("berri"), as with FTS5's
+/// porter stemmer, which does the same job inside the index.
 pub(crate) fn stem(w: &str) -> String {
     let n = w.len();
-    if n > 4 && w.ends_with("ies") {
-        return format!("{}y", &w[..n - 3]);
-    }
-    if n > 4 && w.ends_with("oes") {
-        return w[..n - 2].to_string();
-    }
-    if n > 4
-        && (w.ends_with("ches") || w.ends_with("shes") || w.ends_with("sses") || w.ends_with("xes"))
+    let mut s = if n > 4 && w.ends_with("ies") {
+        format!("{}i", &w[..n - 3])
+    } else if n > 4
+        && (w.ends_with("oes")
+            || w.ends_with("ches")
+            || w.ends_with("shes")
+            || w.ends_with("sses")
+            || w.ends_with("xes"))
     {
-        return w[..n - 2].to_string();
+        w[..n - 2].to_string()
+    } else if n > 2
+        && w.ends_with('s')
+        && !w.ends_with("ss")
+        && !w.ends_with("us")
+        && !w.ends_with("is")
+    {
+        w[..n - 1].to_string()
+    } else {
+        w.to_string()
+    };
+    // cookie/cooki(es), berry/berri(es): one key for both spellings.
+    if s.len() > 3 && s.ends_with("ie") {
+        s.pop();
+    } else if s.len() > 3 && s.ends_with('y') {
+        let before = s.as_bytes()[s.len() - 2];
+        if !b"aeiou".contains(&before) {
+            s.pop();
+            s.push('i');
+        }
     }
-    if n > 3 && w.ends_with("ves") && !w.ends_with("olives") {
-        // loaves -> loaf, halves -> half
-        return format!("{}f", &w[..n - 3]);
-    }
-    if n > 2 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
-        return w[..n - 1].to_string();
-    }
-    w.to_string()
+    s
 }
 
 /// Words that carry no meaning in a product query.
@@ -95,6 +108,9 @@ pub(crate) const REWRITES: &[(&str, &str)] = &[
     ("double cream", "heavy cream"),
     ("single cream", "half and half"),
     ("crisps", "chips"),
+    ("bicarbonate of soda", "baking soda"),
+    ("bicarb", "baking soda"),
+    ("soda water", "club soda"),
     ("biscuits", "cookies"),
     ("nappies", "diapers"),
     ("coke", "coca cola"),
@@ -126,6 +142,8 @@ pub(crate) const SYNONYMS: &[&[&str]] = &[
     &["diaper", "nappy"],
     &["doughnut", "donut"],
     &["seltzer", "sparkling water"],
+    &["kitty litter", "cat litter"],
+    &["nonfat", "fat free", "skim"],
     &["hot dog", "frank", "frankfurter"],
     &["ramen", "noodle soup"],
     &["tissues", "facial tissue"],
@@ -257,20 +275,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stems_fold_common_plurals() {
-        for (w, s) in [
-            ("eggs", "egg"),
-            ("tomatoes", "tomato"),
-            ("berries", "berry"),
-            ("peaches", "peach"),
-            ("loaves", "loaf"),
-            ("olives", "olive"),
-            ("hummus", "hummus"),
-            ("glass", "glass"),
-            ("milk", "milk"),
+    fn stems_fold_singular_and_plural_together() {
+        for (one, many) in [
+            ("egg", "eggs"),
+            ("tomato", "tomatoes"),
+            ("berry", "berries"),
+            ("cookie", "cookies"),
+            ("peach", "peaches"),
+            ("box", "boxes"),
+            ("pie", "pies"),
+            ("turkey", "turkeys"),
+            ("olive", "olives"),
+            ("chive", "chives"),
         ] {
-            assert_eq!(stem(w), s, "{w}");
+            assert_eq!(stem(one), stem(many), "{one} / {many}");
         }
+        for (a, b) in [("hummus", "hummu"), ("glass", "glas"), ("milk", "mil")] {
+            assert_ne!(stem(a), stem(b));
+        }
+        assert_eq!(stem("hummus"), "hummus");
     }
 
     #[test]
