@@ -9,7 +9,9 @@ use crate::catalog::{self, Catalog};
 use crate::config::Config;
 use crate::error::Result;
 use crate::lists::{Lists, UserId};
+use crate::pricing::Prices;
 use crate::store::{Store, StoreOptions};
+use crate::users::Users;
 
 /// The library's entry point: opens the store and holds the shared state.
 ///
@@ -101,6 +103,16 @@ impl Grocery {
     /// Another user's lists (the server passes the authenticated user).
     pub fn lists_for(&self, user: UserId) -> Lists<'_> {
         Lists::new(self, user)
+    }
+
+    /// Price observations and history.
+    pub fn prices(&self) -> Prices<'_> {
+        Prices::new(self)
+    }
+
+    /// Users.
+    pub fn users(&self) -> Users<'_> {
+        Users::new(self)
     }
 
     pub(crate) fn store(&self) -> &Store {

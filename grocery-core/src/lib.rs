@@ -6,8 +6,9 @@
 //! lists from the catalog with exact unit arithmetic.
 //!
 //! Everything goes through one [`Grocery`] handle, grouped by noun:
-//! [`Grocery::catalog`] (search, lookup, import) and [`Grocery::lists`]
-//! (lists and items). All methods are async and return [`Result`].
+//! [`Grocery::catalog`] (search, lookup, import), [`Grocery::lists`]
+//! (lists and items), [`Grocery::prices`] (price history) and
+//! [`Grocery::users`]. All methods are async and return [`Result`].
 //!
 //! ```no_run
 //! use grocery_core::{Config, Grocery, NewItem, Quantity};
@@ -53,14 +54,16 @@ pub mod error;
 mod grocery;
 pub mod lists;
 pub mod money;
+pub mod pricing;
 pub mod quantity;
 mod store;
+pub mod users;
 
 pub use catalog::{Catalog, Department, Product, SearchHit};
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
 pub use grocery::Grocery;
 pub use jiff;
-pub use lists::{GroceryList, ItemId, ListId, ListItem, Lists, NewItem, PricedList, UserId};
+pub use lists::{GroceryList, ItemId, ListId, ListItem, Lists, NewItem, PricedList, User, UserId};
 pub use money::{Currency, Money};
 pub use quantity::{Amount, Dimension, Quantity, Unit};

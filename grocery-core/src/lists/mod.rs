@@ -8,7 +8,8 @@ pub use model::{
     NewItem, PricedLine, PricedList, User, UserId,
 };
 
-use model::{clean_name, clean_note};
+pub(crate) use model::clean_name;
+use model::clean_note;
 
 use crate::error::{Error, Result};
 use crate::grocery::Grocery;

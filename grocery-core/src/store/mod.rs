@@ -6,11 +6,13 @@
 //! operation lands whole or not at all.
 //!
 //! The rest of the crate talks to the store only through the async methods in
-//! `catalog`, `lists` and `users` below; a PostgreSQL backend for deployments of
+//! `catalog`, `lists`, `prices` and `users` below; a PostgreSQL backend for deployments of
 //! several server instances slots in behind the same methods.
 
 mod catalog;
 mod lists;
+mod prices;
+mod users;
 
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
 pub(crate) use catalog::{FtsHit, ProductRow, fts_candidates};
