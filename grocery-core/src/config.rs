@@ -60,6 +60,9 @@ pub struct CatalogConfig {
     pub max_query_chars: usize,
     /// Largest import file accepted, in bytes.
     pub max_import_bytes: u64,
+    /// Search queries whose full-text matches are kept in memory (0 turns the
+    /// cache off). Emptied whenever the catalog changes.
+    pub match_cache_entries: u64,
 }
 
 impl Default for CatalogConfig {
@@ -68,6 +71,7 @@ impl Default for CatalogConfig {
             default_limit: 10,
             max_query_chars: 200,
             max_import_bytes: 256 * 1024 * 1024,
+            match_cache_entries: 10_000,
         }
     }
 }

@@ -70,7 +70,11 @@ impl Grocery {
                 tracing::info!(path = %path.display(), "loaded the embedded catalog");
             }
         }
-        let index = catalog::build_index(store.load_products().await?).await?;
+        let index = catalog::build_index(
+            store.load_products().await?,
+            config.catalog.match_cache_entries,
+        )
+        .await?;
         Ok(Grocery {
             inner: Arc::new(Inner {
                 config,
@@ -127,7 +131,11 @@ impl Grocery {
 
     /// Rebuild the catalog snapshot from the store (after an import).
     pub(crate) async fn reload_index(&self) -> Result<()> {
-        let index = catalog::build_index(self.inner.store.load_products().await?).await?;
+        let index = catalog::build_index(
+            self.inner.store.load_products().await?,
+            self.inner.config.catalog.match_cache_entries,
+        )
+        .await?;
         *self.inner.index.write().unwrap_or_else(|e| e.into_inner()) = index;
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! store after every import; searches share it through an `Arc`.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::product::Product;
 use super::text::{Vocabulary, is_stopword, stem, tokens};
@@ -20,6 +21,8 @@ pub(crate) struct Entry {
     pub name_stems: Vec<String>,
     /// Stems of every searchable word (name, brand, kind, tags, aisle).
     pub text_stems: HashSet<String>,
+    /// Stems of each searchable field, in [`FIELDS`] order.
+    pub fields: [Vec<String>; 5],
     /// Stems the product says it lacks: "no pulp", "sugar free", "without salt".
     pub negated: HashSet<String>,
 }
@@ -44,17 +47,35 @@ fn negated_stems(words: &[String]) -> HashSet<String> {
     out
 }
 
+/// Searchable fields and their BM25F weights: name, brand, kind, tags, aisle.
+pub(crate) const FIELD_WEIGHTS: [f64; 5] = [10.0, 4.0, 8.0, 2.0, 1.0];
+
 /// Snapshot of the catalog for search and pricing.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct CatalogIndex {
     entries: HashMap<i64, Entry>,
     by_id: HashMap<String, i64>,
     pub vocab: Vocabulary,
+    /// Products containing each stem (in any field).
+    df: HashMap<String, u32>,
+    /// Average length of each field, in words.
+    pub avg_len: [f64; 5],
+    /// FTS5 expression -> matching row keys. Lives and dies with this snapshot, so
+    /// an import (which builds a new snapshot) can never serve stale matches.
+    pub matches: Option<moka::sync::Cache<String, Arc<[i64]>>>,
+}
+
+impl std::fmt::Debug for CatalogIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogIndex")
+            .field("products", &self.entries.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CatalogIndex {
     /// Build from every product in the store.
-    pub(crate) fn build(rows: Vec<ProductRow>) -> CatalogIndex {
+    pub(crate) fn build(rows: Vec<ProductRow>, match_cache: u64) -> CatalogIndex {
         let mut freqs: HashMap<String, u32> = HashMap::new();
         let mut kind_counts: HashMap<String, u32> = HashMap::new();
         for (_, p) in &rows {
@@ -72,6 +93,9 @@ impl CatalogIndex {
             }
         }
         let max_kind = kind_counts.values().copied().max().unwrap_or(1).max(1);
+        let n = rows.len().max(1) as f64;
+        let mut df: HashMap<String, u32> = HashMap::new();
+        let mut len_sum = [0.0f64; 5];
         let mut entries = HashMap::with_capacity(rows.len());
         let mut by_id = HashMap::with_capacity(rows.len());
         for (pk, p) in rows {
@@ -89,15 +113,21 @@ impl CatalogIndex {
             for t in &p.tags {
                 negated.extend(negated_stems(&tokens(t).collect::<Vec<_>>()));
             }
-            let text_stems: HashSet<String> = name_words
-                .iter()
-                .cloned()
-                .chain(tokens(&p.brand))
-                .chain(tokens(&p.kind))
-                .chain(tokens(&p.aisle))
-                .chain(p.tags.iter().flat_map(|t| tokens(t).collect::<Vec<_>>()))
-                .map(|w| stem(&w))
-                .collect();
+            let stems = |s: &str| tokens(s).map(|w| stem(&w)).collect::<Vec<_>>();
+            let fields = [
+                stems(&p.name),
+                stems(&p.brand),
+                stems(&p.kind),
+                stems(&p.tags.join(" ")),
+                stems(&p.aisle),
+            ];
+            let text_stems: HashSet<String> = fields.iter().flatten().cloned().collect();
+            for s in &text_stems {
+                *df.entry(s.clone()).or_default() += 1;
+            }
+            for (total, f) in len_sum.iter_mut().zip(&fields) {
+                *total += f.len() as f64;
+            }
             let name_stems: Vec<String> = name_words.iter().map(|w| stem(w)).collect();
             by_id.insert(p.id.clone(), pk);
             entries.insert(
@@ -108,6 +138,7 @@ impl CatalogIndex {
                     kind_weight,
                     name_stems,
                     text_stems,
+                    fields,
                     negated,
                 },
             );
@@ -116,6 +147,9 @@ impl CatalogIndex {
             entries,
             by_id,
             vocab: Vocabulary::new(freqs),
+            df,
+            avg_len: len_sum.map(|t| (t / n).max(1.0)),
+            matches: (match_cache > 0).then(|| moka::sync::Cache::new(match_cache)),
         }
     }
 
@@ -130,6 +164,13 @@ impl CatalogIndex {
             .get(id)
             .and_then(|pk| self.entries.get(pk))
             .map(|e| &e.product)
+    }
+
+    /// Inverse document frequency of a stem (BM25's, never negative).
+    pub(crate) fn idf(&self, stem: &str) -> f64 {
+        let n = self.entries.len() as f64;
+        let df = f64::from(self.df.get(stem).copied().unwrap_or(1));
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
     }
 
     /// Number of products.

@@ -20,7 +20,7 @@ pub use crate::store::{CatalogStats, DepartmentCount, ImportSummary};
 
 use crate::error::{Error, Result};
 use crate::grocery::Grocery;
-use crate::store::fts_candidates;
+use crate::store::fts_matches;
 use index::CatalogIndex;
 use search::QueryPlan;
 
@@ -28,8 +28,8 @@ use search::QueryPlan;
 /// plausible shelf prices). Demo data written for this project.
 pub(crate) const EMBEDDED_CATALOG: &str = include_str!("../../data/catalog.csv");
 
-/// Most candidates fetched from FTS5 for re-ranking.
-const CANDIDATES: usize = 200;
+/// Most candidates fetched from FTS5 for ranking.
+const CANDIDATES: usize = 2_000;
 /// Most results a search returns.
 pub const MAX_LIMIT: usize = 100;
 
@@ -80,18 +80,31 @@ impl<'a> Catalog<'a> {
             return Ok(Vec::new());
         }
         let and = plan.fts_expr("AND");
-        let or = (plan.clauses.len() > 1).then(|| plan.fts_expr("OR"));
-        let hits = self
-            .g
-            .store()
-            .read(move |c| {
-                let hits = fts_candidates(c, &and, CANDIDATES)?;
-                match or {
-                    Some(or) if hits.is_empty() => fts_candidates(c, &or, CANDIDATES),
-                    _ => Ok(hits),
+        let cached = index.matches.as_ref().and_then(|c| c.get(&and));
+        let hits: Arc<[i64]> = match cached {
+            Some(hits) => hits,
+            None => {
+                let or = (plan.clauses.len() > 1).then(|| plan.fts_expr("OR"));
+                let key = and.clone();
+                let hits: Arc<[i64]> = self
+                    .g
+                    .store()
+                    .read(move |c| {
+                        let hits = fts_matches(c, &and, CANDIDATES)?;
+                        match or {
+                            // Nothing has every word: rank what has any of them.
+                            Some(or) if hits.is_empty() => fts_matches(c, &or, CANDIDATES),
+                            _ => Ok(hits),
+                        }
+                    })
+                    .await?
+                    .into();
+                if let Some(cache) = &index.matches {
+                    cache.insert(key, Arc::clone(&hits));
                 }
-            })
-            .await?;
+                hits
+            }
+        };
         Ok(plan.rank(&hits, &index, limit))
     }
 
@@ -185,8 +198,11 @@ pub(crate) fn embedded_products() -> Result<Vec<Product>> {
 }
 
 /// Build the in-memory index on a blocking thread.
-pub(crate) async fn build_index(rows: Vec<crate::store::ProductRow>) -> Result<Arc<CatalogIndex>> {
+pub(crate) async fn build_index(
+    rows: Vec<crate::store::ProductRow>,
+    match_cache: u64,
+) -> Result<Arc<CatalogIndex>> {
     Ok(Arc::new(
-        tokio::task::spawn_blocking(move || CatalogIndex::build(rows)).await?,
+        tokio::task::spawn_blocking(move || CatalogIndex::build(rows, match_cache)).await?,
     ))
 }

@@ -15,9 +15,9 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::index::CatalogIndex;
+use super::index::{CatalogIndex, Entry, FIELD_WEIGHTS};
 use super::product::Product;
-use super::text::{REWRITES, SYNONYMS, is_stopword, stem, tokens};
+use super::text::{LEXICON, is_stopword, stem, tokens};
 use crate::quantity::{Amount, Dimension, Quantity, Unit};
 
 /// One search result.
@@ -76,25 +76,6 @@ fn split_glued(s: &str) -> Option<(Amount, Unit)> {
     Some((Amount::parse(num).ok()?, unit))
 }
 
-fn apply_rewrites(words: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(words.len());
-    let mut i = 0;
-    'outer: while i < words.len() {
-        for (from, to) in REWRITES {
-            let parts: Vec<&str> = from.split(' ').collect();
-            if i + parts.len() <= words.len() && parts.iter().zip(&words[i..]).all(|(p, w)| *p == w)
-            {
-                out.extend(to.split(' ').map(str::to_string));
-                i += parts.len();
-                continue 'outer;
-            }
-        }
-        out.push(words[i].clone());
-        i += 1;
-    }
-    out
-}
-
 impl QueryPlan {
     /// Analyse a query against the catalog's vocabulary.
     pub(crate) fn build(query: &str, index: &CatalogIndex) -> QueryPlan {
@@ -108,7 +89,7 @@ impl QueryPlan {
             })
             .filter(|w| !w.is_empty())
             .collect();
-        let coarse = apply_rewrites(&coarse);
+        let coarse = LEXICON.rewrite(&coarse);
 
         let mut size = None;
         let mut rest: Vec<String> = Vec::new();
@@ -164,17 +145,7 @@ impl QueryPlan {
         let mut i = 0;
         while i < words.len() {
             // Synonym groups, two-word members first.
-            let pair = words.get(i + 1).map(|n| format!("{} {n}", words[i]));
-            let group = SYNONYMS.iter().find_map(|g| {
-                if let Some(p) = &pair
-                    && g.contains(&p.as_str())
-                {
-                    return Some((g, 2));
-                }
-                g.iter()
-                    .any(|m| *m == words[i] || (!m.contains(' ') && stem(m) == stem(&words[i])))
-                    .then_some((g, 1))
-            });
+            let group = LEXICON.synonyms_at(&words, i);
             if let Some((g, used)) = group {
                 clauses.push(
                     g.iter()
@@ -244,17 +215,8 @@ impl QueryPlan {
         self.clauses.is_empty()
     }
 
-    /// Re-rank FTS5 candidates (`(pk, bm25)`, BM25 lower is better).
-    pub(crate) fn rank(
-        &self,
-        hits: &[crate::store::FtsHit],
-        index: &CatalogIndex,
-        limit: usize,
-    ) -> Vec<SearchHit> {
-        let best_bm25 = hits
-            .iter()
-            .map(|h| -h.bm25)
-            .fold(f64::MIN_POSITIVE, f64::max);
+    /// Rank the products FTS5 matched (row keys) and keep the best `limit`.
+    pub(crate) fn rank(&self, hits: &[i64], index: &CatalogIndex, limit: usize) -> Vec<SearchHit> {
         // Stems of each clause's alternatives, for matching against a product's kind.
         let clause_stems: Vec<Vec<Vec<String>>> = self
             .clauses
@@ -285,12 +247,26 @@ impl QueryPlan {
         let negating = all_query_stems
             .iter()
             .any(|s| matches!(s.as_str(), "no" | "free" | "without" | "non"));
-        let mut scored: Vec<(f64, &Product)> = hits
+        let idf: Vec<Vec<Vec<f64>>> = clause_stems
             .iter()
-            .filter_map(|h| index.get(h.pk).map(|e| (h, e)))
-            .map(|(h, entry)| {
+            .map(|alts| {
+                alts.iter()
+                    .map(|words| words.iter().map(|w| index.idf(w)).collect())
+                    .collect()
+            })
+            .collect();
+        let entries: Vec<&Entry> = hits.iter().filter_map(|pk| index.get(*pk)).collect();
+        let text: Vec<f64> = entries
+            .iter()
+            .map(|e| bm25f(e, &clause_stems, &idf, &index.avg_len))
+            .collect();
+        let best_text = text.iter().copied().fold(f64::MIN_POSITIVE, f64::max);
+        let mut scored: Vec<(f64, &Product)> = entries
+            .iter()
+            .zip(&text)
+            .map(|(entry, t)| {
                 let p = &entry.product;
-                let mut score = (-h.bm25 / best_bm25).clamp(0.0, 1.0);
+                let mut score = (t / best_text).clamp(0.0, 1.0);
                 // Share of the query's clauses found anywhere in the product's text
                 // (all of them unless this is the any-clause fallback).
                 let matched = clause_stems
@@ -345,6 +321,40 @@ impl QueryPlan {
             })
             .collect()
     }
+}
+
+/// BM25F: per-field weighted term frequencies with length normalisation. Each
+/// clause scores as its best alternative; prefix words (`bana*`) match any stem
+/// they start.
+fn bm25f(
+    entry: &Entry,
+    clauses: &[Vec<Vec<String>>],
+    idf: &[Vec<Vec<f64>>],
+    avg: &[f64; 5],
+) -> f64 {
+    const K1: f64 = 1.2;
+    const B: f64 = 0.75;
+    let mut total = 0.0;
+    for (alts, alt_idf) in clauses.iter().zip(idf) {
+        let mut best: f64 = 0.0;
+        for (words, word_idf) in alts.iter().zip(alt_idf) {
+            let mut s = 0.0;
+            for (w, idf) in words.iter().zip(word_idf) {
+                let mut tf = 0.0;
+                for (f, field) in entry.fields.iter().enumerate() {
+                    let count = field.iter().filter(|s| *s == w).count() as f64;
+                    if count > 0.0 {
+                        let norm = 1.0 - B + B * field.len() as f64 / avg[f];
+                        tf += FIELD_WEIGHTS[f] * count / norm;
+                    }
+                }
+                s += idf * tf * (K1 + 1.0) / (tf + K1);
+            }
+            best = best.max(s);
+        }
+        total += best;
+    }
+    total
 }
 
 /// How well a product's kind is what the shopper asked for.

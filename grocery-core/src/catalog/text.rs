@@ -2,6 +2,7 @@
 //! synonyms and the spelling-correction vocabulary.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 /// Split into lower-case alphanumeric runs, the way FTS5's `unicode61` tokenizer does.
 pub(crate) fn tokens(s: &str) -> impl Iterator<Item = String> + '_ {
@@ -148,6 +149,88 @@ pub(crate) const SYNONYMS: &[&[&str]] = &[
     &["ramen", "noodle soup"],
     &["tissues", "facial tissue"],
 ];
+
+/// One rewrite: the words to match and their replacement.
+type Rewrite = (Vec<&'static str>, Vec<&'static str>);
+
+/// [`REWRITES`] and [`SYNONYMS`] indexed for lookup by word, built once.
+pub(crate) struct Lexicon {
+    /// First word -> (words to match, replacement words), longest match first.
+    rewrites: HashMap<&'static str, Vec<Rewrite>>,
+    /// Two-word synonym members -> group.
+    phrases: HashMap<&'static str, usize>,
+    /// Stem of one-word synonym members -> group.
+    stems: HashMap<String, usize>,
+}
+
+/// The shared [`Lexicon`].
+pub(crate) static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
+    let mut rewrites: HashMap<&'static str, Vec<Rewrite>> = HashMap::new();
+    for (from, to) in REWRITES {
+        let from: Vec<&'static str> = from.split(' ').collect();
+        rewrites
+            .entry(from[0])
+            .or_default()
+            .push((from, to.split(' ').collect()));
+    }
+    for v in rewrites.values_mut() {
+        v.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+    }
+    let mut phrases = HashMap::new();
+    let mut stems = HashMap::new();
+    for (i, group) in SYNONYMS.iter().enumerate() {
+        for m in group.iter() {
+            if m.contains(' ') {
+                phrases.entry(*m).or_insert(i);
+            } else {
+                stems.entry(stem(m)).or_insert(i);
+            }
+        }
+    }
+    Lexicon {
+        rewrites,
+        phrases,
+        stems,
+    }
+});
+
+impl Lexicon {
+    /// Replace shorthand ("oj", "half n half") with what it stands for.
+    pub(crate) fn rewrite(&self, words: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::with_capacity(words.len());
+        let mut i = 0;
+        'outer: while i < words.len() {
+            if let Some(cands) = self.rewrites.get(words[i].as_str()) {
+                for (from, to) in cands {
+                    if i + from.len() <= words.len()
+                        && from.iter().zip(&words[i..]).all(|(p, w)| *p == w)
+                    {
+                        out.extend(to.iter().map(|w| (*w).to_string()));
+                        i += from.len();
+                        continue 'outer;
+                    }
+                }
+            }
+            out.push(words[i].clone());
+            i += 1;
+        }
+        out
+    }
+
+    /// The synonym group starting at `words[i]` and how many words it used.
+    pub(crate) fn synonyms_at(
+        &self,
+        words: &[String],
+        i: usize,
+    ) -> Option<(&'static [&'static str], usize)> {
+        if let Some(next) = words.get(i + 1)
+            && let Some(g) = self.phrases.get(format!("{} {next}", words[i]).as_str())
+        {
+            return Some((SYNONYMS[*g], 2));
+        }
+        self.stems.get(&stem(&words[i])).map(|g| (SYNONYMS[*g], 1))
+    }
+}
 
 /// The words of the catalog with their document frequencies, and an index for
 /// finding the closest word to a misspelling (symmetric delete, as in SymSpell).

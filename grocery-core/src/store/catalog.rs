@@ -14,13 +14,6 @@ use crate::quantity::Quantity;
 /// A product with its internal row key.
 pub(crate) type ProductRow = (i64, Product);
 
-/// One FTS5 match: row key and BM25 score (lower is better, as SQLite returns it).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct FtsHit {
-    pub pk: i64,
-    pub bm25: f64,
-}
-
 /// What `grocery catalog stats` reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CatalogStats {
@@ -192,21 +185,16 @@ pub(crate) fn load_products(conn: &Connection) -> Result<Vec<ProductRow>> {
     Ok(out)
 }
 
-/// Up to `limit` FTS5 matches for a query in FTS5 syntax, best BM25 first.
+/// Row keys of up to `limit` products matching a query in FTS5 syntax.
 ///
-/// Column weights: name 10, brand 4, kind 8, tags 2, aisle 1.
-pub(crate) fn fts_candidates(conn: &Connection, query: &str, limit: usize) -> Result<Vec<FtsHit>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT rowid, bm25(products_fts, 10.0, 4.0, 8.0, 2.0, 1.0) AS score \
-         FROM products_fts WHERE products_fts MATCH ?1 ORDER BY score LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![query, limit as i64], |r| {
-        Ok(FtsHit {
-            pk: r.get(0)?,
-            bm25: r.get(1)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+/// Ranking happens in Rust (BM25F over the in-memory index, plus shopper signals):
+/// SQLite's `bm25()` reads every match's position lists and cost about 100 µs for
+/// a 100-match query such as "milk", several times the whole rest of a search.
+pub(crate) fn fts_matches(conn: &Connection, query: &str, limit: usize) -> Result<Vec<i64>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT rowid FROM products_fts WHERE products_fts MATCH ?1 LIMIT ?2")?;
+    let rows = stmt.query_map(params![query, limit as i64], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
 }
 
 fn stats(conn: &Connection) -> Result<CatalogStats> {

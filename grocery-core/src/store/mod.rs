@@ -15,7 +15,7 @@ mod prices;
 mod users;
 
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
-pub(crate) use catalog::{FtsHit, ProductRow, fts_candidates};
+pub(crate) use catalog::{ProductRow, fts_matches};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,6 +55,9 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// One permit per reader: reads beyond that wait here, asynchronously,
+    /// instead of parking blocking-pool threads on the connection locks.
+    read_permits: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Store {
@@ -120,6 +123,7 @@ impl Store {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
+                read_permits: tokio::sync::Semaphore::new(readers.len()),
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
@@ -137,6 +141,12 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        let _permit = self
+            .inner
+            .read_permits
+            .acquire()
+            .await
+            .map_err(|_| Error::Internal("store closed".into()))?;
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || inner.with_reader(f)).await?
     }
