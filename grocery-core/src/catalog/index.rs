@@ -9,22 +9,27 @@ use super::product::Product;
 use super::text::{Vocabulary, is_stopword, stem, tokens};
 use crate::store::ProductRow;
 
+/// An interned stem: catalog words compare as integers while ranking.
+pub(crate) type Sym = u32;
+
+/// The symbol of a stem the catalog does not contain; matches nothing.
+pub(crate) const UNKNOWN: Sym = Sym::MAX;
+
 /// A product with what ranking needs precomputed.
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub product: Product,
     /// Stems of the kind's words, stopwords removed ("half-and-half" -> ["half"]).
-    pub kind_stems: Vec<String>,
+    pub kind_stems: Vec<Sym>,
     /// How common the kind is in the catalog, 0..=1 (more variants = more everyday).
     pub kind_weight: f64,
-    /// Stems of the name's words, in order.
-    pub name_stems: Vec<String>,
-    /// Stems of every searchable word (name, brand, kind, tags, aisle).
-    pub text_stems: HashSet<String>,
-    /// Stems of each searchable field, in [`FIELDS`] order.
-    pub fields: [Vec<String>; 5],
+    /// Stems of every searchable word (name, brand, kind, tags, aisle), sorted.
+    pub text_stems: Vec<Sym>,
+    /// Stems of each searchable field, in [`FIELD_WEIGHTS`] order; `fields[0]` is
+    /// the name, in order.
+    pub fields: [Vec<Sym>; 5],
     /// Stems the product says it lacks: "no pulp", "sugar free", "without salt".
-    pub negated: HashSet<String>,
+    pub negated: Vec<Sym>,
 }
 
 /// Stems the text declares absent: the word after "no"/"non"/"without", the word
@@ -56,8 +61,10 @@ pub(crate) struct CatalogIndex {
     entries: HashMap<i64, Entry>,
     by_id: HashMap<String, i64>,
     pub vocab: Vocabulary,
-    /// Products containing each stem (in any field).
-    df: HashMap<String, u32>,
+    /// Stem -> symbol.
+    syms: HashMap<String, Sym>,
+    /// Products containing each symbol (in any field), by symbol.
+    df: Vec<u32>,
     /// Average length of each field, in words.
     pub avg_len: [f64; 5],
     /// FTS5 expression -> matching row keys. Lives and dies with this snapshot, so
@@ -94,26 +101,35 @@ impl CatalogIndex {
         }
         let max_kind = kind_counts.values().copied().max().unwrap_or(1).max(1);
         let n = rows.len().max(1) as f64;
-        let mut df: HashMap<String, u32> = HashMap::new();
+        let mut syms: HashMap<String, Sym> = HashMap::new();
+        let mut intern = |s: String| -> Sym {
+            let next = syms.len() as Sym;
+            *syms.entry(s).or_insert(next)
+        };
+        let mut df: Vec<u32> = Vec::new();
         let mut len_sum = [0.0f64; 5];
         let mut entries = HashMap::with_capacity(rows.len());
         let mut by_id = HashMap::with_capacity(rows.len());
         for (pk, p) in rows {
             let n = kind_counts.get(&p.kind).copied().unwrap_or(1);
             let kind_weight = (1.0 + f64::from(n)).ln() / (1.0 + f64::from(max_kind)).ln();
-            let mut kind_stems: Vec<String> = Vec::new();
+            let mut kind_stems: Vec<Sym> = Vec::new();
             for t in tokens(&p.kind).filter(|t| !is_stopword(t)) {
-                let s = stem(&t);
+                let s = intern(stem(&t));
                 if !kind_stems.contains(&s) {
                     kind_stems.push(s);
                 }
             }
             let name_words: Vec<String> = tokens(&p.name).collect();
-            let mut negated = negated_stems(&name_words);
+            let mut negated: Vec<Sym> = negated_stems(&name_words)
+                .into_iter()
+                .map(&mut intern)
+                .collect();
             for t in &p.tags {
-                negated.extend(negated_stems(&tokens(t).collect::<Vec<_>>()));
+                let words: Vec<String> = tokens(t).collect();
+                negated.extend(negated_stems(&words).into_iter().map(&mut intern));
             }
-            let stems = |s: &str| tokens(s).map(|w| stem(&w)).collect::<Vec<_>>();
+            let mut stems = |s: &str| tokens(s).map(|w| intern(stem(&w))).collect::<Vec<_>>();
             let fields = [
                 stems(&p.name),
                 stems(&p.brand),
@@ -121,14 +137,19 @@ impl CatalogIndex {
                 stems(&p.tags.join(" ")),
                 stems(&p.aisle),
             ];
-            let text_stems: HashSet<String> = fields.iter().flatten().cloned().collect();
+            let mut text_stems: Vec<Sym> = fields.iter().flatten().copied().collect();
+            text_stems.sort_unstable();
+            text_stems.dedup();
             for s in &text_stems {
-                *df.entry(s.clone()).or_default() += 1;
+                let i = *s as usize;
+                if df.len() <= i {
+                    df.resize(i + 1, 0);
+                }
+                df[i] += 1;
             }
             for (total, f) in len_sum.iter_mut().zip(&fields) {
                 *total += f.len() as f64;
             }
-            let name_stems: Vec<String> = name_words.iter().map(|w| stem(w)).collect();
             by_id.insert(p.id.clone(), pk);
             entries.insert(
                 pk,
@@ -136,7 +157,6 @@ impl CatalogIndex {
                     product: p,
                     kind_stems,
                     kind_weight,
-                    name_stems,
                     text_stems,
                     fields,
                     negated,
@@ -147,6 +167,7 @@ impl CatalogIndex {
             entries,
             by_id,
             vocab: Vocabulary::new(freqs),
+            syms,
             df,
             avg_len: len_sum.map(|t| (t / n).max(1.0)),
             matches: (match_cache > 0).then(|| moka::sync::Cache::new(match_cache)),
@@ -166,10 +187,15 @@ impl CatalogIndex {
             .map(|e| &e.product)
     }
 
-    /// Inverse document frequency of a stem (BM25's, never negative).
-    pub(crate) fn idf(&self, stem: &str) -> f64 {
+    /// The symbol of a stem, [`UNKNOWN`] if no product has it.
+    pub(crate) fn sym(&self, stem: &str) -> Sym {
+        self.syms.get(stem).copied().unwrap_or(UNKNOWN)
+    }
+
+    /// Inverse document frequency of a symbol (BM25's, never negative).
+    pub(crate) fn idf(&self, sym: Sym) -> f64 {
         let n = self.entries.len() as f64;
-        let df = f64::from(self.df.get(stem).copied().unwrap_or(1));
+        let df = f64::from(self.df.get(sym as usize).copied().unwrap_or(1).max(1));
         (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
     }
 

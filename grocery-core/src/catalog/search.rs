@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::index::{CatalogIndex, Entry, FIELD_WEIGHTS};
+use super::index::{CatalogIndex, Entry, FIELD_WEIGHTS, Sym};
 use super::product::Product;
 use super::text::{LEXICON, is_stopword, stem, tokens};
 use crate::quantity::{Amount, Dimension, Quantity, Unit};
@@ -231,27 +231,46 @@ impl QueryPlan {
                     .collect()
             })
             .collect();
-        let all_query_stems: HashSet<&String> = clause_stems.iter().flatten().flatten().collect();
+        let negating = clause_stems
+            .iter()
+            .flatten()
+            .flatten()
+            .any(|s| matches!(s.as_str(), "no" | "free" | "without" | "non"));
+        // From here on, stems are compared as interned symbols.
+        let clause_stems: Vec<Vec<Vec<Sym>>> = clause_stems
+            .iter()
+            .map(|alts| {
+                alts.iter()
+                    .map(|words| words.iter().map(|w| index.sym(w)).collect())
+                    .collect()
+            })
+            .collect();
+        let mut all_query_stems: Vec<Sym> =
+            clause_stems.iter().flatten().flatten().copied().collect();
+        all_query_stems.sort_unstable();
+        all_query_stems.dedup();
         // The head noun is the last word in English noun phrases: "milk chocolate"
         // is chocolate, "chocolate milk" is milk.
-        let heads: Vec<&String> = clause_stems
+        let heads: Vec<Sym> = clause_stems
             .last()
-            .map(|alts| alts.iter().filter_map(|words| words.last()).collect())
+            .map(|alts| {
+                alts.iter()
+                    .filter_map(|words| words.last().copied())
+                    .collect()
+            })
             .unwrap_or_default();
         // The query's words in order, for phrase matching against names.
-        let sequence: Vec<&String> = clause_stems
+        let sequence: Vec<Sym> = clause_stems
             .iter()
             .filter_map(|alts| alts.first())
             .flatten()
+            .copied()
             .collect();
-        let negating = all_query_stems
-            .iter()
-            .any(|s| matches!(s.as_str(), "no" | "free" | "without" | "non"));
         let idf: Vec<Vec<Vec<f64>>> = clause_stems
             .iter()
             .map(|alts| {
                 alts.iter()
-                    .map(|words| words.iter().map(|w| index.idf(w)).collect())
+                    .map(|words| words.iter().map(|w| index.idf(*w)).collect())
                     .collect()
             })
             .collect();
@@ -273,7 +292,7 @@ impl QueryPlan {
                     .iter()
                     .filter(|alts| {
                         alts.iter()
-                            .any(|a| a.iter().all(|s| entry.text_stems.contains(s)))
+                            .any(|a| a.iter().all(|s| entry.text_stems.binary_search(s).is_ok()))
                     })
                     .count();
                 score += 2.0 * matched as f64 / clause_stems.len().max(1) as f64;
@@ -283,18 +302,13 @@ impl QueryPlan {
                 // the name do: "milk chocolate" in "Milk Chocolate Bar".
                 if kind <= 1.0
                     && sequence.len() >= 2
-                    && entry
-                        .name_stems
+                    && entry.fields[0]
                         .windows(sequence.len())
-                        .any(|w| w.iter().zip(&sequence).all(|(a, b)| a == *b))
+                        .any(|w| w == sequence.as_slice())
                 {
                     score += 1.0;
                 }
-                if !negating
-                    && all_query_stems
-                        .iter()
-                        .any(|s| entry.negated.contains(s.as_str()))
-                {
+                if !negating && all_query_stems.iter().any(|s| entry.negated.contains(s)) {
                     // Asked for pulp, this one says "no pulp".
                     score -= 2.0;
                 }
@@ -306,12 +320,17 @@ impl QueryPlan {
                 (score, p)
             })
             .collect();
-        scored.sort_by(|(sa, a), (sb, b)| {
+        let order = |(sa, a): &(f64, &Product), (sb, b): &(f64, &Product)| {
             sb.total_cmp(sa)
                 .then(b.popularity.cmp(&a.popularity))
                 .then(a.price.cents.cmp(&b.price.cents))
                 .then(a.id.cmp(&b.id))
-        });
+        };
+        if scored.len() > limit && limit > 0 {
+            scored.select_nth_unstable_by(limit - 1, order);
+            scored.truncate(limit);
+        }
+        scored.sort_by(order);
         scored
             .into_iter()
             .take(limit)
@@ -326,12 +345,7 @@ impl QueryPlan {
 /// BM25F: per-field weighted term frequencies with length normalisation. Each
 /// clause scores as its best alternative; prefix words (`bana*`) match any stem
 /// they start.
-fn bm25f(
-    entry: &Entry,
-    clauses: &[Vec<Vec<String>>],
-    idf: &[Vec<Vec<f64>>],
-    avg: &[f64; 5],
-) -> f64 {
+fn bm25f(entry: &Entry, clauses: &[Vec<Vec<Sym>>], idf: &[Vec<Vec<f64>>], avg: &[f64; 5]) -> f64 {
     const K1: f64 = 1.2;
     const B: f64 = 0.75;
     let mut total = 0.0;
@@ -358,16 +372,11 @@ fn bm25f(
 }
 
 /// How well a product's kind is what the shopper asked for.
-fn kind_score(
-    kind: &[String],
-    clauses: &[Vec<Vec<String>>],
-    query: &HashSet<&String>,
-    heads: &[&String],
-) -> f64 {
+fn kind_score(kind: &[Sym], clauses: &[Vec<Vec<Sym>>], query: &[Sym], heads: &[Sym]) -> f64 {
     if kind.is_empty() || clauses.is_empty() {
         return 0.0;
     }
-    let heads_agree = kind.last().is_some_and(|k| heads.contains(&k));
+    let heads_agree = kind.last().is_some_and(|k| heads.contains(k));
     let kind_in_query = kind.iter().all(|k| query.contains(k));
     let covered = clauses
         .iter()

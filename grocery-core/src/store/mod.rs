@@ -117,6 +117,9 @@ impl Store {
             )?;
             configure(&r, opts.busy_timeout)?;
             r.pragma_update(None, "query_only", true)?;
+            // Map the file instead of copying pages through read(): FTS5 queries
+            // touch many small pages. 256 MiB of address space, not of memory.
+            r.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
             readers.push(Mutex::new(r));
         }
         Ok(Store {
