@@ -119,6 +119,17 @@ impl Grocery {
         Users::new(self)
     }
 
+    /// A handle on a new database without the embedded catalog, in a temp dir
+    /// that lives as long as the returned guard.
+    #[cfg(test)]
+    pub(crate) async fn open_empty_for_test() -> (Grocery, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::default();
+        config.store.path = Some(dir.path().join("g.db"));
+        config.store.seed_catalog = false;
+        (Grocery::open(config).await.expect("open"), dir)
+    }
+
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }

@@ -48,17 +48,12 @@ impl<'a> Users<'a> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
     use crate::error::Error;
     use crate::grocery::Grocery;
 
     #[tokio::test]
     async fn add_list_find_and_refuse_duplicates() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.store.path = Some(dir.path().join("g.db"));
-        config.store.seed_catalog = false;
-        let g = Grocery::open(config).await.unwrap();
+        let (g, _dir) = Grocery::open_empty_for_test().await;
         let ana = g.users().add("Ana").await.unwrap();
         assert!(matches!(
             g.users().add("ana").await,

@@ -81,15 +81,10 @@ impl<'a> Prices<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
 
     #[tokio::test]
     async fn history_keeps_change_points_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.store.path = Some(dir.path().join("g.db"));
-        config.store.seed_catalog = false;
-        let g = Grocery::open(config).await.unwrap();
+        let (g, _dir) = Grocery::open_empty_for_test().await;
         g.catalog()
             .import_bytes(
                 b"id,name,department,size,unit,price_cents\nm-1,Milk,dairy-eggs,1,gal,389\n"
