@@ -111,6 +111,30 @@ pub enum Unit {
     Clove,
     /// A piece.
     Piece,
+    /// A sprig of a herb.
+    Sprig,
+    /// A pinch (of salt, spice).
+    Pinch,
+    /// A dash (of a liquid).
+    Dash,
+    /// A handful.
+    Handful,
+    /// A stalk (celery, lemongrass).
+    Stalk,
+    /// A bulb (garlic, fennel).
+    Bulb,
+    /// A sheet (pastry, nori).
+    Sheet,
+    /// A drop.
+    Drop,
+    /// A rasher of bacon.
+    Rasher,
+    /// A fillet of fish or meat.
+    Fillet,
+    /// A packet or sachet.
+    Packet,
+    /// A tub.
+    Tub,
 }
 
 /// Extra spellings accepted by [`Unit::parse`], besides each unit's code,
@@ -168,6 +192,12 @@ const ALIASES: &[(&str, Unit)] = &[
     ("packages", Unit::Pack),
     ("tin", Unit::Can),
     ("tins", Unit::Can),
+    ("sachet", Unit::Packet),
+    ("sachets", Unit::Packet),
+    ("envelope", Unit::Packet),
+    ("envelopes", Unit::Packet),
+    ("filet", Unit::Fillet),
+    ("filets", Unit::Fillet),
 ];
 
 impl Unit {
@@ -204,6 +234,18 @@ impl Unit {
         Unit::Slice,
         Unit::Clove,
         Unit::Piece,
+        Unit::Sprig,
+        Unit::Pinch,
+        Unit::Dash,
+        Unit::Handful,
+        Unit::Stalk,
+        Unit::Bulb,
+        Unit::Sheet,
+        Unit::Drop,
+        Unit::Rasher,
+        Unit::Fillet,
+        Unit::Packet,
+        Unit::Tub,
     ];
 
     /// The dimension this unit measures.
@@ -234,7 +276,19 @@ impl Unit {
             | Unit::Stick
             | Unit::Slice
             | Unit::Clove
-            | Unit::Piece => Dimension::Package,
+            | Unit::Piece
+            | Unit::Sprig
+            | Unit::Pinch
+            | Unit::Dash
+            | Unit::Handful
+            | Unit::Stalk
+            | Unit::Bulb
+            | Unit::Sheet
+            | Unit::Drop
+            | Unit::Rasher
+            | Unit::Fillet
+            | Unit::Packet
+            | Unit::Tub => Dimension::Package,
         }
     }
 
@@ -272,6 +326,18 @@ impl Unit {
             Unit::Slice => "slice",
             Unit::Clove => "clove",
             Unit::Piece => "piece",
+            Unit::Sprig => "sprig",
+            Unit::Pinch => "pinch",
+            Unit::Dash => "dash",
+            Unit::Handful => "handful",
+            Unit::Stalk => "stalk",
+            Unit::Bulb => "bulb",
+            Unit::Sheet => "sheet",
+            Unit::Drop => "drop",
+            Unit::Rasher => "rasher",
+            Unit::Fillet => "fillet",
+            Unit::Packet => "packet",
+            Unit::Tub => "tub",
         }
     }
 
@@ -309,6 +375,18 @@ impl Unit {
             Unit::Slice => "slice",
             Unit::Clove => "clove",
             Unit::Piece => "piece",
+            Unit::Sprig => "sprig",
+            Unit::Pinch => "pinch",
+            Unit::Dash => "dash",
+            Unit::Handful => "handful",
+            Unit::Stalk => "stalk",
+            Unit::Bulb => "bulb",
+            Unit::Sheet => "sheet",
+            Unit::Drop => "drop",
+            Unit::Rasher => "rasher",
+            Unit::Fillet => "fillet",
+            Unit::Packet => "packet",
+            Unit::Tub => "tub",
         }
     }
 
@@ -347,6 +425,18 @@ impl Unit {
             Unit::Slice => "slices",
             Unit::Clove => "cloves",
             Unit::Piece => "pieces",
+            Unit::Sprig => "sprigs",
+            Unit::Pinch => "pinches",
+            Unit::Dash => "dashes",
+            Unit::Handful => "handfuls",
+            Unit::Stalk => "stalks",
+            Unit::Bulb => "bulbs",
+            Unit::Sheet => "sheets",
+            Unit::Drop => "drops",
+            Unit::Rasher => "rashers",
+            Unit::Fillet => "fillets",
+            Unit::Packet => "packets",
+            Unit::Tub => "tubs",
         }
     }
 
@@ -435,7 +525,19 @@ impl Unit {
             | Unit::Stick
             | Unit::Slice
             | Unit::Clove
-            | Unit::Piece => (1, 1),
+            | Unit::Piece
+            | Unit::Sprig
+            | Unit::Pinch
+            | Unit::Dash
+            | Unit::Handful
+            | Unit::Stalk
+            | Unit::Bulb
+            | Unit::Sheet
+            | Unit::Drop
+            | Unit::Rasher
+            | Unit::Fillet
+            | Unit::Packet
+            | Unit::Tub => (1, 1),
         };
         // Denominators above are non-zero constants, so this cannot panic.
         Ratio::new(n, d)
@@ -1434,7 +1536,7 @@ mod tests {
             assert_eq!(unit.code().parse::<Unit>(), Ok(unit));
             assert_eq!(unit.to_string(), unit.code());
         }
-        assert_eq!(Unit::ALL.len(), 31);
+        assert_eq!(Unit::ALL.len(), 43);
     }
 
     #[test]
