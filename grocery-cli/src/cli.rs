@@ -37,6 +37,8 @@ pub struct Cli {
 enum Command {
     /// Search the product catalog.
     Search(commands::search::Args),
+    /// Show what the agent understands, one JSON object per stdin line.
+    Parse(commands::parse::Args),
     /// Catalog statistics and import.
     #[command(subcommand)]
     Catalog(commands::catalog::Command),
@@ -60,6 +62,7 @@ impl Cli {
         match self.command {
             Command::Search(args) => args.run(&grocery, &mut out).await,
             Command::Catalog(cmd) => cmd.run(&grocery, &mut out).await,
+            Command::Parse(args) => args.run(&grocery, &mut out).await,
             Command::Config(_) => Ok(()),
         }
     }

@@ -32,6 +32,12 @@ impl Output {
         writeln!(self.out)
     }
 
+    /// Print a value as one line of JSON (JSON Lines).
+    pub fn json_line<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, value)?;
+        writeln!(self.out)
+    }
+
     /// Print a line of text (suppressed by `-q`).
     pub fn line(&mut self, text: &str) -> io::Result<()> {
         if self.quiet {

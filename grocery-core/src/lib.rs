@@ -54,6 +54,7 @@ pub mod error;
 mod grocery;
 pub mod lists;
 pub mod money;
+pub mod nlp;
 pub mod pricing;
 pub mod quantity;
 mod store;

@@ -1,0 +1,598 @@
+//! The item grammar: "2 tbsp olive oil, divided", "a 12 pack of coke",
+//! "500ml/18 fl oz vegetable oil, for frying", "one 5 lb bag of flour".
+//!
+//! An item is `[quantity] [unit] [of] [modifiers] name [, note]`, where the
+//! quantity may be digits, a fraction, a mixed number, a unicode fraction, a
+//! number word or phrase ("a couple of", "two dozen") or a range (its upper bound
+//! is the amount), and a second measure in another system ("/18 fl oz",
+//! "(50 mL)") is kept as an alternative. A pack size between the count and the
+//! package ("one *5 lb* bag") is kept apart from the wanted quantity.
+
+use serde::{Deserialize, Serialize};
+
+use crate::quantity::{Amount, Dimension, Quantity, Ratio, Unit};
+
+/// One item as said or written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemPhrase {
+    /// What to buy, lower-case, without quantity, unit, size words or preparation
+    /// ("olive oil", "eggs").
+    pub name: String,
+    /// How many `unit`s (or items, when `unit` is `None`); for a range, the upper
+    /// bound. `None` when the text gives no amount.
+    pub amount: Option<Amount>,
+    /// The lower bound of a range ("2-3 eggs": 2).
+    pub amount_min: Option<Amount>,
+    /// The unit of `amount`; `None` for a plain count.
+    pub unit: Option<Unit>,
+    /// The pack size asked for ("one 5 lb bag": 5 lb; "a 12 pack": 12 ct).
+    pub pack: Option<Quantity>,
+    /// Size and preparation words taken off the name ("large", "chopped").
+    pub modifiers: Vec<String>,
+    /// The same amount in another system ("500ml/18 fl oz": 18 fl oz).
+    pub alternatives: Vec<Quantity>,
+    /// What followed the item ("divided", "for frying").
+    pub note: Option<String>,
+}
+
+impl ItemPhrase {
+    /// The wanted quantity: amount and unit, one each when the text gave none.
+    pub fn quantity(&self) -> Option<Quantity> {
+        let amount = match self.amount {
+            Some(a) => a,
+            None => Amount::from_int(1).ok()?,
+        };
+        Some(Quantity::new(amount, self.unit.unwrap_or(Unit::Each)))
+    }
+}
+
+/// Words that size or prepare an ingredient rather than name it; taken off the
+/// front of a name.
+const MODIFIERS: &[&str] = &[
+    "large",
+    "small",
+    "medium",
+    "lg",
+    "med",
+    "sm",
+    "big",
+    "jumbo",
+    "heaped",
+    "heaping",
+    "level",
+    "scant",
+    "generous",
+    "good",
+    "rounded",
+    "chopped",
+    "minced",
+    "sliced",
+    "diced",
+    "grated",
+    "shredded",
+    "crushed",
+    "cubed",
+    "peeled",
+    "halved",
+    "quartered",
+    "cooked",
+    "toasted",
+    "melted",
+    "softened",
+    "beaten",
+    "sifted",
+    "packed",
+    "trimmed",
+    "finely",
+    "coarsely",
+    "roughly",
+    "thinly",
+    "freshly",
+    "lightly",
+    "firmly",
+    "loosely",
+    "well",
+    "torn",
+    "mashed",
+    "julienned",
+    "deseeded",
+    "seeded",
+    "pitted",
+    "rinsed",
+    "drained",
+    "thawed",
+    "warm",
+    "cold",
+    "extra",
+    "very",
+    "about",
+    "approximately",
+    "approx",
+    "around",
+    "roughly",
+    "some",
+    "more",
+];
+
+/// Words after which the rest of the text is a note, not the name.
+const NOTE_STARTS: &[&str] = &[
+    "or",
+    "for",
+    "plus",
+    "to",
+    "divided",
+    "such",
+    "if",
+    "at",
+    "cut",
+    "into",
+    "finely",
+    "roughly",
+    "coarsely",
+    "thinly",
+    "chopped",
+    "minced",
+    "sliced",
+    "diced",
+    "grated",
+    "peeled",
+    "halved",
+    "optional",
+    "from",
+    "about",
+    "preferably",
+    "as",
+    "with",
+    "then",
+    "and/or",
+    "room",
+    "washed",
+    "trimmed",
+    "deseeded",
+    "drained",
+    "rinsed",
+    "torn",
+];
+
+/// Number words and phrases: (words, value).
+const NUMBER_WORDS: &[(&str, i64)] = &[
+    ("a", 1),
+    ("an", 1),
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("ten", 10),
+    ("eleven", 11),
+    ("twelve", 12),
+    ("thirteen", 13),
+    ("fourteen", 14),
+    ("fifteen", 15),
+    ("sixteen", 16),
+    ("seventeen", 17),
+    ("eighteen", 18),
+    ("nineteen", 19),
+    ("twenty", 20),
+    ("thirty", 30),
+    ("forty", 40),
+    ("fifty", 50),
+    ("hundred", 100),
+    ("couple", 2),
+    ("few", 3),
+    ("several", 3),
+];
+
+fn ratio(n: i64, d: i64) -> Option<Amount> {
+    Amount::new(Ratio::new(i128::from(n), i128::from(d))).ok()
+}
+
+/// Split glued numbers and units ("500ml", "10½oz", "12-pack") and free-standing
+/// slashes ("g/6oz") into words; keep fractions ("1/2") and ranges whole.
+fn pre_tokenize(s: &str) -> Vec<String> {
+    let is_num = |c: char| c.is_ascii_digit() || "½¼¾⅓⅔⅛⅜⅝⅞.".contains(c);
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = if i > 0 { Some(chars[i - 1]) } else { None };
+        let next = chars.get(i + 1).copied();
+        match c {
+            '/' if prev.is_some_and(|p| p.is_ascii_digit())
+                && next.is_some_and(|n| n.is_ascii_digit()) =>
+            {
+                out.push('/')
+            }
+            '/' => out.push_str(" / "),
+            '-' if prev.is_some_and(is_num) && next.is_some_and(is_num) => out.push_str(" - "),
+            '-' if prev.is_some_and(is_num) && next.is_some_and(char::is_alphabetic) => {
+                out.push(' ')
+            }
+            c if c.is_alphabetic() && prev.is_some_and(is_num) && prev != Some('.') => {
+                out.push(' ');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.split_whitespace().map(str::to_string).collect()
+}
+
+/// A number at `words[i..]`: digits, fractions, mixed numbers, unicode fractions,
+/// number words, "a couple of", "half a". Returns the value and words used.
+fn number_at(words: &[String], i: usize) -> Option<(Amount, usize)> {
+    let w = words.get(i)?.as_str();
+    // "half a lemon", "half gallon": a number; "half and half": a name.
+    let next_is_article = words.get(i + 1).is_some_and(|n| n == "a" || n == "an");
+    if (w == "half" && (next_is_article || unit_at(words, i + 1).is_some()))
+        || (w == "½" && next_is_article)
+    {
+        let used = if words.get(i + 1).is_some_and(|n| n == "a" || n == "an") {
+            2
+        } else {
+            1
+        };
+        return Some((ratio(1, 2)?, used));
+    }
+    if w.starts_with(|c: char| c.is_ascii_digit() || "½¼¾⅓⅔⅛⅜⅝⅞.".contains(c)) {
+        let first = Amount::parse(w).ok()?;
+        // "1 1/2": a whole number and a fraction.
+        if first.ratio().is_integer()
+            && let Some(next) = words.get(i + 1)
+            && (next.contains('/') || next.chars().all(|c| "½¼¾⅓⅔⅛⅜⅝⅞".contains(c)))
+            && let Ok(frac) = Amount::parse(next)
+            && frac.ratio() < Ratio::from_integer(1)
+            && let Ok(sum) = Amount::new(first.ratio() + frac.ratio())
+        {
+            return Some((sum, 2));
+        }
+        return Some((first, 1));
+    }
+    let (value, mut used) = NUMBER_WORDS
+        .iter()
+        .find(|(word, _)| *word == w)
+        .map(|(_, v)| (*v, 1))?;
+    // "a couple of", "a few", "twenty four"
+    let mut value = value;
+    if (w == "a" || w == "an")
+        && let Some(next) = words.get(i + 1)
+        && let Some((_, v)) = NUMBER_WORDS
+            .iter()
+            .find(|(word, v)| *word == next && *v != 1)
+    {
+        value = *v;
+        used = 2;
+    }
+    if value >= 20
+        && value % 10 == 0
+        && let Some(next) = words.get(i + used)
+        && let Some((_, v)) = NUMBER_WORDS
+            .iter()
+            .find(|(word, v)| *word == next && *v < 10 && *v > 1 || *word == next && next == "one")
+    {
+        value += v;
+        used += 1;
+    }
+    if words.get(i + used).is_some_and(|n| n == "of") && matches!(w, "a" | "an" | "couple" | "few")
+    {
+        used += 1;
+    }
+    Some((Amount::from_int(value).ok()?, used))
+}
+
+/// A unit at `words[i..]`, two-word units ("fl oz", "fluid ounces") first.
+fn unit_at(words: &[String], i: usize) -> Option<(Unit, usize)> {
+    if let Some(next) = words.get(i + 1)
+        && let Ok(u) = Unit::parse(&format!("{} {next}", words[i]))
+    {
+        return Some((u, 2));
+    }
+    let w = words.get(i)?;
+    // "a" and "t" alone are too ambiguous in running text: only "T"/"t" right after
+    // a number would be a spoon, and the caller lower-cases.
+    if w.len() == 1 && w != "g" && w != "l" && w != "c" {
+        return None;
+    }
+    Unit::parse(w).ok().map(|u| (u, 1))
+}
+
+/// A measure at `words[i..]`: number, optional range, optional unit.
+fn measure_at(words: &[String], i: usize) -> Option<(Amount, Option<Amount>, Option<Unit>, usize)> {
+    let (mut amount, mut used) = number_at(words, i)?;
+    let mut min = None;
+    // "2-3", "2 to 3", "2 or 3"
+    if let Some(sep) = words.get(i + used)
+        && matches!(sep.as_str(), "-" | "to" | "or" | "–")
+        && let Some((hi, n)) = number_at(words, i + used + 1)
+        && hi > amount
+    {
+        min = Some(amount);
+        amount = hi;
+        used += 1 + n;
+    }
+    let unit = unit_at(words, i + used);
+    let unit = match unit {
+        Some((u, n)) => {
+            used += n;
+            Some(u)
+        }
+        None => None,
+    };
+    Some((amount, min, unit, used))
+}
+
+/// Parse one item line. Returns `None` when nothing nameable is left.
+pub fn parse_item(text: &str) -> Option<ItemPhrase> {
+    let lowered = super::clamp_text(text).to_lowercase();
+    // Parenthesised measures are alternatives ("(50 mL)") or pack sizes ("(15 oz)").
+    let mut paren_measures: Vec<Quantity> = Vec::new();
+    let mut main = String::with_capacity(lowered.len());
+    let mut depth = 0usize;
+    let mut inner = String::new();
+    for c in lowered.chars() {
+        match c {
+            '(' | '[' => {
+                depth += 1;
+                inner.clear();
+            }
+            ')' | ']' if depth > 0 => {
+                depth -= 1;
+                let ws = pre_tokenize(&inner);
+                if let Some((a, _, Some(u), _)) = measure_at(&ws, 0) {
+                    paren_measures.push(Quantity::new(a, u));
+                }
+                main.push(' ');
+            }
+            _ if depth > 0 => inner.push(c),
+            _ => main.push(c),
+        }
+    }
+    let (head, note) = match main.split_once(',') {
+        Some((h, n)) => (
+            h.to_string(),
+            Some(n.trim().to_string()).filter(|n| !n.is_empty()),
+        ),
+        None => (main.clone(), None),
+    };
+    let words = pre_tokenize(&head);
+    let mut i = 0;
+    let mut item = ItemPhrase {
+        name: String::new(),
+        amount: None,
+        amount_min: None,
+        unit: None,
+        pack: None,
+        modifiers: Vec::new(),
+        alternatives: Vec::new(),
+        note,
+    };
+    if let Some((a, min, unit, used)) = measure_at(&words, i) {
+        item.amount = Some(a);
+        item.amount_min = min;
+        item.unit = unit;
+        i += used;
+        // "one 5 lb bag", "a 12 pack", "3 (15 oz) cans": count, pack size, package.
+        if item.unit.is_none()
+            || item.unit == Some(Unit::Dozen) && a.ratio() == Ratio::from_integer(1)
+        {
+            if let Some((pa, _, Some(pu), n)) = measure_at(&words, i) {
+                if pu.dimension() == Dimension::Package && pu != Unit::Pack {
+                    // "2 12 cans"? treat "12 cans" as the pack size of count 2.
+                    item.pack = Some(Quantity::new(pa, Unit::Each));
+                    item.unit = Some(pu);
+                    i += n;
+                } else if pu == Unit::Pack {
+                    item.pack = Some(Quantity::new(pa, Unit::Each));
+                    item.unit = Some(Unit::Pack);
+                    i += n;
+                } else {
+                    item.pack = Some(Quantity::new(pa, pu));
+                    i += n;
+                    if let Some((pkg, m)) = unit_at(&words, i)
+                        && pkg.dimension() == Dimension::Package
+                    {
+                        item.unit = Some(pkg);
+                        i += m;
+                    }
+                }
+            } else if let Some(size) = paren_measures.first().copied()
+                && let Some((pkg, m)) = unit_at(&words, i)
+                && pkg.dimension() == Dimension::Package
+            {
+                item.pack = Some(size);
+                item.unit = Some(pkg);
+                i += m;
+                paren_measures.remove(0);
+            }
+        }
+        // "500 ml / 18 fl oz", "1 kg/2 lb 4 oz": further measures are alternatives.
+        loop {
+            let at = if words.get(i).is_some_and(|w| w == "/") {
+                i + 1
+            } else {
+                i
+            };
+            match measure_at(&words, at) {
+                Some((a2, _, Some(u2), n))
+                    if at > i || item.unit.is_some_and(|u| u.dimension() != Dimension::Count) =>
+                {
+                    item.alternatives.push(Quantity::new(a2, u2));
+                    i = at + n;
+                }
+                _ => break,
+            }
+        }
+    }
+    // "3 (15 oz) cans": the parenthesised measure is the size of each can.
+    if item.pack.is_none()
+        && item
+            .unit
+            .is_some_and(|u| u.dimension() == Dimension::Package)
+        && !paren_measures.is_empty()
+    {
+        item.pack = Some(paren_measures.remove(0));
+    }
+    item.alternatives.extend(paren_measures);
+    // "of", "x" between the measure and the name.
+    while words
+        .get(i)
+        .is_some_and(|w| w == "of" || w == "x" || w == "-")
+    {
+        i += 1;
+    }
+    let mut name_words: Vec<&str> = Vec::new();
+    for (k, w) in words[i..].iter().enumerate() {
+        let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '&' && c != '%' && c != '\'');
+        if w.is_empty() {
+            continue;
+        }
+        if name_words.is_empty() && MODIFIERS.contains(&w) {
+            item.modifiers.push(w.to_string());
+            continue;
+        }
+        // "freshly ground black pepper": "ground" after "freshly" prepares.
+        if name_words.is_empty()
+            && w == "ground"
+            && item.modifiers.last().is_some_and(|m| m == "freshly")
+        {
+            item.modifiers.push(w.to_string());
+            continue;
+        }
+        if !name_words.is_empty() && NOTE_STARTS.contains(&w) {
+            let rest = words[i + k..].join(" ");
+            item.note = Some(match item.note.take() {
+                Some(n) => format!("{rest}, {n}"),
+                None => rest,
+            });
+            break;
+        }
+        name_words.push(w);
+    }
+    if name_words.is_empty() {
+        return None;
+    }
+    item.name = name_words.join(" ");
+    Some(item)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn amt(s: &str) -> Option<Amount> {
+        Some(Amount::parse(s).unwrap())
+    }
+
+    /// (text, amount, unit, name)
+    const CASES: &[(&str, Option<&str>, Option<&str>, &str)] = &[
+        (
+            "2 tbsp olive oil, divided",
+            Some("2"),
+            Some("tbsp"),
+            "olive oil",
+        ),
+        (
+            "500ml/18 fl oz vegetable oil, for frying",
+            Some("500"),
+            Some("ml"),
+            "vegetable oil",
+        ),
+        (
+            "1 clove garlic, peeled and minced",
+            Some("1"),
+            Some("clove"),
+            "garlic",
+        ),
+        (
+            "175g/6oz tomato ketchup",
+            Some("175"),
+            Some("g"),
+            "tomato ketchup",
+        ),
+        ("1 1/2 cups flour", Some("1 1/2"), Some("cup"), "flour"),
+        ("1½ cups sugar", Some("1 1/2"), Some("cup"), "sugar"),
+        ("½ cup milk", Some("1/2"), Some("cup"), "milk"),
+        ("2-3 large eggs", Some("3"), None, "eggs"),
+        ("2 to 3 carrots", Some("3"), None, "carrots"),
+        ("a dozen eggs", Some("1"), Some("dozen"), "eggs"),
+        ("two dozen eggs", Some("2"), Some("dozen"), "eggs"),
+        ("a couple of apples", Some("2"), None, "apples"),
+        ("half a lemon", Some("1/2"), None, "lemon"),
+        ("one 5 lb bag of flour", Some("1"), Some("bag"), "flour"),
+        ("a 12 pack of coke", Some("1"), Some("pack"), "coke"),
+        ("a 24-pack of water", Some("1"), Some("pack"), "water"),
+        (
+            "3 (15 oz) cans black beans",
+            Some("3"),
+            Some("can"),
+            "black beans",
+        ),
+        (
+            "8 slices of bacon, chopped",
+            Some("8"),
+            Some("slice"),
+            "bacon",
+        ),
+        (
+            "¼ cup (50 mL) chopped fresh basil leaves",
+            Some("1/4"),
+            Some("cup"),
+            "fresh basil leaves",
+        ),
+        ("salt, to taste", None, None, "salt"),
+        ("freshly ground black pepper", None, None, "black pepper"),
+        ("2 gallons of milk", Some("2"), Some("gal"), "milk"),
+        ("milk", None, None, "milk"),
+        ("twenty four cans of soda", Some("24"), Some("can"), "soda"),
+        ("1 onion finely chopped", Some("1"), None, "onion"),
+        (
+            "3 sprigs fresh thyme",
+            Some("3"),
+            Some("sprig"),
+            "fresh thyme",
+        ),
+        ("2% milk", None, None, "2% milk"),
+        ("half and half", None, None, "half and half"),
+        ("half gallon of milk", Some("1/2"), Some("gal"), "milk"),
+    ];
+
+    #[test]
+    fn parses_the_item_grammar() {
+        for (text, a, u, name) in CASES {
+            let item = parse_item(text).unwrap_or_else(|| panic!("{text}: nothing parsed"));
+            assert_eq!(item.amount, a.and_then(amt), "{text}: amount");
+            assert_eq!(
+                item.unit,
+                u.map(|u| Unit::parse(u).unwrap()),
+                "{text}: unit"
+            );
+            assert_eq!(item.name, *name, "{text}: name");
+        }
+    }
+
+    #[test]
+    fn keeps_pack_sizes_and_alternatives_apart() {
+        let bag = parse_item("one 5 lb bag of flour").unwrap();
+        assert_eq!(bag.pack, Some(Quantity::parse("5 lb").unwrap()));
+        let beans = parse_item("3 (15 oz) cans black beans").unwrap();
+        assert_eq!(beans.pack, Some(Quantity::parse("15 oz").unwrap()));
+        let coke = parse_item("a 12 pack of coke").unwrap();
+        assert_eq!(coke.pack, Some(Quantity::parse("12 ct").unwrap()));
+        let oil = parse_item("500ml/18 fl oz vegetable oil, for frying").unwrap();
+        assert_eq!(oil.alternatives, vec![Quantity::parse("18 fl oz").unwrap()]);
+        assert_eq!(oil.note.as_deref(), Some("for frying"));
+        let range = parse_item("2-3 large eggs").unwrap();
+        assert_eq!(range.amount_min, amt("2"));
+        assert_eq!(range.modifiers, ["large"]);
+    }
+
+    #[test]
+    fn nothing_to_name_is_none() {
+        for text in ["", "   ", "2 cups", ", for frying", "()", "½"] {
+            assert!(parse_item(text).is_none(), "{text:?}");
+        }
+    }
+}

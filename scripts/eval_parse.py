@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Measure understanding on the labelled sets in ../shared/eval (see its README).
+
+Usage: scripts/eval_parse.py [EVAL_DIR] [GROCERY_BINARY]
+Runs `grocery parse` on each set and prints intent accuracy (requests) and
+quantity / unit / name accuracy (ingredient lines). The sets stay outside this
+repository; nothing here knows their sentences.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+EVAL = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../shared/eval")
+BIN = sys.argv[2] if len(sys.argv) > 2 else "target/release/grocery"
+
+LISTS_MAP = {
+    "lists_createoradd": {"add", "create_list"},
+    "lists_query": {"show"},
+    "lists_remove": {"remove", "check", "delete_list"},
+}
+CLINC_MAP = {
+    "shopping_list": {"show"},
+    "shopping_list_update": {"add", "remove", "update", "check"},
+    "oos": {"unknown"},
+}
+UNIT_ALIASES = {
+    "tbsp": "tablespoon", "tablespoon": "tablespoon", "tsp": "teaspoon", "teaspoon": "teaspoon",
+    "c": "cup", "cup": "cup", "g": "gram", "gram": "gram", "kg": "kilogram", "kilogram": "kilogram",
+    "oz": "ounce", "ounce": "ounce", "lb": "pound", "pound": "pound", "ml": "milliliter",
+    "milliliter": "milliliter", "l": "liter", "liter": "liter", "litre": "liter", "fl": "fluid ounce",
+    "fluid ounce": "fluid ounce", "pint": "pint", "pt": "pint", "quart": "quart", "qt": "quart",
+    "gallon": "gallon", "gal": "gallon",
+}
+
+
+def run(mode, texts, db):
+    inp = "\n".join(t.replace("\n", " ") for t in texts) + "\n"
+    t0 = time.time()
+    out = subprocess.run([BIN, "--db", db, "parse", "--mode", mode], input=inp, capture_output=True,
+                         text=True, check=True).stdout
+    dt = time.time() - t0
+    return [json.loads(l) for l in out.splitlines()], dt
+
+
+def num(q):
+    q = q.strip().lower()
+    words = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "a": 1, "an": 1, "half": 0.5}
+    if q in words:
+        return words[q]
+    if "-" in q:
+        q = q.split("-")[-1]
+    frac = {"½": .5, "¼": .25, "¾": .75, "⅓": 1 / 3, "⅔": 2 / 3, "⅛": .125}
+    total = 0.0
+    for part in q.split():
+        if part in frac:
+            total += frac[part]
+        elif "/" in part:
+            a, b = part.split("/", 1)
+            total += float(a) / float(b)
+        else:
+            m = re.match(r"^([0-9.]+)([½¼¾⅓⅔⅛])?$", part)
+            if not m:
+                return None
+            total += float(m.group(1)) + frac.get(m.group(2) or "", 0)
+    return total
+
+
+def canon_unit(u):
+    if not u:
+        return None
+    u = u.lower()
+    return UNIT_ALIASES.get(u, u)
+
+
+def norm_name(n):
+    words = re.sub(r"[^a-z0-9 ]", " ", n.lower()).split()
+    return " ".join(w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words)
+
+
+def main():
+    db = os.path.join(tempfile.mkdtemp(), "eval.db")
+    for name, mapping in (("lists_hwu_slurp.dev.jsonl", LISTS_MAP), ("clinc_shopping.dev.jsonl", CLINC_MAP)):
+        rows = [json.loads(l) for l in open(os.path.join(EVAL, name))]
+        outs, dt = run("request", [r["text"] for r in rows], db)
+        ok = 0
+        for r, o in zip(rows, outs):
+            got = o["commands"][0]["intent"] if o["commands"] else "unknown"
+            ok += got in mapping[r["intent"]]
+        print(f"{name}: intent accuracy {ok}/{len(rows)} = {100 * ok / len(rows):.1f}%  ({len(rows) / dt:.0f} lines/s incl. resolution and process start)")
+    rows = [json.loads(l) for l in open(os.path.join(EVAL, "ingredients.dev.jsonl"))]
+    outs, dt = run("item", [r["text"] for r in rows], db)
+    q_ok = u_ok = n_ok = 0
+    for r, o in zip(rows, outs):
+        items = o["commands"][0]["items"] if o["commands"] else []
+        it = items[0] if items else {}
+        gold_q = num(r["quantity"][0]) if r["quantity"] else None
+        got_q = it.get("quantity")
+        q_ok += (gold_q is None and got_q is None) or (gold_q is not None and got_q is not None and abs(gold_q - got_q) < 1e-6)
+        gold_u = canon_unit(r["unit"].split()[0]) if r["unit"] else None
+        u_ok += gold_u == canon_unit(it.get("unit"))
+        n_ok += norm_name(r["name"]) == norm_name(it.get("name", ""))
+    n = len(rows)
+    print(f"ingredients: quantity {100 * q_ok / n:.1f}%, unit {100 * u_ok / n:.1f}%, name {100 * n_ok / n:.1f}%  ({n / dt:.0f} lines/s)")
+
+
+if __name__ == "__main__":
+    main()
