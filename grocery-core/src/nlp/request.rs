@@ -257,6 +257,13 @@ const PATTERNS: &[(&str, Intent)] = &[
     ("restock", Intent::Add),
     ("stock up on", Intent::Add),
     // Reading.
+    ("know", Intent::Show),
+    ("hear", Intent::Show),
+    ("look up", Intent::Show),
+    ("look at", Intent::Show),
+    ("find out", Intent::Show),
+    ("does my", Intent::Show),
+    ("do i need", Intent::Show),
     ("what's on", Intent::Show),
     ("whats on", Intent::Show),
     ("what is on", Intent::Show),
@@ -438,8 +445,11 @@ fn take_list(clause: &str) -> (String, Option<String>, bool) {
     };
     // Walk back over the name to a preposition or determiner.
     let mut start = pos;
-    while start > 0 {
+    while start > 0 && pos - start < 4 {
         let w = words[start - 1];
+        if PATTERNS.iter().any(|(p, _)| p.split(' ').next() == Some(w)) {
+            break;
+        }
         if matches!(
             w,
             "to" | "on"
@@ -643,8 +653,18 @@ fn command(clause: &str) -> (Command, f32) {
     let found = PATTERNS
         .iter()
         .find_map(|(p, intent)| strip_prefix_word(rest, p).map(|r| (*intent, r)));
+    let question = rest.split(' ').next().is_some_and(|w| {
+        matches!(
+            w,
+            "what" | "what's" | "whats" | "how" | "where" | "when" | "who" | "why" | "which"
+                | "does" | "do" | "did" | "is" | "are" | "can" | "could" | "would" | "will"
+                | "should" | "was" | "were" | "has" | "have" | "tell" | "any" | "whose" | "whom"
+        )
+    });
     let (mut intent, tail, mut confidence) = match found {
         Some((intent, tail)) => (intent, tail, 0.95),
+        // A question with no shopping verb: about a list if one is named.
+        None if question => (Intent::Show, rest, 0.5),
         // No verb: a bare item list is an add ("milk and eggs").
         None => (Intent::Add, rest, 0.7),
     };
