@@ -92,6 +92,24 @@ const POLITE: &[&str] = &[
     "remember to",
     "let's",
     "lets",
+    "i'd like to",
+    "i would like to",
+    "i want to",
+    "i wanna",
+    "i need to",
+    "i wish to",
+    "i need for you to",
+    "can i",
+    "could i",
+    "may i",
+    "can we",
+    "i'd love to",
+    "try to",
+    "you should",
+    "you can",
+    "you need to",
+    "would you let me",
+    "let me",
 ];
 
 /// Phrases that start a command, most specific first, with their intent.
@@ -258,6 +276,9 @@ const PATTERNS: &[(&str, Intent)] = &[
     ("stock up on", Intent::Add),
     // Reading.
     ("know", Intent::Show),
+    ("name", Intent::Show),
+    ("speak", Intent::Show),
+    ("remind me what", Intent::Show),
     ("hear", Intent::Show),
     ("look up", Intent::Show),
     ("look at", Intent::Show),
@@ -447,7 +468,7 @@ fn take_list(clause: &str) -> (String, Option<String>, bool) {
     let mut start = pos;
     while start > 0 && pos - start < 4 {
         let w = words[start - 1];
-        if PATTERNS.iter().any(|(p, _)| p.split(' ').next() == Some(w)) {
+        if PATTERNS.iter().any(|(p, _)| p.split(' ').any(|pw| pw == w)) {
             break;
         }
         if matches!(
@@ -656,9 +677,33 @@ fn command(clause: &str) -> (Command, f32) {
     let question = rest.split(' ').next().is_some_and(|w| {
         matches!(
             w,
-            "what" | "what's" | "whats" | "how" | "where" | "when" | "who" | "why" | "which"
-                | "does" | "do" | "did" | "is" | "are" | "can" | "could" | "would" | "will"
-                | "should" | "was" | "were" | "has" | "have" | "tell" | "any" | "whose" | "whom"
+            "what"
+                | "what's"
+                | "whats"
+                | "how"
+                | "where"
+                | "when"
+                | "who"
+                | "why"
+                | "which"
+                | "does"
+                | "do"
+                | "did"
+                | "is"
+                | "are"
+                | "can"
+                | "could"
+                | "would"
+                | "will"
+                | "should"
+                | "was"
+                | "were"
+                | "has"
+                | "have"
+                | "tell"
+                | "any"
+                | "whose"
+                | "whom"
         )
     });
     let (mut intent, tail, mut confidence) = match found {
