@@ -78,7 +78,14 @@ def canon_unit(u):
 
 def norm_name(n):
     words = re.sub(r"[^a-z0-9 ]", " ", n.lower()).split()
-    return " ".join(w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words)
+    return " ".join(singular(w) for w in words)
+
+
+def singular(w):
+    for plural, one in (("ves", "f"), ("ies", "y"), ("oes", "o"), ("ches", "ch"), ("shes", "sh")):
+        if w.endswith(plural) and len(w) > len(plural) + 1:
+            return w[: -len(plural)] + one
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
 
 
 def main():

@@ -70,7 +70,6 @@ const MODIFIERS: &[&str] = &[
     "diced",
     "grated",
     "shredded",
-    "crushed",
     "cubed",
     "peeled",
     "halved",
@@ -101,9 +100,6 @@ const MODIFIERS: &[&str] = &[
     "rinsed",
     "drained",
     "thawed",
-    "warm",
-    "cold",
-    "extra",
     "very",
     "about",
     "approximately",
@@ -114,9 +110,28 @@ const MODIFIERS: &[&str] = &[
     "more",
 ];
 
+/// Size words that may stand between a number and its unit.
+const SIZE_WORDS: &[&str] = &[
+    "small", "large", "medium", "big", "level", "heaped", "heaping", "scant", "generous", "good",
+    "rounded", "fat", "thick", "thin", "generous", "lg", "sm",
+];
+
+/// Units that also come after the name ("3 garlic cloves", "2 ciabatta loaves").
+const TRAILING_UNITS: &[Unit] = &[
+    Unit::Clove,
+    Unit::Loaf,
+    Unit::Stick,
+    Unit::Sprig,
+    Unit::Stalk,
+    Unit::Head,
+    Unit::Bunch,
+    Unit::Fillet,
+    Unit::Rasher,
+    Unit::Bulb,
+];
+
 /// Words after which the rest of the text is a note, not the name.
 const NOTE_STARTS: &[&str] = &[
-    "or",
     "for",
     "plus",
     "to",
@@ -207,7 +222,9 @@ fn pre_tokenize(s: &str) -> Vec<String> {
                 out.push('/')
             }
             '/' => out.push_str(" / "),
-            '-' if prev.is_some_and(is_num) && next.is_some_and(is_num) => out.push_str(" - "),
+            '-' | '–' | '—' if prev.is_some_and(is_num) && next.is_some_and(is_num) => {
+                out.push_str(" - ")
+            }
             '-' if prev.is_some_and(is_num) && next.is_some_and(char::is_alphabetic) => {
                 out.push(' ')
             }
@@ -313,7 +330,17 @@ fn measure_at(words: &[String], i: usize) -> Option<(Amount, Option<Amount>, Opt
         amount = hi;
         used += 1 + n;
     }
-    let unit = unit_at(words, i + used);
+    // "1 small sprig", "4 large garlic cloves", "1 level tsp": a size word may sit
+    // between the number and the unit.
+    let mut unit = unit_at(words, i + used);
+    if unit.is_none()
+        && words
+            .get(i + used)
+            .is_some_and(|w| SIZE_WORDS.contains(&w.as_str()))
+        && let Some((u, n)) = unit_at(words, i + used + 1)
+    {
+        unit = Some((u, n + 1));
+    }
     let unit = match unit {
         Some((u, n)) => {
             used += n;
@@ -374,6 +401,10 @@ pub fn parse_item(text: &str) -> Option<ItemPhrase> {
         item.amount_min = min;
         item.unit = unit;
         i += used;
+        // "2 x 400g can": the "x" multiplies packs.
+        if item.unit.is_none() && words.get(i).is_some_and(|w| w == "x") {
+            i += 1;
+        }
         // "one 5 lb bag", "a 12 pack", "3 (15 oz) cans": count, pack size, package.
         if item.unit.is_none()
             || item.unit == Some(Unit::Dozen) && a.ratio() == Ratio::from_integer(1)
@@ -391,6 +422,12 @@ pub fn parse_item(text: &str) -> Option<ItemPhrase> {
                 } else {
                     item.pack = Some(Quantity::new(pa, pu));
                     i += n;
+                    // "400g/14oz can": the pack size in another system.
+                    while words.get(i).is_some_and(|w| w == "/")
+                        && let Some((_, _, Some(_), m)) = measure_at(&words, i + 1)
+                    {
+                        i += 1 + m;
+                    }
                     if let Some((pkg, m)) = unit_at(&words, i)
                         && pkg.dimension() == Dimension::Package
                     {
@@ -410,11 +447,13 @@ pub fn parse_item(text: &str) -> Option<ItemPhrase> {
         }
         // "500 ml / 18 fl oz", "1 kg/2 lb 4 oz": further measures are alternatives.
         loop {
-            let at = if words.get(i).is_some_and(|w| w == "/") {
-                i + 1
-            } else {
-                i
-            };
+            let mut at = i;
+            while words
+                .get(at)
+                .is_some_and(|w| w == "/" || w == "plus" || w == "+")
+            {
+                at += 1;
+            }
             match measure_at(&words, at) {
                 Some((a2, _, Some(u2), n))
                     if at > i || item.unit.is_some_and(|u| u.dimension() != Dimension::Count) =>
@@ -436,6 +475,16 @@ pub fn parse_item(text: &str) -> Option<ItemPhrase> {
         item.pack = Some(paren_measures.remove(0));
     }
     item.alternatives.extend(paren_measures);
+    // "handful of baby spinach", "pinch of salt": a unit with no number is one.
+    if item.amount.is_none()
+        && let Some((u, n)) = unit_at(&words, i)
+        && u.dimension() == Dimension::Package
+        && words.get(i + n).is_some_and(|w| w == "of")
+    {
+        item.unit = Some(u);
+        item.amount = Amount::from_int(1).ok();
+        i += n;
+    }
     // "of", "x" between the measure and the name.
     while words
         .get(i)
@@ -470,6 +519,15 @@ pub fn parse_item(text: &str) -> Option<ItemPhrase> {
             break;
         }
         name_words.push(w);
+    }
+    if item.unit.is_none()
+        && name_words.len() > 1
+        && let Some(last) = name_words.last()
+        && let Ok(u) = Unit::parse(last)
+        && TRAILING_UNITS.contains(&u)
+    {
+        item.unit = Some(u);
+        name_words.pop();
     }
     if name_words.is_empty() {
         return None;
@@ -556,6 +614,43 @@ mod tests {
         ),
         ("2% milk", None, None, "2% milk"),
         ("half and half", None, None, "half and half"),
+        (
+            "3 garlic cloves, peeled",
+            Some("3"),
+            Some("clove"),
+            "garlic",
+        ),
+        (
+            "1 small sprig fresh rosemary",
+            Some("1"),
+            Some("sprig"),
+            "fresh rosemary",
+        ),
+        (
+            "2 x 400g/14oz can borlotti beans",
+            Some("2"),
+            Some("can"),
+            "borlotti beans",
+        ),
+        (
+            "150–200g/5½–7oz parmesan, finely grated",
+            Some("200"),
+            Some("g"),
+            "parmesan",
+        ),
+        ("pinch of salt", Some("1"), Some("pinch"), "salt"),
+        (
+            "1 tbsp tamari or soy sauce",
+            Some("1"),
+            Some("tbsp"),
+            "tamari or soy sauce",
+        ),
+        (
+            "1 c plus 1 tbsp semolina",
+            Some("1"),
+            Some("cup"),
+            "semolina",
+        ),
         ("half gallon of milk", Some("1/2"), Some("gal"), "milk"),
     ];
 
