@@ -35,6 +35,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Tell the agent what you need (also: grocery "TEXT").
+    Ask(commands::ask::Args),
     /// Search the product catalog.
     Search(commands::search::Args),
     /// Show what the agent understands, one JSON object per stdin line.
@@ -45,6 +47,9 @@ enum Command {
     /// Show the effective configuration.
     #[command(subcommand)]
     Config(commands::config::Command),
+    /// Anything else is a request for the agent: grocery "add milk and eggs".
+    #[command(external_subcommand)]
+    Text(Vec<String>),
 }
 
 impl Cli {
@@ -60,6 +65,12 @@ impl Cli {
         }
         let grocery = Grocery::open(config).await?;
         match self.command {
+            Command::Ask(args) => args.run(&grocery, &mut out).await,
+            Command::Text(words) => {
+                commands::ask::Args::from_words(words)
+                    .run(&grocery, &mut out)
+                    .await
+            }
             Command::Search(args) => args.run(&grocery, &mut out).await,
             Command::Catalog(cmd) => cmd.run(&grocery, &mut out).await,
             Command::Parse(args) => args.run(&grocery, &mut out).await,

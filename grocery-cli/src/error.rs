@@ -50,6 +50,12 @@ impl CliError {
 
 /// Print the error with its source chain once, and return its exit code.
 pub fn report(e: &CliError) -> ExitCode {
+    // `grocery ... | head`: the reader left; that is not a failure.
+    if let CliError::Io(io) = e
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return ExitCode::SUCCESS;
+    }
     let mut msg = format!("error: {e}");
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

@@ -176,3 +176,75 @@ fn config_show_prints_the_effective_config() {
             predicate::str::contains("[store]").and(predicate::str::contains("default_limit = 7")),
         );
 }
+
+#[test]
+fn ask_applies_and_prints_the_priced_list() {
+    let dir = TempDir::new().unwrap();
+    let out = grocery(&dir)
+        .args(["ask", "add 2 gallons of milk and a dozen eggs", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["commands"][0]["intent"], "add");
+    assert_eq!(v["list"]["name"], "Shopping");
+    assert_eq!(v["list"]["items"].as_array().unwrap().len(), 2);
+    assert!(v["list"]["total_cents"].as_i64().unwrap() > 0);
+    assert!(v["message"].as_str().unwrap().contains("Added milk"));
+    // The bare form is the same command, and the list persists between runs.
+    grocery(&dir)
+        .arg("we're out of coffee")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("coffee").and(predicate::str::contains("total")));
+    grocery(&dir)
+        .args(["ask", "add 10^12 eggs"])
+        .assert()
+        .code(65);
+}
+
+#[test]
+fn parse_prints_one_json_line_per_input_and_changes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let input =
+        "add milk to my costco list\n{\"text\": \"take the eggs off\"}\n\nwhat's the weather\n";
+    let out = grocery(&dir)
+        .arg("parse")
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "one output per input line, blank included");
+    assert_eq!(lines[0]["commands"][0]["intent"], "add");
+    assert_eq!(lines[0]["commands"][0]["list"], "costco");
+    assert_eq!(lines[0]["commands"][0]["items"][0]["name"], "milk");
+    assert!(lines[0]["commands"][0]["items"][0]["product_id"].is_string());
+    assert_eq!(lines[1]["text"], "take the eggs off");
+    assert_eq!(lines[1]["commands"][0]["intent"], "remove");
+    assert_eq!(lines[3]["commands"][0]["intent"], "unknown");
+    let item = grocery(&dir)
+        .args(["parse", "--mode", "item"])
+        .write_stdin("2 tbsp olive oil, divided\n")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&item.stdout).unwrap();
+    assert_eq!(v["commands"][0]["intent"], "item");
+    assert_eq!(v["commands"][0]["items"][0]["quantity"], 2.0);
+    assert_eq!(v["commands"][0]["items"][0]["unit"], "tablespoon");
+    assert_eq!(v["commands"][0]["items"][0]["name"], "olive oil");
+    let lists = grocery(&dir)
+        .args(["ask", "what's on my list", "--json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&lists.stdout).unwrap();
+    assert!(v["list"].is_null(), "parse wrote nothing: {v}");
+}

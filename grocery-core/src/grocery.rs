@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::agent::Agent;
 use crate::catalog::index::CatalogIndex;
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
@@ -107,6 +108,16 @@ impl Grocery {
     /// Another user's lists (the server passes the authenticated user).
     pub fn lists_for(&self, user: UserId) -> Lists<'_> {
         Lists::new(self, user)
+    }
+
+    /// The agent, acting for the local user.
+    pub fn agent(&self) -> Agent<'_> {
+        Agent::new(self, UserId::LOCAL)
+    }
+
+    /// The agent, acting for another user.
+    pub fn agent_for(&self, user: UserId) -> Agent<'_> {
+        Agent::new(self, user)
     }
 
     /// Price observations and history.

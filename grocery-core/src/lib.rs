@@ -48,6 +48,7 @@
 //! See `config/grocery.example.toml`.
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod catalog;
 pub mod config;
 pub mod error;

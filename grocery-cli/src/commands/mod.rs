@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod ask;
 pub mod catalog;
 pub mod config;
 pub mod parse;

@@ -7,7 +7,7 @@ mod import;
 pub(crate) mod index;
 mod product;
 mod search;
-mod text;
+pub(crate) mod text;
 
 use std::path::Path;
 use std::sync::Arc;

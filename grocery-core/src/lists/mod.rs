@@ -188,6 +188,15 @@ impl<'a> Lists<'a> {
         self.g.store().remove_item(self.owner, list, item).await
     }
 
+    /// Remove every item; returns how many were removed.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    #[tracing::instrument(skip_all, err)]
+    pub async fn clear(&self, list: ListId) -> Result<u64> {
+        self.g.store().clear_items(self.owner, list).await
+    }
+
     /// Remove every checked item; returns how many were removed.
     ///
     /// # Errors

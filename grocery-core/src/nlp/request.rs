@@ -341,7 +341,8 @@ const CLAUSE_VERBS: &[&str] = &[
     "add", "put", "remove", "delete", "take", "scratch", "drop", "get", "grab", "buy", "check",
     "cross", "clear", "make", "change", "show", "read", "what's", "whats", "what", "undo", "i",
     "we", "also", "don't", "dont", "forget", "never", "then", "is", "are", "do", "how", "any",
-    "swap", "replace", "tell",
+    "swap", "replace", "tell", "we're", "were", "i'm", "im", "we've", "i've", "out", "running",
+    "need", "remind", "pick",
 ];
 
 /// Item names that contain "and" and stay whole.
@@ -387,7 +388,7 @@ fn normalise(text: &str) -> String {
                 out.push_str(" and ");
                 continue;
             }
-            c if c.is_alphanumeric() || "'%/.-½¼¾⅓⅔⅛,;$".contains(c) => c,
+            c if c.is_alphanumeric() || "'%/.-½¼¾⅓⅔⅛,;$^".contains(c) => c,
             _ => ' ',
         };
         out.extend(c.to_lowercase());

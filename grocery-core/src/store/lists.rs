@@ -372,6 +372,21 @@ impl Store {
         .await
     }
 
+    /// Remove every item; returns how many went.
+    pub(crate) async fn clear_items(&self, owner: UserId, list: ListId) -> Result<u64> {
+        self.write(move |tx| {
+            list_header(tx, owner, list)?;
+            let n = tx
+                .prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
+                .execute(params![list.0])?;
+            if n > 0 {
+                touch(tx, list, now_ms())?;
+            }
+            Ok(n as u64)
+        })
+        .await
+    }
+
     /// Remove every checked item; returns how many went.
     pub(crate) async fn clear_checked(&self, owner: UserId, list: ListId) -> Result<u64> {
         self.write(move |tx| {
