@@ -37,6 +37,7 @@ struct Inner {
     config: Config,
     store: Store,
     index: RwLock<Arc<CatalogIndex>>,
+    sessions: crate::agent::Sessions,
 }
 
 impl std::fmt::Debug for Grocery {
@@ -81,6 +82,7 @@ impl Grocery {
                 config,
                 store,
                 index: RwLock::new(index),
+                sessions: crate::agent::sessions(),
             }),
         })
     }
@@ -139,6 +141,10 @@ impl Grocery {
         config.store.path = Some(dir.path().join("g.db"));
         config.store.seed_catalog = false;
         (Grocery::open(config).await.expect("open"), dir)
+    }
+
+    pub(crate) fn sessions(&self) -> &crate::agent::Sessions {
+        &self.inner.sessions
     }
 
     pub(crate) fn store(&self) -> &Store {

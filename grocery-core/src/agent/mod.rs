@@ -6,6 +6,7 @@
 //! priced list, a short message). [`Agent::preview`] runs Interpret and Resolve
 //! only and changes nothing.
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -13,8 +14,46 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::text::stem;
 use crate::error::{Error, Result};
 use crate::grocery::Grocery;
-use crate::lists::{DEFAULT_LIST, GroceryList, ListId, NewItem, PricedList, UserId};
+use crate::lists::{
+    DEFAULT_LIST, GroceryList, ItemId, ItemPatch, ListId, ListItem, NewItem, PricedList, UserId,
+};
 use crate::nlp::{self, Command, Intent, ItemPhrase};
+use crate::quantity::Quantity;
+
+/// What the agent remembers between the requests of one session: the list and
+/// items last talked about (for "it", "that") and how to undo recent changes.
+/// Sessions are per user and per session id; nothing is shared between them.
+#[derive(Debug, Default)]
+pub(crate) struct Session {
+    last_list: Option<ListId>,
+    last_items: Vec<ItemId>,
+    undo: Vec<Vec<UndoStep>>,
+}
+
+/// How to revert one change.
+#[derive(Debug, Clone)]
+enum UndoStep {
+    /// Put a list's items back as they were.
+    Restore { list: ListId, items: Vec<ListItem> },
+    /// Delete a list the request created.
+    DeleteList(ListId),
+    /// Recreate a list the request deleted, with its items.
+    Recreate { name: String, items: Vec<ListItem> },
+}
+
+/// Most requests that can be undone in one session.
+const UNDO_DEPTH: usize = 20;
+
+/// Shared session store: bounded, idle sessions expire.
+pub(crate) type Sessions = moka::sync::Cache<(UserId, String), Arc<Mutex<Session>>>;
+
+/// A new session store.
+pub(crate) fn sessions() -> Sessions {
+    moka::sync::Cache::builder()
+        .max_capacity(100_000)
+        .time_to_idle(std::time::Duration::from_secs(3600))
+        .build()
+}
 
 /// Least search score for an item to be linked to a product without asking.
 const LINK_SCORE: f32 = 4.0;
@@ -88,6 +127,17 @@ pub enum Action {
         /// Its name.
         list: String,
     },
+    /// An item's quantity or product changed.
+    Updated {
+        /// The list.
+        list: String,
+        /// The line.
+        item: String,
+        /// Its quantity now.
+        quantity: String,
+    },
+    /// The previous request was undone.
+    Undone,
     /// Nothing on the list matched.
     NotOnList {
         /// The list.
@@ -202,7 +252,24 @@ impl<'a> Agent<'a> {
     /// ```
     #[tracing::instrument(skip_all, err)]
     pub async fn handle(&self, text: &str, list: Option<&str>) -> Result<AgentReply> {
+        self.handle_in("default", text, list).await
+    }
+
+    /// [`Agent::handle`] within a named session: "it" and "that" refer to the
+    /// session's last items, and "undo" reverts the session's last request.
+    ///
+    /// # Errors
+    /// As [`Agent::handle`].
+    #[tracing::instrument(skip_all, err)]
+    pub async fn handle_in(
+        &self,
+        session: &str,
+        text: &str,
+        list: Option<&str>,
+    ) -> Result<AgentReply> {
         let started = Instant::now();
+        let key = (self.user, session.chars().take(128).collect::<String>());
+        let session = self.g.sessions().get_with(key, Default::default);
         let understanding = nlp::parse_request(text);
         // A number too large to be a quantity stays in the name ("10000000000000
         // eggs"): refuse before anything is written.
@@ -227,7 +294,12 @@ impl<'a> Agent<'a> {
         let lists = self.g.lists_for(self.user);
         let mut actions = Vec::new();
         let mut messages = Vec::new();
-        let mut current: Option<ListId> = None;
+        let (mut current, mut last_items) = {
+            let s = session.lock().unwrap_or_else(|e| e.into_inner());
+            (s.last_list, s.last_items.clone())
+        };
+        let mut undo: Vec<UndoStep> = Vec::new();
+        let mut snapshotted: Vec<ListId> = Vec::new();
         for cmd in &commands {
             let name = cmd
                 .list
@@ -237,9 +309,21 @@ impl<'a> Agent<'a> {
                 .to_string();
             match cmd.intent {
                 Intent::Add => {
-                    let l = lists.find_or_create(&name).await?;
+                    let l = match lists.find(&name).await {
+                        Ok(l) => l,
+                        Err(Error::NotFound { .. }) => {
+                            let l = lists.find_or_create(&name).await?;
+                            undo.push(UndoStep::DeleteList(l.id));
+                            snapshotted.push(l.id);
+                            l
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    snapshot(&mut undo, &mut snapshotted, &l);
                     let items: Vec<NewItem> = cmd.items.iter().filter_map(new_item).collect();
+                    last_items.clear();
                     for added in lists.add_items(l.id, items).await? {
+                        last_items.push(added.id);
                         actions.push(Action::Added {
                             list: l.name.clone(),
                             item: added.name,
@@ -249,7 +333,7 @@ impl<'a> Agent<'a> {
                     current = Some(l.id);
                 }
                 Intent::Remove | Intent::Check => {
-                    let l = match lists.find(&name).await {
+                    let l = match self.target_list(cmd, list, current).await {
                         Ok(l) => l,
                         Err(Error::NotFound { .. }) => {
                             messages.push(format!("You have no list called {name}."));
@@ -257,8 +341,19 @@ impl<'a> Agent<'a> {
                         }
                         Err(e) => return Err(e),
                     };
-                    for want in &cmd.items {
-                        match find_line(&l, want) {
+                    snapshot(&mut undo, &mut snapshotted, &l);
+                    // "remove that": the items last talked about.
+                    let targets: Vec<Option<(ItemId, String)>> = if cmd.items.is_empty() {
+                        l.items
+                            .iter()
+                            .filter(|i| last_items.contains(&i.id))
+                            .map(|i| Some((i.id, i.name.clone())))
+                            .collect()
+                    } else {
+                        cmd.items.iter().map(|want| find_line(&l, want)).collect()
+                    };
+                    for (k, target) in targets.into_iter().enumerate() {
+                        match target {
                             Some((id, line)) if cmd.intent == Intent::Remove => {
                                 lists.remove_item(l.id, id).await?;
                                 actions.push(Action::Removed { list: l.name.clone(), item: line });
@@ -269,27 +364,39 @@ impl<'a> Agent<'a> {
                             }
                             None => actions.push(Action::NotOnList {
                                 list: l.name.clone(),
-                                item: want.item.name.clone(),
+                                item: cmd.items.get(k).map(|w| w.item.name.clone()).unwrap_or_default(),
                             }),
                         }
                     }
                     current = Some(l.id);
                 }
                 Intent::Clear => {
-                    if let Ok(l) = lists.find(&name).await {
+                    if let Ok(l) = self.target_list(cmd, list, current).await {
+                        snapshot(&mut undo, &mut snapshotted, &l);
                         let removed = lists.clear(l.id).await?;
                         actions.push(Action::Cleared { list: l.name.clone(), removed });
                         current = Some(l.id);
                     }
                 }
                 Intent::CreateList => {
+                    let existed = lists.find(&name).await.is_ok();
                     let l = lists.find_or_create(&name).await?;
+                    if !existed {
+                        undo.push(UndoStep::DeleteList(l.id));
+                    }
                     actions.push(Action::CreatedList { list: l.name.clone() });
                     current = Some(l.id);
                 }
                 Intent::DeleteList => match lists.find(&name).await {
                     Ok(l) => {
+                        undo.push(UndoStep::Recreate {
+                            name: l.name.clone(),
+                            items: l.items.clone(),
+                        });
                         lists.delete(l.id).await?;
+                        if current == Some(l.id) {
+                            current = None;
+                        }
                         actions.push(Action::DeletedList { list: l.name });
                     }
                     Err(Error::NotFound { .. }) => {
@@ -316,10 +423,96 @@ impl<'a> Agent<'a> {
                 Intent::Unknown => messages.push(
                     "I can only help with shopping lists. Try \"add milk and eggs\" or \"what's on my list\".".into(),
                 ),
+                Intent::Update => {
+                    let l = match self.target_list(cmd, list, current).await {
+                        Ok(l) => l,
+                        Err(Error::NotFound { .. }) => {
+                            messages.push("There is nothing to change yet.".into());
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    snapshot(&mut undo, &mut snapshotted, &l);
+                    for want in &cmd.items {
+                        let target = if want.item.name.is_empty() {
+                            l.items.iter().rev().find(|i| last_items.contains(&i.id))
+                        } else {
+                            find_line(&l, want).and_then(|(id, _)| l.items.iter().find(|i| i.id == id))
+                        };
+                        let Some(target) = target else {
+                            messages.push("I'm not sure which item to change.".into());
+                            continue;
+                        };
+                        let mut patch = ItemPatch::default();
+                        if let Some(amount) = want.item.amount {
+                            let unit = match want.item.unit {
+                                Some(u) => u,
+                                None => target.quantity.unit,
+                            };
+                            patch.quantity = Some(Quantity::new(amount, unit));
+                        }
+                        if !want.item.modifiers.is_empty() {
+                            let query = format!("{} {}", want.item.modifiers.join(" "), target.name);
+                            if let Some(hit) = self.g.catalog().search(&query, 1).await?.into_iter().next() {
+                                patch.product_id = Some(Some(hit.product.id));
+                            }
+                        }
+                        let updated = lists.update_item(l.id, target.id, patch).await?;
+                        last_items = vec![updated.id];
+                        actions.push(Action::Updated {
+                            list: l.name.clone(),
+                            item: updated.name,
+                            quantity: updated.quantity.to_string(),
+                        });
+                    }
+                    current = Some(l.id);
+                }
+                Intent::Undo => {
+                    let step = session.lock().unwrap_or_else(|e| e.into_inner()).undo.pop();
+                    match step {
+                        Some(steps) => {
+                            for s in steps.into_iter().rev() {
+                                match s {
+                                    UndoStep::Restore { list: id, items } => {
+                                        lists.restore(id, items).await?;
+                                        current = Some(id);
+                                    }
+                                    UndoStep::DeleteList(id) => {
+                                        lists.delete(id).await?;
+                                        if current == Some(id) {
+                                            current = None;
+                                        }
+                                    }
+                                    UndoStep::Recreate { name, items } => {
+                                        let l = lists.find_or_create(&name).await?;
+                                        lists.restore(l.id, items).await?;
+                                        current = Some(l.id);
+                                    }
+                                }
+                            }
+                            actions.push(Action::Undone);
+                        }
+                        None => messages.push("There is nothing to undo.".into()),
+                    }
+                }
                 // Not built yet: say so plainly rather than pretend.
-                Intent::Update | Intent::Deals | Intent::Compare | Intent::Undo => messages.push(
+                Intent::Deals | Intent::Compare => messages.push(
                     format!("I understood that ({:?}) but can't do it yet.", cmd.intent).to_lowercase(),
                 ),
+            }
+        }
+        {
+            let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
+            s.last_list = current;
+            s.last_items = last_items;
+            let changed = actions
+                .iter()
+                .any(|a| !matches!(a, Action::NotOnList { .. } | Action::Undone));
+            if changed && !undo.is_empty() {
+                s.undo.push(undo);
+                if s.undo.len() > UNDO_DEPTH {
+                    s.undo.remove(0);
+                }
             }
         }
         let list = match current {
@@ -399,6 +592,38 @@ impl<'a> Agent<'a> {
     }
 }
 
+/// Remember how a list looked before this request first changes it.
+fn snapshot(undo: &mut Vec<UndoStep>, done: &mut Vec<ListId>, list: &GroceryList) {
+    if !done.contains(&list.id) {
+        done.push(list.id);
+        undo.push(UndoStep::Restore {
+            list: list.id,
+            items: list.items.clone(),
+        });
+    }
+}
+
+impl Agent<'_> {
+    /// The list a command is about: the one it names, else the caller's, else the
+    /// one this session last used, else the default list.
+    async fn target_list(
+        &self,
+        cmd: &ResolvedCommand,
+        list: Option<&str>,
+        current: Option<ListId>,
+    ) -> Result<GroceryList> {
+        let lists = self.g.lists_for(self.user);
+        match (cmd.list.as_deref().or(list), current) {
+            (Some(name), _) => lists.find(name).await,
+            (None, Some(id)) => match lists.get(id).await {
+                Err(Error::NotFound { .. }) => lists.find(DEFAULT_LIST).await,
+                other => other,
+            },
+            (None, None) => lists.find(DEFAULT_LIST).await,
+        }
+    }
+}
+
 const HELP: &str = "Tell me what you need, e.g. \"add 2 gallons of milk and a dozen eggs\", \
 \"we're out of coffee\", \"remove the bread\", \"I got the milk\", \"what's on my costco list\".";
 
@@ -452,6 +677,8 @@ fn describe_actions(actions: &[Action]) -> String {
             Action::CreatedList { list } => format!("Created the {list} list."),
             Action::DeletedList { list } => format!("Deleted the {list} list."),
             Action::NotOnList { item, list } => format!("{item} is not on {list}."),
+            Action::Updated { item, quantity, .. } => format!("Changed {item} to {quantity}."),
+            Action::Undone => "Undid the last change.".to_string(),
         });
     }
     parts.join(" ")
@@ -508,6 +735,83 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.list.unwrap().name, "costco");
+    }
+
+    #[tokio::test]
+    async fn context_update_and_undo_within_a_session() {
+        let (g, _d) = open().await;
+        let a = g.agent();
+        a.handle_in("s1", "add milk", None).await.unwrap();
+        let r = a.handle_in("s1", "make that 3", None).await.unwrap();
+        assert_eq!(r.list.as_ref().unwrap().items[0].quantity, "3 ct");
+        let r = a
+            .handle_in("s1", "change the milk to 2 gallons", None)
+            .await
+            .unwrap();
+        assert_eq!(r.list.as_ref().unwrap().items[0].quantity, "2 gal");
+        let r = a.handle_in("s1", "make it organic", None).await.unwrap();
+        let line = &r.list.as_ref().unwrap().items[0];
+        assert!(
+            line.product_name
+                .as_deref()
+                .unwrap()
+                .to_lowercase()
+                .contains("organic"),
+            "{line:?}"
+        );
+        // Undo reverts the last request only.
+        let r = a.handle_in("s1", "undo", None).await.unwrap();
+        let line = &r.list.as_ref().unwrap().items[0];
+        assert_eq!(line.quantity, "2 gal");
+        assert!(
+            !line
+                .product_name
+                .as_deref()
+                .unwrap()
+                .to_lowercase()
+                .contains("organic")
+        );
+        a.handle_in("s1", "add eggs", None).await.unwrap();
+        let r = a.handle_in("s1", "remove that", None).await.unwrap();
+        let names: Vec<&str> = r
+            .list
+            .as_ref()
+            .unwrap()
+            .items
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(names, ["milk"]);
+        // Another session has no "that" and its own undo history.
+        let r = a.handle_in("s2", "remove that", None).await.unwrap();
+        assert!(r.actions.is_empty());
+        let r = a.handle_in("s2", "undo", None).await.unwrap();
+        assert!(r.message.contains("nothing to undo"), "{}", r.message);
+        // Undo of the list's creation deletes it again.
+        a.handle_in("s3", "put chips on the party list", None)
+            .await
+            .unwrap();
+        a.handle_in("s3", "undo", None).await.unwrap();
+        assert!(g.lists().find("party").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn users_have_separate_lists_and_sessions() {
+        let (g, _d) = open().await;
+        let bob = g.users().add("bob").await.unwrap();
+        g.agent().handle("add milk", None).await.unwrap();
+        let r = g
+            .agent_for(bob.id)
+            .handle("what's on my list", None)
+            .await
+            .unwrap();
+        assert!(
+            r.list.is_none(),
+            "bob sees nothing of the local user's list"
+        );
+        let r = g.agent_for(bob.id).handle("undo", None).await.unwrap();
+        assert!(r.actions.is_empty());
+        assert_eq!(g.lists().find("Shopping").await.unwrap().items.len(), 1);
     }
 
     #[tokio::test]

@@ -188,6 +188,16 @@ impl<'a> Lists<'a> {
         self.g.store().remove_item(self.owner, list, item).await
     }
 
+    /// Put back a list's items as they were in `items` (an earlier snapshot), in
+    /// one transaction. Used by undo.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    #[tracing::instrument(skip_all, err)]
+    pub async fn restore(&self, list: ListId, items: Vec<ListItem>) -> Result<()> {
+        self.g.store().restore_items(self.owner, list, items).await
+    }
+
     /// Remove every item; returns how many were removed.
     ///
     /// # Errors

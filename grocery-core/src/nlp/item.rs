@@ -36,6 +36,20 @@ pub struct ItemPhrase {
 }
 
 impl ItemPhrase {
+    /// An item with no name, only an amount: "make that *3*".
+    pub fn bare(amount: Amount, unit: Option<Unit>) -> Self {
+        ItemPhrase {
+            name: String::new(),
+            amount: Some(amount),
+            amount_min: None,
+            unit,
+            pack: None,
+            modifiers: Vec::new(),
+            alternatives: Vec::new(),
+            note: None,
+        }
+    }
+
     /// The wanted quantity: amount and unit, one each when the text gave none.
     pub fn quantity(&self) -> Option<Quantity> {
         let amount = match self.amount {
@@ -349,6 +363,13 @@ fn measure_at(words: &[String], i: usize) -> Option<(Amount, Option<Amount>, Opt
         None => None,
     };
     Some((amount, min, unit, used))
+}
+
+/// A text that is only a measure ("3", "two gallons"): its amount and unit.
+pub(crate) fn measure_of(text: &str) -> Option<(Amount, Option<Unit>)> {
+    let words = pre_tokenize(&text.to_lowercase());
+    let (a, _, u, used) = measure_at(&words, 0)?;
+    (used == words.len()).then_some((a, u))
 }
 
 /// Parse one item line. Returns `None` when nothing nameable is left.

@@ -667,6 +667,56 @@ fn items_of(s: &str) -> Vec<ItemPhrase> {
         .collect()
 }
 
+/// The target and new value of an update: "that 3" (the last item, 3), "the
+/// milk to 2 gallons", "the milk organic". An item with an empty name means
+/// "the item just mentioned".
+fn update_items(tail: &str) -> Vec<ItemPhrase> {
+    let tail = strip_trailing(tail);
+    let tail = ["that ", "it ", "those ", "them ", "the "]
+        .iter()
+        .find_map(|p| tail.strip_prefix(p))
+        .unwrap_or(tail);
+    let tail = tail.trim_start_matches("one ").trim_start_matches("to ");
+    let (target, value) = match tail
+        .split_once(" to ")
+        .or_else(|| tail.split_once(" into "))
+    {
+        Some((t, v)) => (t.trim(), v.trim()),
+        None => ("", tail.trim()),
+    };
+    let value_item = parse_item(value);
+    let measure_only = super::item::measure_of(value);
+    match (target, value_item, measure_only) {
+        // "make that 3", "make it two gallons"
+        ("", None, Some((amount, unit))) => vec![ItemPhrase::bare(amount, unit)],
+        // "make it organic", "actually the organic one": a variant of the last item.
+        ("", Some(v), _) if v.amount.is_none() && NOT_ITEMS.contains(&v.name.as_str()) => {
+            Vec::new()
+        }
+        ("", Some(v), _) => {
+            let mut v = v;
+            v.modifiers.push(std::mem::take(&mut v.name));
+            vec![v]
+        }
+        // "change the milk to 3"
+        (t, None, Some((amount, unit))) => {
+            let mut item = parse_item(t).unwrap_or_else(|| ItemPhrase::bare(amount, unit));
+            item.amount = Some(amount);
+            item.unit = unit;
+            vec![item]
+        }
+        // "change the milk to oat milk"
+        (t, Some(v), _) => {
+            let mut item = parse_item(t).unwrap_or(v.clone());
+            item.modifiers = vec![v.name];
+            item.amount = v.amount.or(item.amount);
+            item.unit = v.unit.or(item.unit);
+            vec![item]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Understand one clause.
 fn command(clause: &str) -> (Command, f32) {
     let clause = drop_fillers(clause.trim());
@@ -731,6 +781,7 @@ fn command(clause: &str) -> (Command, f32) {
             items_of(t)
         }
         Intent::Undo | Intent::Help | Intent::Clear => Vec::new(),
+        Intent::Update => update_items(tail),
         _ => items_of(tail),
     };
     // "is milk on my list" keeps "milk"; "add if it's not" leaves nothing extra.
@@ -925,7 +976,11 @@ mod tests {
         ("any deals on coffee", &[(Intent::Deals, None, &["coffee"])]),
         ("start over", &[(Intent::Clear, None, &[])]),
         ("undo", &[(Intent::Undo, None, &[])]),
-        ("make that 3", &[(Intent::Update, None, &[])]),
+        ("make that 3", &[(Intent::Update, None, &[""])]),
+        (
+            "change the milk to 2 gallons",
+            &[(Intent::Update, None, &["milk"])],
+        ),
         (
             "create a party list",
             &[(Intent::CreateList, Some("party"), &[])],

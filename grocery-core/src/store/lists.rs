@@ -372,6 +372,48 @@ impl Store {
         .await
     }
 
+    /// Replace a list's items with `items` (names, quantities, notes, products,
+    /// checked state and authors kept; ids are new), in one transaction.
+    pub(crate) async fn restore_items(
+        &self,
+        owner: UserId,
+        list: ListId,
+        items: Vec<ListItem>,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            list_header(tx, owner, list)?;
+            tx.prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
+                .execute(params![list.0])?;
+            for i in &items {
+                let pk: Option<i64> = match &i.product_id {
+                    Some(id) => tx
+                        .prepare_cached("SELECT pk FROM products WHERE id = ?1")?
+                        .query_row(params![id], |r| r.get(0))
+                        .optional()?,
+                    None => None,
+                };
+                tx.prepare_cached(
+                    "INSERT INTO list_items (list_id, product_pk, name, amount, unit, note, checked, \
+                     added_by, added_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?
+                .execute(params![
+                    list.0,
+                    pk,
+                    i.name,
+                    amount_to_sql(i.quantity.amount),
+                    i.quantity.unit.code(),
+                    i.note,
+                    i.checked,
+                    i.added_by.0,
+                    i.added_at.as_millisecond(),
+                    now_ms()
+                ])?;
+            }
+            touch(tx, list, now_ms())
+        })
+        .await
+    }
+
     /// Remove every item; returns how many went.
     pub(crate) async fn clear_items(&self, owner: UserId, list: ListId) -> Result<u64> {
         self.write(move |tx| {
