@@ -1028,6 +1028,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        /// Any text at all: at least one command, confidence in range, no panic.
+        #[test]
+        fn any_text_is_understood_or_unknown(text in "\\PC{0,200}") {
+            let u = parse_request(&text);
+            proptest::prop_assert!(!u.commands.is_empty());
+            proptest::prop_assert!((0.0..=1.0).contains(&u.confidence));
+            for c in &u.commands {
+                for i in &c.items {
+                    proptest::prop_assert!(!i.name.is_empty() || c.intent == Intent::Update);
+                }
+            }
+        }
+
+        /// Grocery-shaped text built from the grammar's own pieces.
+        #[test]
+        fn grammar_shaped_text_never_panics(
+            verb in proptest::sample::select(vec!["add", "remove", "i need", "we're out of", "scratch", "make that", "i got", ""]),
+            qty in proptest::sample::select(vec!["", "2", "1/2", "½", "a dozen", "two", "2-3", "a 12 pack of", "one 5 lb bag of", "10^12", "99999999999"]),
+            unit in proptest::sample::select(vec!["", "gallons of", "lb", "cans", "fl oz", "x"]),
+            item in "[a-z ]{0,20}",
+            list in proptest::sample::select(vec!["", " to my costco list", " from the list", " on my list"]),
+        ) {
+            let text = format!("{verb} {qty} {unit} {item}{list}");
+            let u = parse_request(&text);
+            proptest::prop_assert!(!u.commands.is_empty());
+        }
+    }
+
     #[test]
     fn never_panics_and_always_answers() {
         for text in [
