@@ -110,6 +110,9 @@ const POLITE: &[&str] = &[
     "you need to",
     "would you let me",
     "let me",
+    "need to",
+    "go to the list and",
+    "go to my list and",
 ];
 
 /// Phrases that start a command, most specific first, with their intent.
@@ -135,6 +138,9 @@ const PATTERNS: &[(&str, Intent)] = &[
     ("delete everything", Intent::Clear),
     ("remove all items", Intent::Clear),
     ("create", Intent::CreateList),
+    ("generate", Intent::CreateList),
+    ("show a new", Intent::CreateList),
+    ("new", Intent::CreateList),
     ("make a new", Intent::CreateList),
     ("make new", Intent::CreateList),
     ("make a", Intent::CreateList),
@@ -193,6 +199,14 @@ const PATTERNS: &[(&str, Intent)] = &[
     ("already got", Intent::Check),
     ("already have", Intent::Remove),
     // Removing.
+    ("update with", Intent::Add),
+    ("update it with", Intent::Add),
+    ("i don't want", Intent::Remove),
+    ("don't want", Intent::Remove),
+    ("throw away", Intent::Remove),
+    ("throw out", Intent::Remove),
+    ("kill", Intent::Remove),
+    ("abolish", Intent::Remove),
     ("remove", Intent::Remove),
     ("delete", Intent::Remove),
     ("take off", Intent::Remove),
@@ -757,8 +771,24 @@ fn command(clause: &str) -> (Command, f32) {
                 | "whom"
         )
     });
+    // No verb at the start: a strong verb later in the clause ("this item should
+    // be removed from the list", "on my to dos remove mop kitchen").
+    let found = found.or_else(|| {
+        let words: Vec<&str> = rest.split(' ').collect();
+        words.iter().enumerate().skip(1).find_map(|(k, w)| {
+            let intent = match *w {
+                "remove" | "removed" | "delete" | "deleted" | "scratch" => Intent::Remove,
+                "add" | "added" => Intent::Add,
+                _ => return None,
+            };
+            let tail_start = rest.len() - words[k + 1..].join(" ").len();
+            Some((intent, rest[tail_start..].trim_start()))
+        })
+    });
     let (mut intent, tail, mut confidence) = match found {
         Some((intent, tail)) => (intent, tail, 0.95),
+        // A named list and no verb: "my costco list", "to do list for today".
+        None if named_list => (Intent::Show, rest, 0.7),
         // A question with no shopping verb: about a list if one is named.
         None if question => (Intent::Show, rest, 0.5),
         // No verb: a bare item list is an add ("milk and eggs").
@@ -899,6 +929,15 @@ pub fn parse_request(text: &str) -> Understanding {
             continue;
         }
         commands.push(cmd);
+    }
+    // "open the grocery list and add milk": opening is only the way in.
+    if commands.len() > 1 {
+        let n = commands.len();
+        let mut k = 0;
+        commands.retain(|c| {
+            k += 1;
+            !(k < n && c.intent == Intent::Show && c.items.is_empty())
+        });
     }
     // Unknown clauses beside understood ones are noise ("thanks").
     if commands.iter().any(|c| c.intent != Intent::Unknown) {
