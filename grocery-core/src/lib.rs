@@ -5,6 +5,20 @@
 //! way shoppers type (typos, plurals, shorthand such as `oj` or `evoo`), and prices
 //! lists from the catalog with exact unit arithmetic.
 //!
+//! ## The agent
+//! [`Grocery::agent`] takes a sentence ("add 2 gallons of milk and a dozen eggs,
+//! we're out of coffee") through four stages:
+//! 1. **Interpret** ([`nlp::parse_request`], pure): the commands in the sentence,
+//!    each with an intent, a list and items parsed by the item grammar
+//!    ([`nlp::parse_item`], also used for recipe ingredient lines);
+//! 2. **Resolve**: each item to a catalog product by search, with alternatives;
+//! 3. **Apply**: list changes, each command in one transaction;
+//! 4. **Reply**: an [`agent::AgentReply`] with the actions, the priced list and a
+//!    short message. `agent().preview(text)` stops after Resolve.
+//!
+//! Sessions (`agent().handle_in(session, ..)`) keep the last items for "it" and
+//! "that" and an undo history; they are per user and per session id.
+//!
 //! Everything goes through one [`Grocery`] handle, grouped by noun:
 //! [`Grocery::catalog`] (search, lookup, import), [`Grocery::lists`]
 //! (lists and items), [`Grocery::prices`] (price history) and
