@@ -47,7 +47,7 @@ def run(mode, texts, db):
 
 
 def num(q):
-    q = q.strip().lower()
+    q = q.strip().lower().rstrip("x")
     words = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "a": 1, "an": 1, "half": 0.5}
     if q in words:
         return words[q]

@@ -374,7 +374,51 @@ pub(crate) fn measure_of(text: &str) -> Option<(Amount, Option<Unit>)> {
 
 /// Parse one item line. Returns `None` when nothing nameable is left.
 pub fn parse_item(text: &str) -> Option<ItemPhrase> {
-    let lowered = super::clamp_text(text).to_lowercase();
+    let text = super::clamp_text(text);
+    // "2 tablespoons peeled, minced ginger": the comma was inside the item.
+    parse_line(text, true).or_else(|| {
+        let head = text.split(',').next().unwrap_or("");
+        if head.trim().is_empty() || !text.contains(',') {
+            None
+        } else {
+            parse_line(text, false)
+        }
+    })
+}
+
+/// Openings that name a part of the item: "juice of 2 limes", "zest of 1 lemon".
+const PART_OF: &[&str] = &[
+    "juice of",
+    "zest of",
+    "zest and juice of",
+    "juice and zest of",
+    "grated zest of",
+    "finely grated zest of",
+    "freshly squeezed juice of",
+];
+
+fn parse_line(text: &str, split_comma: bool) -> Option<ItemPhrase> {
+    let mut lowered = text.trim().to_lowercase();
+    // "scant ¼ teaspoon", "about 20 leaves": a size word before the number.
+    for lead in [
+        "scant ",
+        "about ",
+        "approximately ",
+        "approx. ",
+        "heaping ",
+        "generous ",
+        "good ",
+        "roughly ",
+    ] {
+        if let Some(rest) = lowered.strip_prefix(lead) {
+            lowered = rest.to_string();
+        }
+    }
+    for part in PART_OF {
+        if let Some(rest) = lowered.strip_prefix(part) {
+            lowered = rest.trim_start().to_string();
+        }
+    }
     // Parenthesised measures are alternatives ("(50 mL)") or pack sizes ("(15 oz)").
     let mut paren_measures: Vec<Quantity> = Vec::new();
     let mut main = String::with_capacity(lowered.len());
@@ -398,7 +442,12 @@ pub fn parse_item(text: &str) -> Option<ItemPhrase> {
             _ => main.push(c),
         }
     }
-    let (head, note) = match main.split_once(',') {
+    let split = if split_comma {
+        main.split_once(',')
+    } else {
+        None
+    };
+    let (head, note) = match split {
         Some((h, n)) => (
             h.to_string(),
             Some(n.trim().to_string()).filter(|n| !n.is_empty()),
@@ -503,7 +552,6 @@ pub fn parse_item(text: &str) -> Option<ItemPhrase> {
         && words.get(i + n).is_some_and(|w| w == "of")
     {
         item.unit = Some(u);
-        item.amount = Amount::from_int(1).ok();
         i += n;
     }
     // "of", "x" between the measure and the name.
@@ -540,6 +588,18 @@ pub fn parse_item(text: &str) -> Option<ItemPhrase> {
             break;
         }
         name_words.push(w);
+    }
+    // "canola oil 30 ml": a second measure after the name.
+    if name_words.len() > 2 {
+        let n = name_words.len();
+        let tail: Vec<String> = name_words[n - 2..]
+            .iter()
+            .map(|w| (*w).to_string())
+            .collect();
+        if let Some((a, _, Some(u), 2)) = measure_at(&tail, 0) {
+            name_words.truncate(n - 2);
+            item.alternatives.push(Quantity::new(a, u));
+        }
     }
     if item.unit.is_none()
         && name_words.len() > 1
@@ -659,7 +719,21 @@ mod tests {
             Some("g"),
             "parmesan",
         ),
-        ("pinch of salt", Some("1"), Some("pinch"), "salt"),
+        ("pinch of salt", None, Some("pinch"), "salt"),
+        (
+            "2 tbsp canola oil 30 mL",
+            Some("2"),
+            Some("tbsp"),
+            "canola oil",
+        ),
+        (
+            "2 tablespoons peeled, minced ginger",
+            Some("2"),
+            Some("tbsp"),
+            "ginger",
+        ),
+        ("juice of 2 limes", Some("2"), None, "limes"),
+        ("scant ¼ teaspoon salt", Some("1/4"), Some("tsp"), "salt"),
         (
             "1 tbsp tamari or soy sauce",
             Some("1"),
