@@ -18,8 +18,9 @@ mod error;
 use std::future::Future;
 
 use axum::extract::{Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use grocery_core::agent::AgentReply;
 use grocery_core::{Grocery, SearchHit};
 use serde::Deserialize;
 
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health/live", get(live))
         .route("/api/v1/products/search", get(search))
+        .route("/api/v1/agent", post(agent))
         .with_state(state)
 }
 
@@ -70,4 +72,26 @@ async fn search(
     Query(p): Query<SearchParams>,
 ) -> Result<Json<Vec<SearchHit>>, ApiError> {
     Ok(Json(app.grocery.catalog().search(&p.q, p.limit).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct AgentRequest {
+    text: String,
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(default)]
+    list: Option<String>,
+}
+
+async fn agent(
+    State(app): State<AppState>,
+    Json(body): Json<AgentRequest>,
+) -> Result<Json<AgentReply>, ApiError> {
+    let session = body.session.as_deref().unwrap_or("default");
+    Ok(Json(
+        app.grocery
+            .agent()
+            .handle_in(session, &body.text, body.list.as_deref())
+            .await?,
+    ))
 }

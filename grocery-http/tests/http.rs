@@ -53,3 +53,22 @@ async fn invalid_input_is_a_400_with_the_error_shape() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["kind"], "invalid_input");
 }
+
+#[tokio::test]
+async fn agent_applies_the_request() {
+    let (s, _d) = state().await;
+    let req = Request::post("/api/v1/agent")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            r#"{"text": "add 2 gallons of milk and a dozen eggs"}"#,
+        ))
+        .unwrap();
+    let res = app(s).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["list"]["items"].as_array().unwrap().len(), 2, "{body}");
+    assert!(body["list"]["total_cents"].as_i64().unwrap() > 0);
+}
