@@ -72,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut n: u64 = 0;
     while Instant::now() < deadline {
         for _ in 0..1_000 {
-            let text = if n % 2 == 0 {
+            let text = if n.is_multiple_of(2) {
                 pieces
                     .new_tree(&mut runner)
                     .map_err(|e| e.to_string())?
