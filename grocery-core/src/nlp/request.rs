@@ -468,6 +468,30 @@ fn clauses(s: &str) -> Vec<String> {
     out.into_iter().filter(|c| !c.trim().is_empty()).collect()
 }
 
+/// Words that lead into a list's name: "*to my* costco list", "*off the* party list".
+fn is_list_lead(w: &str) -> bool {
+    matches!(
+        w,
+        "to" | "on"
+            | "onto"
+            | "from"
+            | "off"
+            | "in"
+            | "into"
+            | "of"
+            | "my"
+            | "the"
+            | "our"
+            | "a"
+            | "this"
+            | "that"
+            | "your"
+            | "new"
+            | "for"
+            | "at"
+    )
+}
+
 /// Take a list phrase off a clause: "to my costco list", "off the party list",
 /// "on my shopping list". Returns the clause without it and the list name
 /// (`None` for the default list: "shopping", "grocery", "my list").
@@ -486,54 +510,14 @@ fn take_list(clause: &str) -> (String, Option<String>, bool) {
         if PATTERNS.iter().any(|(p, _)| p.split(' ').any(|pw| pw == w)) {
             break;
         }
-        if matches!(
-            w,
-            "to" | "on"
-                | "onto"
-                | "from"
-                | "off"
-                | "in"
-                | "into"
-                | "of"
-                | "my"
-                | "the"
-                | "our"
-                | "a"
-                | "this"
-                | "that"
-                | "your"
-                | "new"
-                | "for"
-                | "at"
-        ) {
+        if is_list_lead(w) {
             break;
         }
         start -= 1;
     }
     let name: Vec<&str> = words[start..pos].to_vec();
     let mut cut = start;
-    while cut > 0
-        && matches!(
-            words[cut - 1],
-            "to" | "on"
-                | "onto"
-                | "from"
-                | "off"
-                | "in"
-                | "into"
-                | "of"
-                | "my"
-                | "the"
-                | "our"
-                | "a"
-                | "this"
-                | "that"
-                | "your"
-                | "new"
-                | "for"
-                | "at"
-        )
-    {
+    while cut > 0 && is_list_lead(words[cut - 1]) {
         cut -= 1;
     }
     let mut rest: Vec<&str> = words[..cut].to_vec();
