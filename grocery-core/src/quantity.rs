@@ -30,6 +30,8 @@ pub enum Dimension {
     Volume,
     /// A package (can, bottle, box, ...); only compatible with the same unit.
     Package,
+    /// Length (a 2-inch piece of ginger); base unit is the millimeter.
+    Length,
 }
 
 impl fmt::Display for Dimension {
@@ -39,6 +41,7 @@ impl fmt::Display for Dimension {
             Dimension::Mass => "mass",
             Dimension::Volume => "volume",
             Dimension::Package => "package",
+            Dimension::Length => "length",
         })
     }
 }
@@ -135,6 +138,24 @@ pub enum Unit {
     Packet,
     /// A tub.
     Tub,
+    /// An inch (25.4 mm), for pieces of ginger or cinnamon.
+    Inch,
+    /// A centimeter (10 mm).
+    Centimeter,
+    /// A millimeter, the base unit of length.
+    Millimeter,
+    /// An ear of corn.
+    Ear,
+    /// A strip (lemon peel, bacon).
+    Strip,
+    /// A leaf (kale, gelatin).
+    Leaf,
+    /// A ball (mozzarella, dough).
+    Ball,
+    /// A punnet (a small basket of berries).
+    Punnet,
+    /// A knob (of ginger, of butter).
+    Knob,
 }
 
 /// Extra spellings accepted by [`Unit::parse`], besides each unit's code,
@@ -246,6 +267,15 @@ impl Unit {
         Unit::Fillet,
         Unit::Packet,
         Unit::Tub,
+        Unit::Inch,
+        Unit::Centimeter,
+        Unit::Millimeter,
+        Unit::Ear,
+        Unit::Strip,
+        Unit::Leaf,
+        Unit::Ball,
+        Unit::Punnet,
+        Unit::Knob,
     ];
 
     /// The dimension this unit measures.
@@ -288,7 +318,14 @@ impl Unit {
             | Unit::Rasher
             | Unit::Fillet
             | Unit::Packet
-            | Unit::Tub => Dimension::Package,
+            | Unit::Tub
+            | Unit::Ear
+            | Unit::Strip
+            | Unit::Leaf
+            | Unit::Ball
+            | Unit::Punnet
+            | Unit::Knob => Dimension::Package,
+            Unit::Inch | Unit::Centimeter | Unit::Millimeter => Dimension::Length,
         }
     }
 
@@ -338,6 +375,15 @@ impl Unit {
             Unit::Fillet => "fillet",
             Unit::Packet => "packet",
             Unit::Tub => "tub",
+            Unit::Inch => "in",
+            Unit::Centimeter => "cm",
+            Unit::Millimeter => "mm",
+            Unit::Ear => "ear",
+            Unit::Strip => "strip",
+            Unit::Leaf => "leaf",
+            Unit::Ball => "ball",
+            Unit::Punnet => "punnet",
+            Unit::Knob => "knob",
         }
     }
 
@@ -387,6 +433,15 @@ impl Unit {
             Unit::Fillet => "fillet",
             Unit::Packet => "packet",
             Unit::Tub => "tub",
+            Unit::Inch => "inch",
+            Unit::Centimeter => "centimeter",
+            Unit::Millimeter => "millimeter",
+            Unit::Ear => "ear",
+            Unit::Strip => "strip",
+            Unit::Leaf => "leaf",
+            Unit::Ball => "ball",
+            Unit::Punnet => "punnet",
+            Unit::Knob => "knob",
         }
     }
 
@@ -437,6 +492,15 @@ impl Unit {
             Unit::Fillet => "fillets",
             Unit::Packet => "packets",
             Unit::Tub => "tubs",
+            Unit::Inch => "inches",
+            Unit::Centimeter => "centimeters",
+            Unit::Millimeter => "millimeters",
+            Unit::Ear => "ears",
+            Unit::Strip => "strips",
+            Unit::Leaf => "leaves",
+            Unit::Ball => "balls",
+            Unit::Punnet => "punnets",
+            Unit::Knob => "knobs",
         }
     }
 
@@ -486,7 +550,8 @@ impl Unit {
     }
 
     /// The exact factor converting one of this unit into the dimension's base
-    /// unit: each (count), gram (mass), milliliter (volume); packages are 1.
+    /// unit: each (count), gram (mass), milliliter (volume), millimeter
+    /// (length); packages are 1.
     pub fn to_base(self) -> Ratio {
         // US gallon = 231 in³ = 3785.411784 ml = 473176473/125000 ml.
         const GALLON_NUM: i128 = 473_176_473;
@@ -537,7 +602,16 @@ impl Unit {
             | Unit::Rasher
             | Unit::Fillet
             | Unit::Packet
-            | Unit::Tub => (1, 1),
+            | Unit::Tub
+            | Unit::Ear
+            | Unit::Strip
+            | Unit::Leaf
+            | Unit::Ball
+            | Unit::Punnet
+            | Unit::Knob
+            | Unit::Millimeter => (1, 1),
+            Unit::Inch => (127, 5),
+            Unit::Centimeter => (10, 1),
         };
         // Denominators above are non-zero constants, so this cannot panic.
         Ratio::new(n, d)
@@ -1536,7 +1610,16 @@ mod tests {
             assert_eq!(unit.code().parse::<Unit>(), Ok(unit));
             assert_eq!(unit.to_string(), unit.code());
         }
-        assert_eq!(Unit::ALL.len(), 43);
+        assert_eq!(Unit::ALL.len(), 52);
+    }
+
+    #[test]
+    fn lengths_convert_exactly() {
+        let inch = Quantity::parse("1 in").unwrap();
+        let cm = Quantity::parse("2.54 cm").unwrap();
+        assert_eq!(Unit::Inch.dimension(), Dimension::Length);
+        assert_eq!(inch.in_base(), cm.in_base());
+        assert!(!Unit::Inch.is_compatible(Unit::Ounce));
     }
 
     #[test]

@@ -122,26 +122,86 @@ const MODIFIERS: &[&str] = &[
     "roughly",
     "some",
     "more",
+    "extra-large",
+    "md",
+    "pureed",
+    "puréed",
+    "fully",
+    "partially",
+    "lrg",
+    "medium-size",
+    "medium-sized",
+    "large-size",
+    "snipped",
+    "cracked",
+    "coarse-ground",
+    "lukewarm",
 ];
 
 /// Size words that may stand between a number and its unit.
 const SIZE_WORDS: &[&str] = &[
     "small", "large", "medium", "big", "level", "heaped", "heaping", "scant", "generous", "good",
-    "rounded", "fat", "thick", "thin", "generous", "lg", "sm",
+    "rounded", "fat", "thick", "thin", "generous", "lg", "sm", "packed", "loosely", "firmly",
+    "lightly", "well", "tightly", "extra",
 ];
 
-/// Units that also come after the name ("3 garlic cloves", "2 ciabatta loaves").
+/// Units that also come after a counted name ("3 garlic cloves", "2 ciabatta
+/// loaves", "3 celery sticks"). Fillets, rashers and heads after a name are part
+/// of what is bought ("anchovy fillets", "bacon rashers"), and so is a trailing
+/// unit word with no number ("cinnamon sticks").
 const TRAILING_UNITS: &[Unit] = &[
     Unit::Clove,
     Unit::Loaf,
     Unit::Stick,
     Unit::Sprig,
     Unit::Stalk,
-    Unit::Head,
     Unit::Bunch,
-    Unit::Fillet,
-    Unit::Rasher,
     Unit::Bulb,
+];
+
+/// Units that may open an item with no number and no "of": "pinch dried thyme",
+/// "small bunch fresh chervil", "sheets nori".
+const BARE_LEADING_UNITS: &[Unit] = &[
+    Unit::Knob,
+    Unit::Pinch,
+    Unit::Dash,
+    Unit::Handful,
+    Unit::Bunch,
+    Unit::Sprig,
+    Unit::Sheet,
+];
+
+/// Adverbs that make the next word preparation too ("freshly *squeezed*",
+/// "finely *grated*", "coarsely *ground*").
+const PREP_ADVERBS: &[&str] = &[
+    "freshly",
+    "finely",
+    "coarsely",
+    "roughly",
+    "thinly",
+    "well",
+    "very",
+    "firmly",
+    "loosely",
+    "fully",
+    "partially",
+];
+
+/// Size words that never name a product, dropped wherever they stand inside a
+/// name ("1 ripe *large* tomato").
+const INNER_SIZE_WORDS: &[&str] = &[
+    "large",
+    "small",
+    "medium",
+    "extra-large",
+    "lg",
+    "sm",
+    "md",
+    "med",
+    "medium-size",
+    "medium-sized",
+    "large-size",
+    "jumbo",
 ];
 
 /// Words after which the rest of the text is a note, not the name.
@@ -181,6 +241,59 @@ const NOTE_STARTS: &[&str] = &[
     "drained",
     "rinsed",
     "torn",
+    "dissolved",
+    "beaten",
+    "crumbled",
+    "cored",
+    "stemmed",
+    "scrubbed",
+    "soaked",
+    "thawed",
+    "softened",
+    "melted",
+    "cubed",
+    "quartered",
+    "crushed",
+    "sifted",
+    "julienned",
+    "seeded",
+    "skinned",
+    "cleaned",
+    "diluted",
+];
+
+/// Note words that are preparation participles: inside a name ("canned
+/// *chopped* tomatoes") they stay, at its end ("1 onion *chopped*") a note starts.
+const PARTICIPLES: &[&str] = &[
+    "chopped",
+    "minced",
+    "sliced",
+    "diced",
+    "grated",
+    "peeled",
+    "halved",
+    "trimmed",
+    "drained",
+    "rinsed",
+    "torn",
+    "deseeded",
+    "washed",
+    "crumbled",
+    "cored",
+    "stemmed",
+    "scrubbed",
+    "soaked",
+    "thawed",
+    "softened",
+    "melted",
+    "cubed",
+    "quartered",
+    "crushed",
+    "sifted",
+    "julienned",
+    "seeded",
+    "skinned",
+    "cleaned",
 ];
 
 /// Number words and phrases: (words, value).
@@ -255,7 +368,58 @@ fn pre_tokenize(s: &str) -> Vec<String> {
 /// A number at `words[i..]`: digits, fractions, mixed numbers, unicode fractions,
 /// number words, "a couple of", "half a". Returns the value and words used.
 fn number_at(words: &[String], i: usize) -> Option<(Amount, usize)> {
+    let (value, used) = number_at_plain(words, i)?;
+    // "two and a half", "1 and 1/2": a whole number and a fraction.
+    if value.ratio().is_integer() && words.get(i + used).is_some_and(|w| w == "and") {
+        let frac = match words.get(i + used + 1).map(String::as_str) {
+            Some("a" | "one") if words.get(i + used + 2).is_some_and(|w| w == "half") => {
+                Some((ratio(1, 2)?, 3))
+            }
+            Some("a" | "one") if words.get(i + used + 2).is_some_and(|w| w == "quarter") => {
+                Some((ratio(1, 4)?, 3))
+            }
+            Some(f) if f.contains('/') || f.chars().all(|c| "½¼¾⅓⅔⅛".contains(c)) => {
+                Amount::parse(f)
+                    .ok()
+                    .filter(|a| a.ratio() < Ratio::from_integer(1))
+                    .map(|a| (a, 2))
+            }
+            _ => None,
+        };
+        if let Some((f, n)) = frac
+            && let Ok(sum) = Amount::new(value.ratio() + f.ratio())
+        {
+            return Some((sum, used + n));
+        }
+    }
+    Some((value, used))
+}
+
+fn number_at_plain(words: &[String], i: usize) -> Option<(Amount, usize)> {
     let w = words.get(i)?.as_str();
+    // "a half gallon", "a quarter pound", "quarter pound": fractions said in words.
+    let frac_word = |k: usize| match words.get(k).map(String::as_str) {
+        Some("half") => ratio(1, 2),
+        Some("quarter") => ratio(1, 4),
+        _ => None,
+    };
+    let unit_or_of = |k: usize| {
+        unit_at(words, k).is_some() || words.get(k).is_some_and(|n| n == "of" || n == "a")
+    };
+    if (w == "a" || w == "an")
+        && let Some(f) = frac_word(i + 1)
+        && unit_or_of(i + 2)
+    {
+        let of = usize::from(words.get(i + 2).is_some_and(|n| n == "of"));
+        return Some((f, 2 + of));
+    }
+    if w == "quarter"
+        && let Some(f) = frac_word(i)
+        && unit_or_of(i + 1)
+    {
+        let of = usize::from(words.get(i + 1).is_some_and(|n| n == "of"));
+        return Some((f, 1 + of));
+    }
     // "half a lemon", "half gallon": a number; "half and half": a name.
     let next_is_article = words.get(i + 1).is_some_and(|n| n == "a" || n == "an");
     if (w == "half" && (next_is_article || unit_at(words, i + 1).is_some()))
@@ -327,6 +491,34 @@ fn unit_at(words: &[String], i: usize) -> Option<(Unit, usize)> {
     if w.len() == 1 && w != "g" && w != "l" && w != "c" {
         return None;
     }
+    // "in" is an inch only before a name: "2 in the cart" is not.
+    if w == "in"
+        && words.get(i + 1).is_none_or(|n| {
+            matches!(
+                n.as_str(),
+                "the"
+                    | "a"
+                    | "an"
+                    | "my"
+                    | "our"
+                    | "your"
+                    | "this"
+                    | "that"
+                    | "it"
+                    | "them"
+                    | "there"
+                    | "each"
+                    | "to"
+                    | "of"
+                    | "stock"
+                    | "total"
+                    | "all"
+                    | "cart"
+            )
+        })
+    {
+        return None;
+    }
     Unit::parse(w).ok().map(|u| (u, 1))
 }
 
@@ -347,13 +539,17 @@ fn measure_at(words: &[String], i: usize) -> Option<(Amount, Option<Amount>, Opt
     // "1 small sprig", "4 large garlic cloves", "1 level tsp": a size word may sit
     // between the number and the unit.
     let mut unit = unit_at(words, i + used);
-    if unit.is_none()
-        && words
-            .get(i + used)
+    let is_size = |k: usize| {
+        words
+            .get(k)
             .is_some_and(|w| SIZE_WORDS.contains(&w.as_str()))
-        && let Some((u, n)) = unit_at(words, i + used + 1)
-    {
-        unit = Some((u, n + 1));
+    };
+    if unit.is_none() && is_size(i + used) {
+        // "1 loosely packed cup": up to two size words.
+        let sizes = if is_size(i + used + 1) { 2 } else { 1 };
+        if let Some((u, n)) = unit_at(words, i + used + sizes) {
+            unit = Some((u, n + sizes));
+        }
     }
     let unit = match unit {
         Some((u, n)) => {
@@ -362,7 +558,66 @@ fn measure_at(words: &[String], i: usize) -> Option<(Amount, Option<Amount>, Opt
         }
         None => None,
     };
+    // "a pound and a half", "two gallons and a half"
+    if unit.is_some()
+        && words.get(i + used).is_some_and(|w| w == "and")
+        && words.get(i + used + 1).is_some_and(|w| w == "a")
+        && words.get(i + used + 2).is_some_and(|w| w == "half")
+        && amount.ratio().is_integer()
+        && let Some(half) = ratio(1, 2)
+        && let Ok(sum) = Amount::new(amount.ratio() + half.ratio())
+    {
+        amount = sum;
+        used += 3;
+    }
     Some((amount, min, unit, used))
+}
+
+/// Split voice-style runs of items at each new measure: "2 gallons of milk a
+/// dozen eggs" → "2 gallons of milk", "a dozen eggs"; "1 red onion 2 green
+/// peppers" → two. A measure that ends the text ("chicken 2 lbs") stays.
+pub(crate) fn split_at_measures(chunk: &str) -> Vec<String> {
+    let words: Vec<String> = chunk.split_whitespace().map(str::to_string).collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut start = 0;
+    let mut named = false;
+    let mut k = 0;
+    while k < words.len() {
+        let measure = measure_at(&words, k);
+        let opens = match &measure {
+            // "a" or "an" opens an item only before a unit or a number word.
+            Some((_, _, unit, used)) if matches!(words[k].as_str(), "a" | "an") => {
+                unit.is_some() || *used > 1
+            }
+            Some((_, _, _, _)) => {
+                words[k].starts_with(|c: char| c.is_ascii_digit())
+                    || NUMBER_WORDS.iter().any(|(w, _)| *w == words[k])
+            }
+            None => false,
+        };
+        if opens && named {
+            // Only when a name follows the measure.
+            let used = measure.as_ref().map_or(1, |m| m.3);
+            let rest = words[k + used..].join(" ");
+            if parse_item(&rest).is_some() && !rest.starts_with('%') {
+                out.push(words[start..k].join(" "));
+                start = k;
+                named = false;
+            }
+        }
+        match measure {
+            Some((_, _, _, used)) if !named => k += used,
+            _ => {
+                if !matches!(words[k].as_str(), "of" | "x" | "-") {
+                    named = true;
+                }
+                k += 1;
+            }
+        }
+    }
+    out.push(words[start..].join(" "));
+    out.retain(|w| !w.is_empty());
+    out
 }
 
 /// A text that is only a measure ("3", "two gallons"): its amount and unit.
@@ -375,15 +630,36 @@ pub(crate) fn measure_of(text: &str) -> Option<(Amount, Option<Unit>)> {
 /// Parse one item line. Returns `None` when nothing nameable is left.
 pub fn parse_item(text: &str) -> Option<ItemPhrase> {
     let text = super::clamp_text(text);
+    // "4 cups cooked, rinsed black beans", "lean, boneless beef": the words before
+    // the comma only describe what follows it.
+    let first = parse_line(text, 0);
+    if let Some(item) = &first
+        && item.note.is_some()
+        && describes_only(&item.name)
+        && let Some(whole) = parse_line(text, 1)
+    {
+        return Some(whole);
+    }
     // "2 tablespoons peeled, minced ginger": the comma was inside the item.
-    parse_line(text, true).or_else(|| {
+    first.or_else(|| {
         let head = text.split(',').next().unwrap_or("");
-        if head.trim().is_empty() || !text.contains(',') {
-            None
-        } else {
-            parse_line(text, false)
+        if head.trim().is_empty() {
+            return None;
         }
+        (1..=text.matches(',').count().min(3)).find_map(|joined| parse_line(text, joined))
     })
+}
+
+/// A name that is a single describing word ("cooked", "boneless", "lean"), so
+/// not the thing itself.
+fn describes_only(name: &str) -> bool {
+    !name.contains(' ')
+        && (name.ends_with("ed")
+            || name.ends_with("less")
+            || matches!(
+                name,
+                "lean" | "cold" | "dry" | "thin" | "thick" | "hot" | "warm"
+            ))
 }
 
 /// Openings that name a part of the item: "juice of 2 limes", "zest of 1 lemon".
@@ -397,10 +673,13 @@ const PART_OF: &[&str] = &[
     "freshly squeezed juice of",
 ];
 
-fn parse_line(text: &str, split_comma: bool) -> Option<ItemPhrase> {
+/// Parse one line; the name ends at the comma after the first `joined` commas.
+fn parse_line(text: &str, joined: usize) -> Option<ItemPhrase> {
     let mut lowered = text.trim().to_lowercase();
     // "scant ¼ teaspoon", "about 20 leaves": a size word before the number.
     for lead in [
+        "optional: ",
+        "optional ",
         "scant ",
         "about ",
         "approximately ",
@@ -442,11 +721,15 @@ fn parse_line(text: &str, split_comma: bool) -> Option<ItemPhrase> {
             _ => main.push(c),
         }
     }
-    let split = if split_comma {
-        main.split_once(',')
-    } else {
-        None
+    // "4 ounces soba noodles; or substitute udon": what follows a semicolon is a note.
+    let main = match main.split_once(';') {
+        Some((head, _)) if !head.trim().is_empty() => head.to_string(),
+        _ => main,
     };
+    let split = main
+        .match_indices(',')
+        .nth(joined)
+        .map(|(at, _)| (&main[..at], &main[at + 1..]));
     let (head, note) = match split {
         Some((h, n)) => (
             h.to_string(),
@@ -494,9 +777,15 @@ fn parse_line(text: &str, split_comma: bool) -> Option<ItemPhrase> {
                     i += n;
                     // "400g/14oz can": the pack size in another system.
                     while words.get(i).is_some_and(|w| w == "/")
-                        && let Some((_, _, Some(_), m)) = measure_at(&words, i + 1)
+                        && let Some((_, _, Some(u1), m)) = measure_at(&words, i + 1)
                     {
                         i += 1 + m;
+                        // "600g/1lb 5oz": pounds and ounces together.
+                        if let Some((_, _, Some(u2), m2)) = measure_at(&words, i)
+                            && u2.dimension() == u1.dimension()
+                        {
+                            i += m2;
+                        }
                     }
                     if let Some((pkg, m)) = unit_at(&words, i)
                         && pkg.dimension() == Dimension::Package
@@ -545,14 +834,24 @@ fn parse_line(text: &str, split_comma: bool) -> Option<ItemPhrase> {
         item.pack = Some(paren_measures.remove(0));
     }
     item.alternatives.extend(paren_measures);
-    // "handful of baby spinach", "pinch of salt": a unit with no number is one.
-    if item.amount.is_none()
-        && let Some((u, n)) = unit_at(&words, i)
-        && u.dimension() == Dimension::Package
-        && words.get(i + n).is_some_and(|w| w == "of")
-    {
-        item.unit = Some(u);
-        i += n;
+    // "handful of baby spinach", "pinch of salt", "small bunch fresh chervil": a
+    // unit with no number before the name.
+    if item.amount.is_none() {
+        let size = usize::from(
+            words
+                .get(i)
+                .is_some_and(|w| SIZE_WORDS.contains(&w.as_str())),
+        );
+        if let Some((u, n)) = unit_at(&words, i + size) {
+            let of = words.get(i + size + n).is_some_and(|w| w == "of");
+            let named_after = words.len() > i + size + n + usize::from(of);
+            if named_after
+                && ((u.dimension() == Dimension::Package && of) || BARE_LEADING_UNITS.contains(&u))
+            {
+                item.unit = Some(u);
+                i += size + n;
+            }
+        }
     }
     // "of", "x" between the measure and the name.
     while words
@@ -562,13 +861,100 @@ fn parse_line(text: &str, split_comma: bool) -> Option<ItemPhrase> {
         i += 1;
     }
     let mut name_words: Vec<&str> = Vec::new();
+    let mut skip = 0usize;
     for (k, w) in words[i..].iter().enumerate() {
         let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '&' && c != '%' && c != '\'');
         if w.is_empty() {
             continue;
         }
-        if name_words.is_empty() && MODIFIERS.contains(&w) {
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        if name_words.is_empty()
+            && (MODIFIERS.contains(&w)
+                || PARTICIPLES.contains(&w) && !matches!(w, "crushed" | "crumbled"))
+        {
             item.modifiers.push(w.to_string());
+            continue;
+        }
+        let next = words
+            .get(i + k + 1)
+            .map(|n| n.trim_matches(|c: char| !c.is_alphanumeric() && c != '-'));
+        if name_words.is_empty() {
+            // "extra large eggs"
+            if w == "extra" && next.is_some_and(|n| INNER_SIZE_WORDS.contains(&n)) {
+                item.modifiers.push(w.to_string());
+                continue;
+            }
+            // "chopped or sliced almonds", "pitted and halved cherries"
+            if matches!(w, "and" | "or" | "&")
+                && !item.modifiers.is_empty()
+                && next.is_some_and(|n| MODIFIERS.contains(&n) || PARTICIPLES.contains(&n))
+            {
+                continue;
+            }
+            // "4 medium or 8 small fillets of trout": the first amount counts.
+            if w == "or"
+                && let Some((_, _, _, n)) = measure_at(&words, i + k + 1)
+            {
+                skip = n;
+                continue;
+            }
+            // "28 oz can whole tomatoes": the container of a measured amount.
+            if w == "of" && k > 0 {
+                continue;
+            }
+            if item
+                .unit
+                .is_some_and(|u| u.dimension() != Dimension::Package)
+                && next.is_some()
+                && let Ok(u) = Unit::parse(w)
+                && u.dimension() == Dimension::Package
+            {
+                continue;
+            }
+        }
+        // "freshly squeezed", "finely grated": the adverb's participle prepares too.
+        if name_words.is_empty()
+            && item
+                .modifiers
+                .last()
+                .is_some_and(|m| PREP_ADVERBS.contains(&m.as_str()))
+        {
+            item.modifiers.push(w.to_string());
+            continue;
+        }
+        // "1 ripe large tomato": a size word inside the name.
+        if !name_words.is_empty()
+            && INNER_SIZE_WORDS.contains(&w)
+            && next.is_some_and(|n| !NOTE_STARTS.contains(&n))
+        {
+            item.modifiers.push(w.to_string());
+            continue;
+        }
+        // "1 small red onion or 2-3 spring onions": another measure starts an
+        // alternative, which is a note.
+        if !name_words.is_empty() && w == "or" && number_at(&words, i + k + 1).is_some() {
+            let rest = words[i + k..].join(" ");
+            item.note = Some(match item.note.take() {
+                Some(n) => format!("{rest}, {n}"),
+                None => rest,
+            });
+            break;
+        }
+        // "canned chopped tomatoes": a participle followed by more name stays.
+        if !name_words.is_empty()
+            && PARTICIPLES.contains(&w)
+            && next.is_some_and(|n| {
+                !n.is_empty()
+                    && !NOTE_STARTS.contains(&n)
+                    && !MODIFIERS.contains(&n)
+                    && !matches!(n, "and" | "or" | "in" | "with" | "&")
+                    && number_at(&words, i + k + 1).is_none()
+            })
+        {
+            name_words.push(w);
             continue;
         }
         // "freshly ground black pepper": "ground" after "freshly" prepares.
@@ -596,12 +982,33 @@ fn parse_line(text: &str, split_comma: bool) -> Option<ItemPhrase> {
             .iter()
             .map(|w| (*w).to_string())
             .collect();
-        if let Some((a, _, Some(u), 2)) = measure_at(&tail, 0) {
+        if let Some((a, min, Some(u), 2)) = measure_at(&tail, 0) {
             name_words.truncate(n - 2);
-            item.alternatives.push(Quantity::new(a, u));
+            // "heavy cream 2 cups": the only measure is the amount.
+            if item.amount.is_none() {
+                item.amount = Some(a);
+                item.amount_min = min;
+                item.unit = Some(u);
+            } else {
+                item.alternatives.push(Quantity::new(a, u));
+            }
+        }
+    }
+    // "heavy cream, 1½ cups": the amount after the comma.
+    if item.amount.is_none()
+        && let Some(note) = item.note.clone()
+    {
+        let ws = pre_tokenize(&note);
+        if let Some((a, min, Some(u), used)) = measure_at(&ws, 0) {
+            item.amount = Some(a);
+            item.amount_min = min;
+            item.unit = Some(u);
+            let rest = ws[used..].join(" ");
+            item.note = Some(rest).filter(|r| !r.trim().is_empty());
         }
     }
     if item.unit.is_none()
+        && item.amount.is_some()
         && name_words.len() > 1
         && let Some(last) = name_words.last()
         && let Ok(u) = Unit::parse(last)
@@ -747,6 +1154,115 @@ mod tests {
             "semolina",
         ),
         ("half gallon of milk", Some("1/2"), Some("gal"), "milk"),
+        (
+            "300g canned chopped tomatoes",
+            Some("300"),
+            Some("g"),
+            "canned chopped tomatoes",
+        ),
+        (
+            "6 anchovy fillets, minced",
+            Some("6"),
+            None,
+            "anchovy fillets",
+        ),
+        ("3 celery sticks, diced", Some("3"), Some("stick"), "celery"),
+        ("cinnamon sticks", None, None, "cinnamon sticks"),
+        ("pinch dried thyme", None, Some("pinch"), "dried thyme"),
+        (
+            "small bunch fresh chervil, chopped",
+            None,
+            Some("bunch"),
+            "fresh chervil",
+        ),
+        (
+            "Heavy cream 2 cups (500 grams)",
+            Some("2"),
+            Some("cup"),
+            "heavy cream",
+        ),
+        (
+            "Heavy cream, 1½ cups",
+            Some("1 1/2"),
+            Some("cup"),
+            "heavy cream",
+        ),
+        (
+            "1 small red onion or 2-3 spring onions, finely chopped",
+            Some("1"),
+            None,
+            "red onion",
+        ),
+        (
+            "4 cups cooked, rinsed and drained black beans",
+            Some("4"),
+            Some("cup"),
+            "black beans",
+        ),
+        (
+            "3 boneless, skinless chicken breast halves",
+            Some("3"),
+            None,
+            "boneless skinless chicken breast halves",
+        ),
+        (
+            "1-inch piece of fresh ginger root, peeled",
+            Some("1"),
+            Some("in"),
+            "fresh ginger root",
+        ),
+        (
+            "2.5cm/1in piece root ginger, grated",
+            Some("2.5"),
+            Some("cm"),
+            "root ginger",
+        ),
+        (
+            "1 loosely packed cup cilantro leaves",
+            Some("1"),
+            Some("cup"),
+            "cilantro leaves",
+        ),
+        ("2 extra-large eggs", Some("2"), None, "eggs"),
+        (
+            "1 tablespoon freshly squeezed lemon juice",
+            Some("1"),
+            Some("tbsp"),
+            "lemon juice",
+        ),
+        (
+            "1 cup extra virgin olive oil",
+            Some("1"),
+            Some("cup"),
+            "extra virgin olive oil",
+        ),
+        (
+            "28 oz can whole peeled plum tomatoes",
+            Some("28"),
+            Some("oz"),
+            "whole peeled plum tomatoes",
+        ),
+        ("Optional: 1 tomato", Some("1"), None, "tomato"),
+        (
+            "4 ounces soba noodles; or substitute udon",
+            Some("4"),
+            Some("oz"),
+            "soba noodles",
+        ),
+        (
+            "1 x 600g/1lb 5oz pork fillet",
+            Some("1"),
+            None,
+            "pork fillet",
+        ),
+        (
+            "¼ teaspoon crushed red pepper",
+            Some("1/4"),
+            Some("tsp"),
+            "crushed red pepper",
+        ),
+        ("1 ripe large tomato", Some("1"), None, "ripe tomato"),
+        ("3 ears of corn", Some("3"), Some("ear"), "corn"),
     ];
 
     #[test]

@@ -70,6 +70,7 @@ pub struct Understanding {
 const FILLERS: &[&str] = &[
     "hey", "hi", "hello", "ok", "okay", "so", "um", "uh", "please", "pls", "plz", "oh", "and",
     "also", "alright", "yo", "google", "alexa", "siri", "agent", "grocery", "just", "now", "well",
+    "yeah", "yes", "oops", "whoops", "no wait", "wait", "hmm", "ah",
 ];
 
 /// Multi-word openings that only ask politely ("can you", "i'd like you to").
@@ -118,6 +119,76 @@ const POLITE: &[&str] = &[
 /// Phrases that start a command, most specific first, with their intent.
 /// A phrase ends at a word boundary; `…` marks where the items follow.
 const PATTERNS: &[(&str, Intent)] = &[
+    // Specific phrasings first: they would otherwise match a shorter opening.
+    ("reverse that", Intent::Undo),
+    ("cancel the last", Intent::Undo),
+    ("cancel that", Intent::Undo),
+    ("put it back the way", Intent::Undo),
+    ("that was a mistake", Intent::Undo),
+    ("go back", Intent::Undo),
+    ("add it all up", Intent::Total),
+    ("add it up", Intent::Total),
+    ("add everything up", Intent::Total),
+    ("add up", Intent::Total),
+    ("estimate", Intent::Total),
+    ("what am i going to spend", Intent::Total),
+    ("what will i spend", Intent::Total),
+    ("how much am i", Intent::Total),
+    ("how much have i", Intent::Total),
+    ("how much will i", Intent::Total),
+    ("how much is everything", Intent::Total),
+    ("how much is all", Intent::Total),
+    ("what's the damage", Intent::Total),
+    ("what is the damage", Intent::Total),
+    ("what does it all come to", Intent::Total),
+    ("how expensive", Intent::Price),
+    ("price check on", Intent::Price),
+    ("price check", Intent::Price),
+    ("how much would", Intent::Price),
+    ("what's the price on", Intent::Price),
+    ("what is the price on", Intent::Price),
+    ("what's the cost of", Intent::Price),
+    ("there's no more", Intent::Add),
+    ("there is no more", Intent::Add),
+    ("we have no", Intent::Add),
+    ("we've got no", Intent::Add),
+    ("we're all out of", Intent::Add),
+    ("all out of", Intent::Add),
+    ("we ran out of", Intent::Add),
+    ("i ran out of", Intent::Add),
+    ("ran out of", Intent::Add),
+    ("we're almost out of", Intent::Add),
+    ("almost out of", Intent::Add),
+    ("we used up", Intent::Add),
+    ("we've got enough", Intent::Remove),
+    ("we have enough", Intent::Remove),
+    ("i have enough", Intent::Remove),
+    ("i've got enough", Intent::Remove),
+    ("got enough", Intent::Remove),
+    ("we have plenty of", Intent::Remove),
+    ("i have plenty of", Intent::Remove),
+    ("we've got plenty of", Intent::Remove),
+    ("i've got plenty of", Intent::Remove),
+    ("plenty of", Intent::Remove),
+    ("i changed my mind about", Intent::Remove),
+    ("changed my mind about", Intent::Remove),
+    ("actually no", Intent::Remove),
+    ("check it off", Intent::Check),
+    ("check that off", Intent::Check),
+    ("check them off", Intent::Check),
+    ("check those off", Intent::Check),
+    ("read it back", Intent::Show),
+    ("read back", Intent::Show),
+    ("did i already", Intent::Show),
+    ("we gotta get", Intent::Add),
+    ("we gotta buy", Intent::Add),
+    ("gotta buy", Intent::Add),
+    ("we have to get", Intent::Add),
+    ("we have to buy", Intent::Add),
+    ("we should get", Intent::Add),
+    ("we should buy", Intent::Add),
+    ("set", Intent::Update),
+    ("bump", Intent::Update),
     // Undo and help.
     ("undo", Intent::Undo),
     ("take that back", Intent::Undo),
@@ -134,6 +205,9 @@ const PATTERNS: &[(&str, Intent)] = &[
     ("clear", Intent::Clear),
     ("empty", Intent::Clear),
     ("wipe", Intent::Clear),
+    ("clean out", Intent::Clear),
+    ("clean", Intent::Clear),
+    ("reset", Intent::Clear),
     ("remove everything", Intent::Clear),
     ("delete everything", Intent::Clear),
     ("remove all items", Intent::Clear),
@@ -169,6 +243,8 @@ const PATTERNS: &[(&str, Intent)] = &[
     ("what is the price of", Intent::Price),
     ("price of", Intent::Price),
     ("price", Intent::Price),
+    ("what does my", Intent::Show),
+    ("what does the", Intent::Show),
     ("what does", Intent::Price),
     ("any deals", Intent::Deals),
     ("are there any deals", Intent::Deals),
@@ -281,6 +357,14 @@ const PATTERNS: &[(&str, Intent)] = &[
     ("insert", Intent::Add),
     ("append", Intent::Add),
     ("write down", Intent::Add),
+    ("write", Intent::Add),
+    ("make sure", Intent::Add),
+    ("should have", Intent::Add),
+    ("should include", Intent::Add),
+    ("ensure", Intent::Add),
+    ("suggest we put", Intent::Add),
+    ("suggest we add", Intent::Add),
+    ("suggest", Intent::Add),
     ("note", Intent::Add),
     ("could use", Intent::Add),
     ("should get", Intent::Add),
@@ -359,28 +443,54 @@ const CLAUSE_VERBS: &[&str] = &[
     "need", "remind", "pick",
 ];
 
-/// Item names that contain "and" and stay whole.
+/// Item names that contain "and" and stay whole: products, flavours and brands.
 const AND_NAMES: &[&str] = &[
     "mac and cheese",
     "macaroni and cheese",
     "half and half",
     "salt and vinegar",
+    "sour cream and onion",
     "cookies and cream",
+    "cookies n cream",
     "pork and beans",
     "sweet and sour",
-    "peanut butter and jelly",
+    "hot and sour",
+    "sweet and spicy",
     "franks and beans",
     "beans and franks",
-    "rice and beans",
-    "chips and salsa",
     "fish and chips",
     "surf and turf",
     "bread and butter pickles",
-    "oil and vinegar",
     "black and white cookies",
+    "peas and carrots",
+    "oats and honey",
+    "strawberries and cream",
+    "peaches and cream",
+    "apples and cinnamon",
+    "apple and cinnamon",
+    "maple and brown sugar",
+    "arm and hammer",
+    "head and shoulders",
+    "ben and jerry",
+    "barnes and noble",
+    "johnson and johnson",
+    "m and m",
+    "lock and lock",
+];
+
+/// Pairs that are two items, unless a noun follows that makes them one product:
+/// "ham and cheese" (two), "ham and cheese croissants" (one).
+const AND_PAIRS: &[&str] = &[
     "ham and cheese",
-    "spaghetti and meatballs",
+    "peanut butter and jelly",
+    "chips and salsa",
+    "rice and beans",
     "chicken and rice",
+    "spaghetti and meatballs",
+    "oil and vinegar",
+    "chicken and dumplings",
+    "biscuits and gravy",
+    "corned beef and cabbage",
 ];
 
 fn strip_prefix_word<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -398,6 +508,8 @@ fn normalise(text: &str) -> String {
     for c in text.chars() {
         let c = match c {
             '’' | '‘' | '`' => '\'',
+            // "m&m's" keeps its ampersand; "bread & butter" is "and".
+            '&' if out.ends_with(|p: char| p.is_alphanumeric()) => '&',
             '&' => {
                 out.push_str(" and ");
                 continue;
@@ -407,11 +519,51 @@ fn normalise(text: &str) -> String {
         };
         out.extend(c.to_lowercase());
     }
-    let words: Vec<&str> = out
-        .split_whitespace()
-        .map(|w| w.trim_end_matches('.'))
-        .filter(|w| !w.is_empty())
-        .collect();
+    let raw: Vec<&str> = out.split_whitespace().collect();
+    let mut words: Vec<String> = Vec::with_capacity(raw.len());
+    for (k, w) in raw.iter().enumerate() {
+        // A sentence's full stop is a comma here (a clause ends where a command
+        // starts); "lbs." and "oz." only abbreviate.
+        let stem = w.trim_end_matches('.');
+        let full_stop = stem.len() < w.len()
+            && stem.len() > 1
+            && k + 1 < raw.len()
+            && crate::Unit::parse(stem).is_err();
+        // Hesitations said in the middle ("we need uh paper plates").
+        if matches!(stem, "uh" | "um" | "uhm" | "er" | "erm" | "hmm") {
+            continue;
+        }
+        let word = match stem {
+            "dont" => "don't",
+            "cant" => "can't",
+            "im" => "i'm",
+            "ive" => "i've",
+            "whats" => "what's",
+            "thats" => "that's",
+            "theres" => "there's",
+            "weve" => "we've",
+            "isnt" => "isn't",
+            "doesnt" => "doesn't",
+            // "were out of milk": voice input drops the apostrophe.
+            "were"
+                if k == 0
+                    && raw
+                        .get(1)
+                        .is_some_and(|n| matches!(*n, "out" | "running" | "low" | "almost")) =>
+            {
+                "we're"
+            }
+            other => other,
+        };
+        if word.is_empty() {
+            continue;
+        }
+        words.push(if full_stop {
+            format!("{word},")
+        } else {
+            word.to_string()
+        });
+    }
     words.join(" ")
 }
 
@@ -438,17 +590,28 @@ fn drop_fillers(mut s: &str) -> &str {
 /// Split a sentence into clauses where a new command starts.
 fn clauses(s: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for part in s.split([';', '.']) {
+    for part in s.split(';') {
         let words: Vec<&str> = part.split_whitespace().collect();
         let mut cur: Vec<&str> = Vec::new();
         let mut i = 0;
         while i < words.len() {
             let w = words[i].trim_end_matches(',');
             let comma = words[i].ends_with(',');
-            let joiner = matches!(w, "and" | "then" | "but" | "also" | "plus");
+            let joiner = matches!(w, "and" | "then" | "but" | "also" | "plus" | "so");
             let next = words.get(i + 1).map(|n| n.trim_end_matches(','));
             let starts_command = |n: &str| CLAUSE_VERBS.contains(&n);
-            if joiner && next.is_some_and(starts_command) && !cur.is_empty() {
+            // "add milk to the costco list and bread to my list": each list
+            // has its own clause.
+            let list_done = cur
+                .last()
+                .is_some_and(|l| matches!(l.trim_end_matches(','), "list" | "lists"));
+            let list_later = words[i + 1..]
+                .iter()
+                .any(|l| matches!(l.trim_end_matches([',', '?', '.']), "list" | "lists"));
+            if joiner
+                && !cur.is_empty()
+                && (next.is_some_and(starts_command) || list_done && list_later)
+            {
                 out.push(cur.join(" "));
                 cur.clear();
                 i += 1;
@@ -523,11 +686,8 @@ fn take_list(clause: &str) -> (String, Option<String>, bool) {
     let mut rest: Vec<&str> = words[..cut].to_vec();
     rest.extend_from_slice(&words[pos + 1..]);
     let name = name.join(" ");
-    let name = match name.as_str() {
-        "" | "shopping" | "grocery" | "groceries" | "shopping grocery" | "grocery shopping"
-        | "default" | "main" => None,
-        n => Some(n.trim_end_matches("'s").to_string()),
-    };
+    let name = Some(name.trim_end_matches("'s").to_string())
+        .filter(|n| !DEFAULT_LIST_NAMES.contains(&n.as_str()));
     (rest.join(" "), name, true)
 }
 
@@ -539,6 +699,26 @@ fn split_items(s: &str) -> Vec<String> {
     for name in AND_NAMES {
         if text.contains(name) {
             text = text.replace(name, &name.replace(" and ", " \u{1}and\u{1} "));
+        }
+    }
+    for pair in AND_PAIRS {
+        let mut from = 0;
+        while let Some(at) = text[from..].find(pair) {
+            let end = from + at + pair.len();
+            let next = text[end..].split_whitespace().next().unwrap_or("");
+            let noun_follows = !next.is_empty()
+                && !matches!(
+                    next,
+                    "and" | "or" | "to" | "on" | "from" | "off" | "please" | "too"
+                )
+                && !next.starts_with(',');
+            if noun_follows {
+                let joined = pair.replace(" and ", " \u{1}and\u{1} ");
+                text.replace_range(from + at..end, &joined);
+                from += at + joined.len();
+            } else {
+                from = end;
+            }
         }
     }
     let mut out = Vec::new();
@@ -556,7 +736,8 @@ fn split_items(s: &str) -> Vec<String> {
             out.push(cur.join(" "));
         }
     }
-    out.into_iter()
+    out.iter()
+        .flat_map(|i| super::item::split_at_measures(i))
         .map(|i| i.replace('\u{1}', ""))
         .filter(|i| !i.trim().is_empty())
         .collect()
@@ -589,6 +770,26 @@ const NOT_ITEMS: &[&str] = &[
     "please",
     "for me",
     "it please",
+    "that one",
+    "this one",
+    "those ones",
+    "these ones",
+    "what",
+    "what was",
+    "what's",
+    "what is",
+    "it all",
+    "all this",
+    "all of it",
+    "all of this",
+    "consist of",
+    "entail",
+    "involve",
+    "contain",
+    "include",
+    "say",
+    "cost",
+    "come to",
     "if it's not",
     "if not",
     "there",
@@ -616,6 +817,13 @@ const TRAILING: &[&str] = &[
     "next time i'm at the store",
     "at the store",
     "from the store",
+    "is",
+    "are",
+    "is listed",
+    "are listed",
+    "listed",
+    "on it",
+    "on there",
     "when i go shopping",
     "for later",
     "again",
@@ -623,6 +831,21 @@ const TRAILING: &[&str] = &[
     "asap",
     "soon",
     "tonight",
+    "off",
+    "on",
+    "instead",
+    "anymore",
+    "any more",
+    "left",
+    "this week",
+    "these days",
+    "cost",
+    "costs",
+    "cost me",
+    "go for",
+    "going for",
+    "so far",
+    "again",
 ];
 
 fn strip_trailing(mut s: &str) -> &str {
@@ -670,10 +893,35 @@ fn items_of(s: &str) -> Vec<ItemPhrase> {
 /// "the item just mentioned".
 fn update_items(tail: &str) -> Vec<ItemPhrase> {
     let tail = strip_trailing(tail);
+    // "actually make that a dozen": the verb after "actually".
+    let tail = [
+        "make that ",
+        "make it ",
+        "make the ",
+        "change that to ",
+        "change it to ",
+    ]
+    .iter()
+    .find_map(|p| tail.strip_prefix(p))
+    .unwrap_or(tail);
     let tail = ["that ", "it ", "those ", "them ", "the "]
         .iter()
         .find_map(|p| tail.strip_prefix(p))
         .unwrap_or(tail);
+    // "the organic one", "the large ones"
+    let tail = tail
+        .strip_suffix(" ones")
+        .or_else(|| tail.strip_suffix(" one"))
+        .unwrap_or(tail);
+    // "the milk organic", "the coffee decaf": an item and its new variant.
+    if !tail.contains(" to ")
+        && let Some((target, variant)) = tail.rsplit_once(' ')
+        && VARIANT_WORDS.contains(&variant)
+        && let Some(mut item) = parse_item(target)
+    {
+        item.modifiers.insert(0, variant.to_string());
+        return vec![item];
+    }
     let tail = tail.trim_start_matches("one ").trim_start_matches("to ");
     let (target, value) = match tail
         .split_once(" to ")
@@ -696,8 +944,9 @@ fn update_items(tail: &str) -> Vec<ItemPhrase> {
             v.modifiers.push(std::mem::take(&mut v.name));
             vec![v]
         }
-        // "change the milk to 3"
+        // "change the milk to 3", "bump the water up to 3 packs"
         (t, None, Some((amount, unit))) => {
+            let t = t.strip_suffix(" up").unwrap_or(t);
             let mut item = parse_item(t).unwrap_or_else(|| ItemPhrase::bare(amount, unit));
             item.amount = Some(amount);
             item.unit = unit;
@@ -715,14 +964,414 @@ fn update_items(tail: &str) -> Vec<ItemPhrase> {
     }
 }
 
-/// Understand one clause.
-fn command(clause: &str) -> (Command, f32) {
+/// Verbs that make a new list when "list" follows them: "*make a new* list",
+/// "*start* a party list", "*set up* a list for the bbq".
+const CREATE_VERBS: &[&str] = &[
+    "make",
+    "create",
+    "start",
+    "begin",
+    "set up",
+    "setup",
+    "open a new",
+    "open new",
+    "generate",
+    "new",
+    "build",
+    "put together",
+    "i need a new",
+    "i want a new",
+    "need a new",
+    "want a new",
+    "add a new",
+    "add a",
+    "add new",
+    "another",
+];
+
+/// Words between the verb and "list" that do not name it ("a *new* list").
+const LIST_DETERMINERS: &[&str] = &[
+    "a", "an", "the", "my", "our", "new", "another", "fresh", "separate", "blank", "empty",
+    "brand", "second", "creating", "making", "me", "us", "up",
+];
+
+/// "make a new list", "start a party list", "create a list called camping",
+/// "begin new list of lottery numbers": a new list and its name, if one is given.
+fn create_list_command(clause: &str) -> Option<Command> {
+    let (verb_rest, _) = CREATE_VERBS
+        .iter()
+        .find_map(|v| strip_prefix_word(clause, v).map(|r| (r, *v)))?;
+    if verb_rest.starts_with("sure") {
+        return None;
+    }
+    let words: Vec<&str> = verb_rest.split_whitespace().collect();
+    let pos = words
+        .iter()
+        .position(|w| matches!(w.trim_end_matches([',', '?', '!']), "list" | "lists"))?;
+    // Only determiners and a short name may stand between the verb and "list".
+    let before: Vec<&str> = words[..pos]
+        .iter()
+        .copied()
+        .filter(|w| !LIST_DETERMINERS.contains(w))
+        .collect();
+    if before.len() > 3
+        || before
+            .iter()
+            .any(|w| PATTERNS.iter().any(|(p, _)| p == w) && *w != "new")
+    {
+        return None;
+    }
+    let after = strip_trailing(words[pos + 1..].join(" ").trim()).to_string();
+    let after_name = ["called ", "named ", "titled ", "for ", "of ", "about "]
+        .iter()
+        .find_map(|p| after.strip_prefix(p))
+        .map(|n| n.trim_start_matches("the ").trim().to_string())
+        .filter(|n| !n.is_empty() && n.split(' ').count() <= 4);
+    let name = if before.is_empty() {
+        after_name
+    } else {
+        Some(before.join(" "))
+    };
+    let list = name
+        .map(|n| n.trim_end_matches("'s").to_string())
+        .filter(|n| !DEFAULT_LIST_NAMES.contains(&n.as_str()));
+    Some(Command {
+        intent: Intent::CreateList,
+        list,
+        items: Vec::new(),
+    })
+}
+
+/// Names that mean the default list.
+const DEFAULT_LIST_NAMES: &[&str] = &[
+    "",
+    "shopping",
+    "grocery",
+    "groceries",
+    "shopping grocery",
+    "grocery shopping",
+    "default",
+    "main",
+];
+
+/// Openings that edit a list; a clause that starts with one is never read as a
+/// question about deals, prices or cheaper options.
+const EDIT_OPENINGS: &[&str] = &[
+    "add", "put", "remove", "delete", "take", "scratch", "drop", "i need", "we need", "get",
+    "grab", "buy", "pick up",
+];
+
+/// Words that make a clause about deals.
+const DEAL_WORDS: &[&str] = &[
+    "deal",
+    "deals",
+    "sale",
+    "sales",
+    "coupon",
+    "coupons",
+    "discount",
+    "discounts",
+    "discounted",
+    "special",
+    "specials",
+    "bogo",
+    "promo",
+    "promos",
+    "promotion",
+    "promotions",
+    "markdown",
+    "markdowns",
+    "clearance",
+    "rollback",
+    "rollbacks",
+];
+
+/// Words that make a clause about a cheaper option.
+const CHEAPER_WORDS: &[&str] = &["cheaper", "cheapest", "inexpensive", "compare"];
+
+/// Question and helper words that are never part of an item in a question
+/// ("*which brand of* paper towels *is* cheapest").
+const QUESTION_NOISE: &[&str] = &[
+    "any",
+    "are",
+    "is",
+    "there",
+    "what's",
+    "what",
+    "which",
+    "whats",
+    "got",
+    "show",
+    "me",
+    "the",
+    "find",
+    "a",
+    "an",
+    "option",
+    "options",
+    "alternative",
+    "alternatives",
+    "brand",
+    "of",
+    "for",
+    "to",
+    "than",
+    "on",
+    "in",
+    "at",
+    "this",
+    "week",
+    "today",
+    "right",
+    "now",
+    "do",
+    "you",
+    "have",
+    "prices",
+    "price",
+    "less",
+    "expensive",
+    "lower",
+    "cost",
+    "costs",
+    "there's",
+    "else",
+    "one",
+    "version",
+    "kind",
+    "type",
+    "can",
+    "i",
+    "we",
+    "get",
+    "with",
+    "something",
+    "anything",
+    "see",
+    "know",
+    "tell",
+    "let",
+    "good",
+    "best",
+    "buy",
+    "worth",
+    "it",
+    "store",
+];
+
+/// "any deals on coffee", "is chicken on sale", "which is cheaper, almond milk or
+/// oat milk": intents recognised by a word anywhere, with the items that remain
+/// once the question's own words are gone.
+fn cue_command(rest: &str) -> Option<(Intent, Vec<ItemPhrase>)> {
+    if EDIT_OPENINGS
+        .iter()
+        .any(|o| strip_prefix_word(rest, o).is_some())
+    {
+        return None;
+    }
+    let words: Vec<&str> = rest
+        .split_whitespace()
+        .map(|w| w.trim_matches([',', '?', '!']))
+        .collect();
+    let has = |set: &[&str]| words.iter().any(|w| set.contains(w));
+    let intent = if has(DEAL_WORDS) || rest.contains("on offer") {
+        Intent::Deals
+    } else if has(CHEAPER_WORDS)
+        || rest.contains("less expensive")
+        || rest.contains("lower price")
+        || rest.contains("better price")
+    {
+        Intent::Compare
+    } else {
+        return None;
+    };
+    let kept: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| {
+            !w.is_empty()
+                && !DEAL_WORDS.contains(w)
+                && !CHEAPER_WORDS.contains(w)
+                && !QUESTION_NOISE.contains(w)
+        })
+        .collect();
+    let text = kept.join(" ").replace(" or ", ", ");
+    let items = if kept.is_empty() {
+        Vec::new()
+    } else {
+        items_of(&text)
+    };
+    Some((intent, items))
+}
+
+/// "the milk is in the cart", "in the cart: eggs and cheese": bought.
+fn in_cart(rest: &str) -> Option<Vec<ItemPhrase>> {
+    let at = [
+        "in the cart",
+        "in my cart",
+        "in the basket",
+        "in my basket",
+        "in the trolley",
+    ]
+    .iter()
+    .find_map(|p| rest.find(p).map(|at| (at, p.len())))?;
+    let (before, after) = (&rest[..at.0], &rest[at.0 + at.1..]);
+    let text = if before.trim().is_empty() {
+        after
+    } else {
+        before
+    };
+    let text = text
+        .trim()
+        .trim_start_matches(':')
+        .trim_end_matches(" is")
+        .trim_end_matches(" are")
+        .trim_end_matches("'s")
+        .trim_end_matches("s'");
+    Some(items_of(text))
+}
+
+/// What a clause said besides its command.
+#[derive(Debug, Clone, Copy, Default)]
+struct Said {
+    /// It had its own verb ("remove the cheese"), not only items ("and bread").
+    verb: bool,
+    /// It named a list, the default one included ("to my list").
+    list: bool,
+}
+
+const SAID_VERB: Said = Said {
+    verb: true,
+    list: false,
+};
+
+/// The first phrasing `rest` starts with, and what follows it.
+fn match_pattern(rest: &str) -> Option<(Intent, &str)> {
+    PATTERNS
+        .iter()
+        .find_map(|(p, intent)| strip_prefix_word(rest, p).map(|r| (*intent, r)))
+}
+
+/// Command words whose misspellings are corrected ("remvoe", "chekc", "mkae").
+const VERBS: &[&str] = &[
+    "add", "remove", "delete", "check", "make", "clear", "show", "what's", "undo", "forget",
+    "scratch", "change", "total", "price", "help", "need", "grab", "empty", "cancel", "update",
+    "replace", "cross", "put", "take", "much",
+];
+
+/// The clause with a misspelt command word in its first two words corrected,
+/// when that makes it start with a known phrasing.
+fn correct_verb(rest: &str) -> Option<String> {
+    let words: Vec<&str> = rest.split(' ').collect();
+    for k in 0..words.len().min(2) {
+        let w = words[k];
+        if w.len() < 3 || VERBS.contains(&w) || PATTERNS.iter().any(|(p, _)| *p == w) {
+            continue;
+        }
+        let fix = VERBS.iter().find(|v| {
+            v.len() >= 3 && v.as_bytes()[0] == w.as_bytes()[0] && strsim::osa_distance(v, w) == 1
+        });
+        if let Some(fix) = fix {
+            let mut fixed = words.clone();
+            fixed[k] = fix;
+            let text = fixed.join(" ");
+            if match_pattern(&text).is_some() {
+                return Some(text);
+            }
+        }
+    }
+    None
+}
+
+/// Words that name a variant of an item ("make the milk *organic*").
+const VARIANT_WORDS: &[&str] = &[
+    "organic",
+    "decaf",
+    "regular",
+    "large",
+    "small",
+    "medium",
+    "whole",
+    "skim",
+    "diet",
+    "unsalted",
+    "salted",
+    "unsweetened",
+    "sweetened",
+    "plain",
+    "frozen",
+    "fresh",
+    "bigger",
+    "smaller",
+    "lowfat",
+    "nonfat",
+    "gluten-free",
+    "vegan",
+    "sugar-free",
+    "caffeine-free",
+    "spicy",
+    "mild",
+];
+
+/// Understand one clause, and say what else it said.
+fn command_with_verb(clause: &str) -> (Command, f32, Said) {
     let clause = drop_fillers(clause.trim());
+    if let Some(cmd) = create_list_command(clause) {
+        return (cmd, 0.9, SAID_VERB);
+    }
+    // "help me": the polite opening is the whole request.
+    if clause == "help me" || clause == "help me please" {
+        return (
+            Command {
+                intent: Intent::Help,
+                list: None,
+                items: Vec::new(),
+            },
+            0.9,
+            SAID_VERB,
+        );
+    }
     let (rest, list, named_list) = take_list(clause);
     let rest = drop_fillers(rest.trim());
-    let found = PATTERNS
-        .iter()
-        .find_map(|(p, intent)| strip_prefix_word(rest, p).map(|r| (*intent, r)));
+    if let Some(items) = in_cart(rest) {
+        return (
+            Command {
+                intent: Intent::Check,
+                list,
+                items,
+            },
+            0.85,
+            Said {
+                verb: true,
+                list: named_list,
+            },
+        );
+    }
+    if let Some((intent, items)) = cue_command(rest) {
+        return (
+            Command {
+                intent,
+                list,
+                items,
+            },
+            0.85,
+            Said {
+                verb: true,
+                list: named_list,
+            },
+        );
+    }
+    let corrected;
+    let mut rest = rest;
+    let mut found = match_pattern(rest);
+    // "remvoe the milk", "chekc off bread", "dont forgt": a typo in the verb.
+    if found.is_none()
+        && let Some(fixed) = correct_verb(rest)
+    {
+        corrected = fixed;
+        rest = corrected.as_str();
+        found = match_pattern(rest);
+    }
     let question = rest.split(' ').next().is_some_and(|w| {
         matches!(
             w,
@@ -763,6 +1412,7 @@ fn command(clause: &str) -> (Command, f32) {
             let intent = match *w {
                 "remove" | "removed" | "delete" | "deleted" | "scratch" => Intent::Remove,
                 "add" | "added" => Intent::Add,
+                "create" | "created" => Intent::CreateList,
                 _ => return None,
             };
             let tail_start = rest.len() - words[k + 1..].join(" ").len();
@@ -771,6 +1421,23 @@ fn command(clause: &str) -> (Command, f32) {
     });
     let (mut intent, tail, mut confidence) = match found {
         Some((intent, tail)) => (intent, tail, 0.95),
+        // Items said onto a list with no verb: "eggs on the shopping list please".
+        None if named_list
+            && !question
+            && !strip_trailing(rest).is_empty()
+            && strip_trailing(clause).ends_with("list")
+            && [" on the ", " on my ", " to the ", " to my ", " onto "]
+                .iter()
+                .any(|p| clause.contains(p))
+            && !rest.split(' ').any(|w| {
+                matches!(
+                    w,
+                    "anything" | "everything" | "left" | "else" | "item" | "items"
+                )
+            }) =>
+        {
+            (Intent::Add, rest, 0.7)
+        }
         // A named list and no verb: "my costco list", "to do list for today".
         None if named_list => (Intent::Show, rest, 0.7),
         // A question with no shopping verb: about a list if one is named.
@@ -781,23 +1448,75 @@ fn command(clause: &str) -> (Command, f32) {
     // "is bacon on my list, add it if not": the request is to add.
     let wants_add = |s: &str| {
         s.split([' ', ',']).any(|w| matches!(w, "add" | "put"))
-            && (s.contains(" if ") || s.contains(" not"))
+            && (s.contains(" if ")
+                || s.contains(" not")
+                || s.contains("add it")
+                || s.contains("put it"))
     };
+    let mut tail = tail;
     if intent == Intent::Show && wants_add(clause) {
         intent = Intent::Add;
+        // "is paprika listed, please add it": the item is before the request to add.
+        tail = [",", " if ", " please add", " add it", " put it"]
+            .iter()
+            .filter_map(|p| tail.find(p))
+            .min()
+            .map_or(tail, |at| &tail[..at]);
+    }
+    // "what does my list come to", "what does the party list have on it".
+    if intent == Intent::Price && named_list {
+        intent = if rest.contains("cost") || rest.contains("come to") {
+            Intent::Total
+        } else {
+            Intent::Show
+        };
+    }
+    // "check it off", "get that off my list": crossing or taking off.
+    let says_off = clause.ends_with(" off")
+        || [" off the ", " off my ", " off our ", " off of "]
+            .iter()
+            .any(|p| clause.contains(p));
+    if intent == Intent::Show && says_off && rest.starts_with("check") {
+        intent = Intent::Check;
+    } else if intent == Intent::Add && says_off && !rest.starts_with("add") {
+        intent = Intent::Remove;
     }
     let mut items = match intent {
         Intent::Show | Intent::Total | Intent::Deals | Intent::Price | Intent::Compare => {
-            let t = tail
-                .trim_start_matches("on ")
-                .trim_start_matches("the ")
-                .trim_start_matches("there ");
+            let mut t = tail;
+            for lead in [
+                "on ", "the ", "there ", "to get ", "to buy ", "any ", "already ", "put ",
+                "added ", "add ",
+            ] {
+                t = t.strip_prefix(lead).unwrap_or(t);
+            }
             items_of(t)
         }
         Intent::Undo | Intent::Help | Intent::Clear => Vec::new(),
         Intent::Update => update_items(tail),
         _ => items_of(tail),
     };
+    // "how much is everything": a price with nothing named is the total.
+    if intent == Intent::Price && items.is_empty() {
+        intent = Intent::Total;
+    }
+    // "i need 4 of those instead": a new amount for the last item.
+    if intent == Intent::Add
+        && items.is_empty()
+        && let Some(at) = [
+            " of those",
+            " of them",
+            " of that",
+            " of these",
+            " more of those",
+        ]
+        .iter()
+        .find_map(|p| strip_trailing(tail).strip_suffix(p))
+        && let Some((amount, unit)) = super::item::measure_of(at)
+    {
+        intent = Intent::Update;
+        items = vec![ItemPhrase::bare(amount, unit)];
+    }
     // "is milk on my list" keeps "milk"; "add if it's not" leaves nothing extra.
     if intent == Intent::Add && items.is_empty() {
         if let Some(q) = clause
@@ -815,7 +1534,11 @@ fn command(clause: &str) -> (Command, f32) {
     if intent == Intent::Remove && named_list && items.is_empty() {
         intent = Intent::DeleteList;
     }
-    if intent == Intent::CreateList && !named_list && !rest.contains("list") {
+    // "scratch that one from the list": the last item, not the last change.
+    if intent == Intent::Undo && named_list {
+        intent = Intent::Remove;
+    }
+    if intent == Intent::CreateList && !named_list && !clause.contains("list") {
         // "make a cake" is not about lists; "make a new shopping list" is.
         intent = if items.is_empty() {
             Intent::Unknown
@@ -836,6 +1559,8 @@ fn command(clause: &str) -> (Command, f32) {
     let strong_show = found.is_some_and(|(_, _)| {
         [
             "what do",
+            "do i need",
+            "do we need",
             "what else",
             "what's left",
             "what is left",
@@ -874,6 +1599,10 @@ fn command(clause: &str) -> (Command, f32) {
             items,
         },
         confidence,
+        Said {
+            verb: found.is_some(),
+            list: named_list,
+        },
     )
 }
 
@@ -881,13 +1610,22 @@ fn command(clause: &str) -> (Command, f32) {
 /// `Unknown` command.
 pub fn parse_request(text: &str) -> Understanding {
     let norm = normalise(super::clamp_text(text));
-    let mut commands = Vec::new();
+    let mut commands: Vec<Command> = Vec::new();
     let mut confidence: f32 = 1.0;
     for clause in clauses(&norm) {
-        let (cmd, c) = command(&clause);
+        let (mut cmd, c, said) = command_with_verb(&clause);
         confidence = confidence.min(c);
+        // "remove the ham from the party list and the chips from my list": a
+        // clause with only items does what the one before it did.
+        if !said.verb
+            && cmd.intent == Intent::Add
+            && let Some(prev) = commands.last()
+            && matches!(prev.intent, Intent::Remove | Intent::Check | Intent::Add)
+        {
+            cmd.intent = prev.intent;
+        }
         // A later clause without its own list inherits the previous one's.
-        let cmd = match (commands.last(), cmd) {
+        let cmd = match (commands.last().filter(|_| !said.list), cmd) {
             (
                 Some(Command { list: Some(l), .. }),
                 Command {
@@ -952,6 +1690,57 @@ mod tests {
     /// (text, [(intent, list, item names)])
     #[allow(clippy::type_complexity)]
     const CASES: &[(&str, &[(Intent, Option<&str>, &[&str])])] = &[
+        ("make a new list", &[(Intent::CreateList, None, &[])]),
+        (
+            "start a new shopping list",
+            &[(Intent::CreateList, None, &[])],
+        ),
+        (
+            "create a list called camping",
+            &[(Intent::CreateList, Some("camping"), &[])],
+        ),
+        (
+            "start a list of dog names",
+            &[(Intent::CreateList, Some("dog names"), &[])],
+        ),
+        (
+            "begin a new bbq list please",
+            &[(Intent::CreateList, Some("bbq"), &[])],
+        ),
+        ("make sure to add milk", &[(Intent::Add, None, &["milk"])]),
+        (
+            "make sure walnuts are on my shopping list",
+            &[(Intent::Add, None, &["walnuts"])],
+        ),
+        (
+            "write apples on the list",
+            &[(Intent::Add, None, &["apples"])],
+        ),
+        (
+            "eggs on the costco list please",
+            &[(Intent::Add, Some("costco"), &["eggs"])],
+        ),
+        (
+            "is paprika on my list, please add it",
+            &[(Intent::Add, None, &["paprika"])],
+        ),
+        ("do i need to get milk", &[(Intent::Show, None, &["milk"])]),
+        (
+            "what does my shopping list consist of",
+            &[(Intent::Show, None, &[])],
+        ),
+        (
+            "we're out of soap so take candles off the list",
+            &[
+                (Intent::Add, None, &["soap"]),
+                (Intent::Remove, None, &["candles"]),
+            ],
+        ),
+        (
+            "scratch that one from the list",
+            &[(Intent::Remove, None, &[])],
+        ),
+        ("clean out the list", &[(Intent::Clear, None, &[])]),
         (
             "add 2 gallons of milk and a dozen eggs",
             &[(Intent::Add, None, &["milk", "eggs"])],
