@@ -50,6 +50,20 @@ impl ItemPhrase {
         }
     }
 
+    /// An item with only a name and no amount.
+    pub fn named(name: &str) -> Self {
+        ItemPhrase {
+            name: name.to_string(),
+            amount: None,
+            amount_min: None,
+            unit: None,
+            pack: None,
+            modifiers: Vec::new(),
+            alternatives: Vec::new(),
+            note: None,
+        }
+    }
+
     /// The wanted quantity: amount and unit, one each when the text gave none.
     pub fn quantity(&self) -> Option<Quantity> {
         let amount = match self.amount {
@@ -142,7 +156,8 @@ const MODIFIERS: &[&str] = &[
 const SIZE_WORDS: &[&str] = &[
     "small", "large", "medium", "big", "level", "heaped", "heaping", "scant", "generous", "good",
     "rounded", "fat", "thick", "thin", "generous", "lg", "sm", "packed", "loosely", "firmly",
-    "lightly", "well", "tightly", "extra",
+    "lightly", "well", "tightly", "extra", "family", "party", "value", "size", "sized", "king",
+    "giant", "mega", "bulk", "club", "economy",
 ];
 
 /// Units that also come after a counted name ("3 garlic cloves", "2 ciabatta
@@ -265,6 +280,7 @@ const NOTE_STARTS: &[&str] = &[
 /// Note words that are preparation participles: inside a name ("canned
 /// *chopped* tomatoes") they stay, at its end ("1 onion *chopped*") a note starts.
 const PARTICIPLES: &[&str] = &[
+    "cut",
     "chopped",
     "minced",
     "sliced",
@@ -362,7 +378,22 @@ fn pre_tokenize(s: &str) -> Vec<String> {
             _ => out.push(c),
         }
     }
-    out.split_whitespace().map(str::to_string).collect()
+    out.split_whitespace()
+        .flat_map(|w| {
+            // "twenty-four", "six-packs": number words joined to what follows.
+            match w.split_once('-') {
+                Some((a, b))
+                    if NUMBER_WORDS.iter().any(|(n, _)| *n == a)
+                        && !b.is_empty()
+                        && (NUMBER_WORDS.iter().any(|(n, _)| *n == b)
+                            || Unit::parse(b).is_ok()) =>
+                {
+                    vec![a.to_string(), b.to_string()]
+                }
+                _ => vec![w.to_string()],
+            }
+        })
+        .collect()
 }
 
 /// A number at `words[i..]`: digits, fractions, mixed numbers, unicode fractions,
@@ -434,6 +465,10 @@ fn number_at_plain(words: &[String], i: usize) -> Option<(Amount, usize)> {
     }
     if w.starts_with(|c: char| c.is_ascii_digit() || "½¼¾⅓⅔⅛⅜⅝⅞.".contains(c)) {
         let first = Amount::parse(w).ok()?;
+        // "80/20 ground beef", "90/10": a lean ratio, not an amount.
+        if w.contains('/') && first.ratio() >= Ratio::from_integer(1) {
+            return None;
+        }
         // "1 1/2": a whole number and a fraction.
         if first.ratio().is_integer()
             && let Some(next) = words.get(i + 1)
@@ -754,6 +789,18 @@ fn parse_line(text: &str, joined: usize) -> Option<ItemPhrase> {
         item.amount_min = min;
         item.unit = unit;
         i += used;
+        // "the 6 pack of beer", "a 12 pk": a singular "pack" after a number
+        // above one is the size of one pack.
+        if item.unit == Some(Unit::Pack)
+            && a.ratio() > Ratio::from_integer(1)
+            && words
+                .get(i - 1)
+                .is_some_and(|w| matches!(w.as_str(), "pack" | "pk" | "pkg"))
+            && words.get(i).is_some_and(|w| w == "of")
+        {
+            item.pack = Some(Quantity::new(a, Unit::Each));
+            item.amount = Amount::from_int(1).ok();
+        }
         // "2 x 400g can": the "x" multiplies packs.
         if item.unit.is_none() && words.get(i).is_some_and(|w| w == "x") {
             i += 1;

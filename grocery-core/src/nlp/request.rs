@@ -70,7 +70,7 @@ pub struct Understanding {
 const FILLERS: &[&str] = &[
     "hey", "hi", "hello", "ok", "okay", "so", "um", "uh", "please", "pls", "plz", "oh", "and",
     "also", "alright", "yo", "google", "alexa", "siri", "agent", "grocery", "just", "now", "well",
-    "yeah", "yes", "oops", "whoops", "no wait", "wait", "hmm", "ah",
+    "yeah", "yes", "oops", "whoops", "no wait", "wait", "hmm", "ah", "then",
 ];
 
 /// Multi-word openings that only ask politely ("can you", "i'd like you to").
@@ -114,6 +114,17 @@ const POLITE: &[&str] = &[
     "need to",
     "go to the list and",
     "go to my list and",
+    "i think",
+    "i guess",
+    "looks like",
+    "it looks like",
+    "seems like",
+    "we just",
+    "i just",
+    "we really",
+    "we definitely",
+    "we still",
+    "we'll need",
 ];
 
 /// Phrases that start a command, most specific first, with their intent.
@@ -189,6 +200,42 @@ const PATTERNS: &[(&str, Intent)] = &[
     ("we should buy", Intent::Add),
     ("set", Intent::Update),
     ("bump", Intent::Update),
+    ("pull up", Intent::Show),
+    ("bring up", Intent::Show),
+    ("pull", Intent::Remove),
+    ("nix", Intent::Remove),
+    ("we're outta", Intent::Add),
+    ("outta", Intent::Add),
+    ("we're low on", Intent::Add),
+    ("we are low on", Intent::Add),
+    ("we could really use", Intent::Add),
+    ("we could use", Intent::Add),
+    ("could really use", Intent::Add),
+    ("don't let me forget", Intent::Add),
+    ("do not let me forget", Intent::Add),
+    ("make sure we get", Intent::Add),
+    ("make sure we have", Intent::Add),
+    ("make sure i get", Intent::Add),
+    ("note that we need", Intent::Add),
+    ("note that i need", Intent::Add),
+    ("jot down", Intent::Add),
+    ("throw away", Intent::Remove),
+    ("throw out", Intent::Remove),
+    ("throw", Intent::Add),
+    ("toss", Intent::Add),
+    ("i grabbed", Intent::Check),
+    ("we grabbed", Intent::Check),
+    ("grabbed", Intent::Check),
+    ("we got", Intent::Check),
+    ("we bought", Intent::Check),
+    ("we picked up", Intent::Check),
+    ("mark off", Intent::Check),
+    ("take everything off", Intent::Clear),
+    ("delete all the items", Intent::Clear),
+    ("delete all items", Intent::Clear),
+    ("remove all the items", Intent::Clear),
+    ("delete everything", Intent::Clear),
+    ("get rid of everything", Intent::Clear),
     // Undo and help.
     ("undo", Intent::Undo),
     ("take that back", Intent::Undo),
@@ -508,6 +555,7 @@ fn normalise(text: &str) -> String {
     for c in text.chars() {
         let c = match c {
             '’' | '‘' | '`' => '\'',
+            '–' | '—' => '-',
             // "m&m's" keeps its ampersand; "bread & butter" is "and".
             '&' if out.ends_with(|p: char| p.is_alphanumeric()) => '&',
             '&' => {
@@ -527,6 +575,7 @@ fn normalise(text: &str) -> String {
         let stem = w.trim_end_matches('.');
         let full_stop = stem.len() < w.len()
             && stem.len() > 1
+            && !stem.contains(|c: char| c.is_ascii_digit())
             && k + 1 < raw.len()
             && crate::Unit::parse(stem).is_err();
         // Hesitations said in the middle ("we need uh paper plates").
@@ -664,7 +713,7 @@ fn take_list(clause: &str) -> (String, Option<String>, bool) {
         .iter()
         .rposition(|w| matches!(w.trim_end_matches([',', '?']), "list" | "lists" | "list's"))
     else {
-        return (clause.to_string(), None, false);
+        return store_list(&words).unwrap_or_else(|| (clause.to_string(), None, false));
     };
     // Walk back over the name to a preposition or determiner.
     let mut start = pos;
@@ -691,10 +740,161 @@ fn take_list(clause: &str) -> (String, Option<String>, bool) {
     (rest.join(" "), name, true)
 }
 
+/// One word's key for the kinds lexicon: lower-case, singular.
+fn kind_key(w: &str) -> String {
+    let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+    for (plural, one) in [("ies", "y"), ("oes", "o"), ("ches", "ch"), ("shes", "sh")] {
+        if w.len() > plural.len() + 2
+            && let Some(stem) = w.strip_suffix(plural)
+        {
+            return format!("{stem}{one}");
+        }
+    }
+    if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
+        return w[..w.len() - 1].to_string();
+    }
+    w.to_string()
+}
+
+/// The kinds of product the embedded catalog sells ("milk", "paper towels",
+/// "vanilla extract"), keyed word by word with [`kind_key`].
+static KINDS: std::sync::LazyLock<std::collections::HashSet<String>> =
+    std::sync::LazyLock::new(|| {
+        let mut kinds = std::collections::HashSet::new();
+        let mut rows = csv::Reader::from_reader(crate::catalog::EMBEDDED_CATALOG.as_bytes());
+        let column = rows
+            .headers()
+            .ok()
+            .and_then(|h| h.iter().position(|c| c == "kind"));
+        if let Some(column) = column {
+            for row in rows.records().flatten() {
+                if let Some(kind) = row.get(column) {
+                    let key: Vec<String> = kind.split_whitespace().map(kind_key).collect();
+                    kinds.insert(key.join(" "));
+                }
+            }
+        }
+        kinds
+    });
+
+/// "milk eggs bread", "paper towels toilet paper": a run of product kinds said
+/// without commas, split into its kinds. Only when every word belongs to a kind
+/// and the run is at least three kinds, or two kinds of two words or more, so
+/// that "peanut butter cookies" or "strawberry greek yogurt" stay whole.
+fn split_known_run(chunk: &str) -> Option<Vec<String>> {
+    let words: Vec<&str> = chunk.split_whitespace().collect();
+    if words.len() < 2
+        || words.len() > 24
+        || words
+            .iter()
+            .any(|w| !w.chars().all(|c| c.is_alphabetic() || c == '\''))
+    {
+        return None;
+    }
+    let keys: Vec<String> = words.iter().map(|w| kind_key(w)).collect();
+    if KINDS.contains(&keys.join(" ")) {
+        return None;
+    }
+    // Fewest kinds covering words[..k], by dynamic programming.
+    let n = words.len();
+    let mut best: Vec<Option<(usize, usize)>> = vec![None; n + 1]; // (count, start)
+    best[0] = Some((0, 0));
+    for end in 1..=n {
+        for len in 1..=end.min(4) {
+            let start = end - len;
+            if let Some((count, _)) = best[start]
+                && KINDS.contains(&keys[start..end].join(" "))
+                && best[end].is_none_or(|(c, _)| count + 1 < c)
+            {
+                best[end] = Some((count + 1, start));
+            }
+        }
+    }
+    let mut spans = Vec::new();
+    let mut end = n;
+    while end > 0 {
+        let (_, start) = best[end]?;
+        spans.push((start, end));
+        end = start;
+    }
+    spans.reverse();
+    let multi_word = spans.iter().all(|(a, b)| b - a >= 2);
+    if spans.len() >= 3 || spans.len() == 2 && multi_word {
+        Some(spans.iter().map(|(a, b)| words[*a..*b].join(" ")).collect())
+    } else {
+        None
+    }
+}
+
+/// Stores people name their lists after; "add water to costco" means the costco
+/// list even without the word "list".
+const STORES: &[&str] = &[
+    "costco",
+    "walmart",
+    "target",
+    "kroger",
+    "aldi",
+    "lidl",
+    "safeway",
+    "publix",
+    "wegmans",
+    "heb",
+    "h-e-b",
+    "meijer",
+    "albertsons",
+    "sprouts",
+    "whole foods",
+    "trader joe's",
+    "trader joes",
+    "sam's club",
+    "sams club",
+    "bj's",
+    "home depot",
+    "lowe's",
+    "cvs",
+    "walgreens",
+    "the farmers market",
+    "farmers market",
+    "the hardware store",
+];
+
+/// "… to costco", "… from trader joe's": a store named at the end of a clause.
+fn store_list(words: &[&str]) -> Option<(String, Option<String>, bool)> {
+    for n in [3, 2, 1] {
+        if words.len() < n + 2 {
+            continue;
+        }
+        let lead = words[words.len() - n - 1];
+        if !matches!(lead, "to" | "from" | "on" | "off" | "at" | "for") {
+            continue;
+        }
+        let name = words[words.len() - n..]
+            .join(" ")
+            .trim_end_matches(['?', '!', ','])
+            .to_string();
+        if STORES.contains(&name.as_str()) {
+            let name = name.trim_start_matches("the ").to_string();
+            let rest = words[..words.len() - n - 1].join(" ");
+            return Some((rest, Some(name), true));
+        }
+    }
+    None
+}
+
 /// Split an item list on commas, "and", "&", "plus", keeping names that contain
 /// "and" whole.
 fn split_items(s: &str) -> Vec<String> {
-    let mut text = s.to_string();
+    let mut text = s.replace(" as well as ", ", ");
+    // "two and a half pounds", "1 and 1/2 lbs": one amount, not two items.
+    for joined in [
+        " and a half",
+        " and one half",
+        " and a quarter",
+        " and 1/2",
+        " and ½",
+    ] {
+        text = text.replace(joined, &joined.replace(" and ", " \u{1}and\u{1} "));
+    }
     // Protect compound names.
     for name in AND_NAMES {
         if text.contains(name) {
@@ -738,6 +938,7 @@ fn split_items(s: &str) -> Vec<String> {
     }
     out.iter()
         .flat_map(|i| super::item::split_at_measures(i))
+        .flat_map(|i| split_known_run(&i).unwrap_or_else(|| vec![i]))
         .map(|i| i.replace('\u{1}', ""))
         .filter(|i| !i.trim().is_empty())
         .collect()
@@ -846,6 +1047,21 @@ const TRAILING: &[&str] = &[
     "going for",
     "so far",
     "again",
+    "on your way home",
+    "on your way back",
+    "on the way",
+    "on your way",
+    "while you're out",
+    "while you're there",
+    "when you're there",
+    "after work",
+    "after all",
+    "done",
+    "as done",
+    "as bought",
+    "as purchased",
+    "as complete",
+    "as completed",
 ];
 
 fn strip_trailing(mut s: &str) -> &str {
@@ -866,26 +1082,46 @@ fn strip_trailing(mut s: &str) -> &str {
 }
 
 fn items_of(s: &str) -> Vec<ItemPhrase> {
-    let s = strip_trailing(s);
-    let s = s
-        .strip_prefix("some ")
-        .or_else(|| s.strip_prefix("the "))
-        .unwrap_or(s);
+    let mut s = strip_trailing(s);
+    // "grab me a coke", "throw in some more rice", "like 4 or 5 limes"
+    loop {
+        let before = s;
+        for lead in [
+            "me ", "us ", "in ", "some ", "the ", "more ", "like ", "maybe ", "around ", "off ",
+            "of ",
+        ] {
+            s = s.strip_prefix(lead).unwrap_or(s);
+        }
+        if s == before {
+            break;
+        }
+    }
     if NOT_ITEMS.contains(&s.trim()) {
         return Vec::new();
     }
-    split_items(s)
-        .iter()
-        .filter_map(|i| {
-            let i = i.trim();
-            let i = i.strip_prefix("the ").unwrap_or(i);
-            let i = i.strip_prefix("some ").unwrap_or(i);
-            if NOT_ITEMS.contains(&i) {
-                return None;
+    let mut items: Vec<ItemPhrase> = Vec::new();
+    for i in split_items(s) {
+        let i = i.trim();
+        let i = i.strip_prefix("the ").unwrap_or(i);
+        let i = i.strip_prefix("some ").unwrap_or(i);
+        if NOT_ITEMS.contains(&i) {
+            continue;
+        }
+        match parse_item(i).filter(|item| !NOT_ITEMS.contains(&item.name.as_str())) {
+            Some(item) => items.push(item),
+            // "ground beef, 2 lbs": an amount for the item before it.
+            None => {
+                if let Some((amount, unit)) = super::item::measure_of(i)
+                    && let Some(last) = items.last_mut()
+                    && last.amount.is_none()
+                {
+                    last.amount = Some(amount);
+                    last.unit = unit;
+                }
             }
-            parse_item(i).filter(|item| !NOT_ITEMS.contains(&item.name.as_str()))
-        })
-        .collect()
+        }
+    }
+    items
 }
 
 /// The target and new value of an update: "that 3" (the last item, 3), "the
@@ -913,6 +1149,12 @@ fn update_items(tail: &str) -> Vec<ItemPhrase> {
         .strip_suffix(" ones")
         .or_else(|| tail.strip_suffix(" one"))
         .unwrap_or(tail);
+    // "the large ones", "organic": only the new variant of the last item.
+    if VARIANT_WORDS.contains(&tail) {
+        let mut item = ItemPhrase::named("");
+        item.modifiers.push(tail.to_string());
+        return vec![item];
+    }
     // "the milk organic", "the coffee decaf": an item and its new variant.
     if !tail.contains(" to ")
         && let Some((target, variant)) = tail.rsplit_once(' ')
@@ -1265,6 +1507,10 @@ fn correct_verb(rest: &str) -> Option<String> {
     let words: Vec<&str> = rest.split(' ').collect();
     for k in 0..words.len().min(2) {
         let w = words[k];
+        if w == "ad" && k == 0 {
+            let text = format!("add{}", &rest[2..]);
+            return Some(text);
+        }
         if w.len() < 3 || VERBS.contains(&w) || PATTERNS.iter().any(|(p, _)| *p == w) {
             continue;
         }
@@ -1404,6 +1650,14 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
                 | "whom"
         )
     });
+    // "actually we already have rice": "actually" only softens another verb.
+    if let Some((Intent::Update, tail)) = found
+        && rest.starts_with("actually ")
+        && let Some((other, t)) = match_pattern(tail)
+        && other != Intent::Update
+    {
+        found = Some((other, t));
+    }
     // No verb at the start: a strong verb later in the clause ("this item should
     // be removed from the list", "on my to dos remove mop kitchen").
     let found = found.or_else(|| {
@@ -1435,6 +1689,31 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
                     "anything" | "everything" | "left" | "else" | "item" | "items"
                 )
             }) =>
+        {
+            (Intent::Add, rest, 0.7)
+        }
+        // "costco list: paper towels and toilet paper": items after a list
+        // named first.
+        None if list
+            .as_deref()
+            .is_some_and(|l| clause.starts_with(&format!("{l} list")))
+            && !question
+            && !rest.split(' ').any(|w| {
+                matches!(
+                    w,
+                    "what"
+                        | "contains"
+                        | "has"
+                        | "have"
+                        | "it"
+                        | "everything"
+                        | "left"
+                        | "today"
+                        | "tell"
+                        | "show"
+                )
+            })
+            && !items_of(rest).is_empty() =>
         {
             (Intent::Add, rest, 0.7)
         }
@@ -1531,8 +1810,19 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
         }
     }
     // Deleting or clearing a named list with nothing else is about the list.
-    if intent == Intent::Remove && named_list && items.is_empty() {
+    let nothing_said = strip_trailing(tail).is_empty();
+    if intent == Intent::Remove && named_list && items.is_empty() && nothing_said {
         intent = Intent::DeleteList;
+    }
+    // "take everything off the list", "remove all the items": the whole list.
+    if intent == Intent::Remove
+        && !clause.contains("lists")
+        && matches!(
+            strip_trailing(tail),
+            "everything" | "all" | "all items" | "all the items" | "every item" | "it all"
+        )
+    {
+        intent = Intent::Clear;
     }
     // "scratch that one from the list": the last item, not the last change.
     if intent == Intent::Undo && named_list {
