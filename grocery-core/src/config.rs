@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::resilience::BreakerConfig;
 
 /// Environment variable naming the config file when no path is given.
 pub const CONFIG_ENV: &str = "GROCERY_CONFIG";
@@ -22,6 +23,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Product catalog and search.
     pub catalog: CatalogConfig,
+    /// The optional LLM fallback for requests the built-in parser is unsure of.
+    pub llm: LlmConfig,
 }
 
 /// The `[store]` section.
@@ -76,6 +79,120 @@ impl Default for CatalogConfig {
     }
 }
 
+/// Which HTTP API the LLM server speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmApi {
+    /// Ollama's `POST /api/chat`.
+    #[default]
+    Ollama,
+    /// OpenAI-compatible `POST /v1/chat/completions` (OpenAI, vLLM, llama.cpp
+    /// server, LM Studio, ...).
+    Openai,
+}
+
+/// The `[llm]` section: an LLM asked when the built-in parser's confidence is low.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// Ask the LLM at all. Off by default.
+    pub enabled: bool,
+    /// The API the server speaks.
+    pub api: LlmApi,
+    /// Base URL, `http` or `https`, without the API path
+    /// (`http://127.0.0.1:11434` for Ollama, `https://api.openai.com` for OpenAI).
+    /// Required when `enabled`.
+    pub url: Option<String>,
+    /// Model name (`llama3.2`, `gpt-4o-mini`). Required when `enabled`.
+    pub model: Option<String>,
+    /// Sent as `Authorization: Bearer <key>` when set. Prefer the environment
+    /// (`GROCERY_LLM__API_KEY`) or `api_key_file` to writing it in a file.
+    pub api_key: Option<Secret>,
+    /// File holding the API key (container secrets); surrounding whitespace is
+    /// ignored. Not allowed together with `api_key`.
+    pub api_key_file: Option<PathBuf>,
+    /// Time allowed for one LLM request, in milliseconds.
+    pub timeout_ms: u64,
+    /// The LLM is asked when the built-in understanding's confidence is below this
+    /// (0..=1).
+    pub threshold: f32,
+    /// Validated answers kept in memory, keyed by the normalised text (0 turns the
+    /// cache off).
+    pub cache_entries: u64,
+    /// How long a cached answer is kept, in seconds.
+    pub cache_ttl_secs: u64,
+    /// The circuit breaker in front of the LLM server.
+    pub breaker: BreakerConfig,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            api: LlmApi::Ollama,
+            url: None,
+            model: None,
+            api_key: None,
+            api_key_file: None,
+            timeout_ms: 3_000,
+            threshold: 0.5,
+            cache_entries: 1_000,
+            cache_ttl_secs: 3_600,
+            breaker: BreakerConfig::default(),
+        }
+    }
+}
+
+/// A secret string (API key, password). `Debug`, `Display` and `Serialize` all
+/// print `***`, so logs and `grocery config show` never reveal it; read it with
+/// [`Secret::expose`].
+///
+/// Because it serialises as `***`, a configuration written out by
+/// [`Config::to_toml`] does not carry its secrets.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value itself: only to put it where it is used, never in a log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+/// Keys whose environment overrides stay strings even when they look like
+/// numbers (an all-digit API key or model name, a path made of digits).
+const STRING_KEYS: &[&[&str]] = &[
+    &["store", "path"],
+    &["llm", "url"],
+    &["llm", "model"],
+    &["llm", "api_key"],
+    &["llm", "api_key_file"],
+];
+
 impl Config {
     /// Load the configuration: defaults, then the TOML file (`path`, else
     /// `$GROCERY_CONFIG`, else `grocery.toml` in the user's config directory if it
@@ -124,8 +241,15 @@ impl Config {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-            set_path(&mut value, &path, env_value(raw))
-                .map_err(|e| Error::Config(format!("{key}: {e}")))?;
+            let typed = if STRING_KEYS
+                .iter()
+                .any(|k| k.len() == path.len() && k.iter().zip(&path).all(|(a, b)| a == b))
+            {
+                toml::Value::String(raw.clone())
+            } else {
+                env_value(raw)
+            };
+            set_path(&mut value, &path, typed).map_err(|e| Error::Config(format!("{key}: {e}")))?;
         }
         value
             .try_into::<Config>()
@@ -211,7 +335,6 @@ fn set_path(
             .or_insert_with(|| toml::Value::Table(Default::default()));
     }
     let table = cur.as_table_mut().ok_or("not a section")?;
-    // A string override of a numeric key (e.g. a path made of digits) keeps the string.
     table.insert(last.clone(), new);
     Ok(())
 }
@@ -248,6 +371,32 @@ mod tests {
         assert_eq!(c.store.readers, 7);
         assert_eq!(c.store.path, Some(PathBuf::from("/tmp/a.db")));
         assert_eq!(c.catalog.default_limit, 3);
+    }
+
+    #[test]
+    fn api_key_comes_from_env_and_is_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.toml");
+        std::fs::write(&file, "[llm]\nenabled = true\nmodel = \"m\"\n").unwrap();
+        let env = vec![
+            ("GROCERY_LLM__API_KEY".to_string(), "0123456789".to_string()),
+            ("GROCERY_LLM__API".to_string(), "openai".to_string()),
+            ("GROCERY_LLM__BREAKER__WINDOW".to_string(), "7".to_string()),
+        ];
+        let c = Config::load_from(Some(&file), env).unwrap();
+        assert!(c.llm.enabled);
+        assert_eq!(c.llm.api, LlmApi::Openai);
+        assert_eq!(c.llm.breaker.window, 7);
+        // Kept as the string it is, leading zero and all.
+        assert_eq!(
+            c.llm.api_key.as_ref().map(Secret::expose),
+            Some("0123456789")
+        );
+        let shown = c.to_toml().unwrap();
+        assert!(shown.contains("api_key = \"***\""), "{shown}");
+        for text in [shown, format!("{c:?}"), serde_json::to_string(&c).unwrap()] {
+            assert!(!text.contains("0123456789"), "{text}");
+        }
     }
 
     #[test]

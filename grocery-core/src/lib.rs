@@ -60,6 +60,14 @@
 //! [`Config::load`] layers defaults, a TOML file (`GROCERY_CONFIG`) and
 //! `GROCERY_<SECTION>__<KEY>` environment variables, e.g. `GROCERY_STORE__PATH`.
 //! See `config/grocery.example.toml`.
+//!
+//! ## LLM fallback (optional, off by default)
+//! The `[llm]` section configures [`llm::LlmFallback`]: an Ollama or
+//! OpenAI-compatible model asked to understand a sentence the built-in parser is
+//! unsure of (confidence below `llm.threshold`). Its JSON answer is validated as
+//! strictly as user input; every request has a timeout and goes through a circuit
+//! breaker ([`resilience::CircuitBreaker`]), and is never retried. The API key
+//! comes from `GROCERY_LLM__API_KEY` or `llm.api_key_file` and is shown as `***`.
 #![warn(missing_docs)]
 
 pub mod agent;
@@ -68,10 +76,12 @@ pub mod config;
 pub mod error;
 mod grocery;
 pub mod lists;
+pub mod llm;
 pub mod money;
 pub mod nlp;
 pub mod pricing;
 pub mod quantity;
+pub mod resilience;
 mod store;
 pub mod users;
 
