@@ -38,6 +38,7 @@ struct Inner {
     store: Store,
     index: RwLock<Arc<CatalogIndex>>,
     sessions: crate::agent::Sessions,
+    llm: Option<crate::llm::LlmFallback>,
 }
 
 impl std::fmt::Debug for Grocery {
@@ -77,12 +78,14 @@ impl Grocery {
             config.catalog.match_cache_entries,
         )
         .await?;
+        let llm = crate::llm::LlmFallback::from_config(&config.llm)?;
         Ok(Grocery {
             inner: Arc::new(Inner {
                 config,
                 store,
                 index: RwLock::new(index),
                 sessions: crate::agent::sessions(),
+                llm,
             }),
         })
     }
@@ -120,6 +123,11 @@ impl Grocery {
     /// The agent, acting for another user.
     pub fn agent_for(&self, user: UserId) -> Agent<'_> {
         Agent::new(self, user)
+    }
+
+    /// The LLM fallback, when `[llm]` is enabled.
+    pub fn llm(&self) -> Option<&crate::llm::LlmFallback> {
+        self.inner.llm.as_ref()
     }
 
     /// Price observations and history.

@@ -158,6 +158,22 @@ pub enum Unit {
     Knob,
 }
 
+/// Every spelling [`Unit::parse`] accepts, lower-case: codes, singular and plural
+/// names, then aliases (a name never shadows an alias of another unit).
+static UNIT_NAMES: std::sync::LazyLock<std::collections::HashMap<&'static str, Unit>> =
+    std::sync::LazyLock::new(|| {
+        let mut names = std::collections::HashMap::new();
+        for (alias, unit) in ALIASES {
+            names.insert(*alias, *unit);
+        }
+        for &unit in Unit::ALL {
+            for name in [unit.plural(), unit.singular(), unit.code()] {
+                names.insert(name, unit);
+            }
+        }
+        names
+    });
+
 /// Extra spellings accepted by [`Unit::parse`], besides each unit's code,
 /// singular and plural. Keys are lowercase with single spaces.
 const ALIASES: &[(&str, Unit)] = &[
@@ -511,6 +527,13 @@ impl Unit {
     /// trailing `.` on each word — except that a bare lowercase `"t"` means
     /// teaspoon and a bare uppercase `"T"` means tablespoon.
     pub fn parse(s: &str) -> Result<Unit, QuantityError> {
+        // Fast path: one lower-case word, as the parsers pass them.
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase()) && s != "t" {
+            return UNIT_NAMES
+                .get(s)
+                .copied()
+                .ok_or_else(|| QuantityError::UnknownUnit(s.to_string()));
+        }
         let normalized = s
             .split_whitespace()
             .map(|word| word.strip_suffix('.').unwrap_or(word))
@@ -523,21 +546,20 @@ impl Unit {
             _ => {}
         }
         let lower = normalized.to_lowercase();
-        if lower.is_empty() {
-            return Err(QuantityError::UnknownUnit(s.to_string()));
-        }
-        if let Some(unit) = Unit::ALL
-            .iter()
+        UNIT_NAMES
+            .get(lower.as_str())
             .copied()
-            .find(|u| u.code() == lower || u.singular() == lower || u.plural() == lower)
-        {
-            return Ok(unit);
-        }
-        ALIASES
-            .iter()
-            .find(|(alias, _)| *alias == lower)
-            .map(|(_, unit)| *unit)
             .ok_or_else(|| QuantityError::UnknownUnit(s.to_string()))
+    }
+
+    /// [`Unit::parse`] for the word-by-word parsers: no allocation when the word
+    /// is not a unit.
+    pub(crate) fn from_word(s: &str) -> Option<Unit> {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase()) && s != "t" {
+            UNIT_NAMES.get(s).copied()
+        } else {
+            Unit::parse(s).ok()
+        }
     }
 
     /// Whether quantities in `self` and `other` can be converted and added:

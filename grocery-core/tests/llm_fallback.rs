@@ -444,3 +444,75 @@ async fn empty_text_is_not_sent() {
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert_eq!(fake.hits(), 0);
 }
+
+/// A `Grocery` on a temp database with the fallback pointed at `url`.
+async fn grocery_with(llm: LlmConfig) -> (grocery_core::Grocery, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = grocery_core::Config::default();
+    config.store.path = Some(dir.path().join("g.db"));
+    config.llm = llm;
+    (grocery_core::Grocery::open(config).await.unwrap(), dir)
+}
+
+#[tokio::test]
+async fn the_agent_asks_only_when_unsure_and_applies_the_validated_answer() {
+    let (fake, url) = start(Mode::Hang, None).await;
+    fake.answer(&json!({"commands": [
+        {"intent": "add", "list": null, "items": [{"name": "avocados", "quantity": 3, "unit": null}]}
+    ]}));
+    let (g, _dir) = grocery_with(config(LlmApi::Ollama, &url)).await;
+
+    // Sure of itself: the built-in grammar answers and the server is not asked.
+    let reply = g.agent().handle("add milk", None).await.unwrap();
+    assert_eq!(
+        reply.understood_by,
+        grocery_core::agent::UnderstoodBy::Builtin
+    );
+    assert_eq!(fake.hits(), 0);
+
+    // Unsure (the built-in grammar reads it as not about shopping): the LLM's
+    // validated answer is applied.
+    let text = "the guac situation is dire, sort it";
+    assert!(grocery_core::nlp::parse_request(text).confidence < 0.5);
+    let reply = g.agent().handle(text, None).await.unwrap();
+    assert_eq!(reply.understood_by, grocery_core::agent::UnderstoodBy::Llm);
+    assert_eq!(fake.hits(), 1);
+    let list = reply.list.unwrap();
+    let names: Vec<&str> = list.items.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["milk", "avocados"]);
+}
+
+#[tokio::test]
+async fn the_agent_keeps_the_builtin_answer_when_the_fallback_fails() {
+    // A malformed answer, then a dead endpoint: the built-in reply each time,
+    // nothing written, no error.
+    let (fake, url) = start(Mode::Raw(StatusCode::OK, "not json".into()), None).await;
+    let (g, _dir) = grocery_with(config(LlmApi::Ollama, &url)).await;
+    let text = "the guac situation is dire, sort it";
+    let reply = g.agent().handle(text, None).await.unwrap();
+    assert_eq!(
+        reply.understood_by,
+        grocery_core::agent::UnderstoodBy::Builtin
+    );
+    assert_eq!(fake.hits(), 1);
+    assert!(reply.actions.is_empty());
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let mut llm = config(LlmApi::Ollama, &dead);
+    llm.breaker = quick_breaker();
+    let (g, _dir) = grocery_with(llm).await;
+    for _ in 0..10 {
+        let started = Instant::now();
+        let reply = g.agent().handle(text, None).await.unwrap();
+        assert_eq!(
+            reply.understood_by,
+            grocery_core::agent::UnderstoodBy::Builtin
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    let breaker = g.llm().unwrap().breaker();
+    assert_eq!(breaker.state, BreakerState::Open);
+    assert!(g.lists().all().await.unwrap().is_empty());
+}

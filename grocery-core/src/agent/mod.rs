@@ -19,6 +19,7 @@ use crate::lists::{
 };
 use crate::nlp::{self, Command, Intent, ItemPhrase};
 use crate::quantity::Quantity;
+use crate::store::{ListOp, OpDone};
 
 /// What the agent remembers between the requests of one session: the list and
 /// items last talked about (for "it", "that") and how to undo recent changes.
@@ -53,6 +54,23 @@ pub(crate) fn sessions() -> Sessions {
         .max_capacity(100_000)
         .time_to_idle(std::time::Duration::from_secs(3600))
         .build()
+}
+
+/// Understanding below this confidence does not change any list.
+const UNSURE: f32 = 0.45;
+
+/// Whether a command writes.
+fn changes_a_list(intent: Intent) -> bool {
+    matches!(
+        intent,
+        Intent::Add
+            | Intent::Remove
+            | Intent::Update
+            | Intent::Check
+            | Intent::Clear
+            | Intent::CreateList
+            | Intent::DeleteList
+    )
 }
 
 /// Least search score for an item to be linked to a product without asking.
@@ -190,8 +208,20 @@ pub struct AgentReply {
     pub message: String,
     /// How sure the understanding is, 0..=1.
     pub confidence: f32,
+    /// Who understood the request.
+    pub understood_by: UnderstoodBy,
     /// Time spent, in microseconds.
     pub elapsed_us: u64,
+}
+
+/// Who understood a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnderstoodBy {
+    /// The built-in grammar ([`crate::nlp::parse_request`]).
+    Builtin,
+    /// The optional LLM fallback, asked because the built-in grammar was unsure.
+    Llm,
 }
 
 /// Agent operations for one user; get one from [`Grocery::agent`].
@@ -223,7 +253,7 @@ impl<'a> Agent<'a> {
     #[tracing::instrument(skip_all, err)]
     pub async fn preview(&self, text: &str) -> Result<AgentReply> {
         let started = Instant::now();
-        let understanding = nlp::parse_request(text);
+        let (understanding, understood_by) = self.understand(text).await;
         let commands = self.resolve(&understanding.commands).await?;
         let message = describe_plan(&commands);
         Ok(AgentReply {
@@ -232,8 +262,30 @@ impl<'a> Agent<'a> {
             list: None,
             message,
             confidence: understanding.confidence,
+            understood_by,
             elapsed_us: started.elapsed().as_micros() as u64,
         })
+    }
+
+    /// The built-in understanding, or the LLM fallback's when the built-in one is
+    /// unsure and the fallback is configured, answers and validates. Any failure
+    /// of the fallback (down, slow, open breaker, invalid answer) keeps the
+    /// built-in result; an open breaker costs no waiting at all.
+    async fn understand(&self, text: &str) -> (nlp::Understanding, UnderstoodBy) {
+        let builtin = nlp::parse_request(text);
+        let Some(llm) = self.g.llm() else {
+            return (builtin, UnderstoodBy::Builtin);
+        };
+        if !llm.should_ask(builtin.confidence) {
+            return (builtin, UnderstoodBy::Builtin);
+        }
+        match llm.understand(text).await {
+            Ok(u) => (u, UnderstoodBy::Llm),
+            Err(e) => {
+                tracing::debug!(error = %e, "LLM fallback unavailable; keeping the built-in understanding");
+                (builtin, UnderstoodBy::Builtin)
+            }
+        }
     }
 
     /// Understand `text`, apply it to the named list (else `list`, else the
@@ -270,7 +322,7 @@ impl<'a> Agent<'a> {
         let started = Instant::now();
         let key = (self.user, session.chars().take(128).collect::<String>());
         let session = self.g.sessions().get_with(key, Default::default);
-        let understanding = nlp::parse_request(text);
+        let (understanding, understood_by) = self.understand(text).await;
         // A number too large to be a quantity stays in the name ("10000000000000
         // eggs"): refuse before anything is written.
         if let Some(bad) = understanding
@@ -291,6 +343,22 @@ impl<'a> Agent<'a> {
             )));
         }
         let commands = self.resolve(&understanding.commands).await?;
+        // A guess this unsure ("the guac situation is dire") is not written down:
+        // the reply says what it would do and how to say it plainly.
+        if understanding.confidence < UNSURE && commands.iter().any(|c| changes_a_list(c.intent)) {
+            let guess = describe_plan(&commands);
+            return Ok(AgentReply {
+                message: format!(
+                    "I'm not sure what you mean (my best guess: {guess}). Try \"add milk\" or \"remove the eggs\"."
+                ),
+                commands,
+                actions: Vec::new(),
+                list: None,
+                confidence: understanding.confidence,
+                understood_by,
+                elapsed_us: started.elapsed().as_micros() as u64,
+            });
+        }
         let lists = self.g.lists_for(self.user);
         let mut actions = Vec::new();
         let mut messages = Vec::new();
@@ -300,6 +368,8 @@ impl<'a> Agent<'a> {
         };
         let mut undo: Vec<UndoStep> = Vec::new();
         let mut snapshotted: Vec<ListId> = Vec::new();
+        // The list as the last write left it, to price without reading it again.
+        let mut latest: Option<GroceryList> = None;
         for cmd in &commands {
             let name = cmd
                 .list
@@ -320,17 +390,22 @@ impl<'a> Agent<'a> {
                         Err(e) => return Err(e),
                     };
                     snapshot(&mut undo, &mut snapshotted, &l);
-                    let items: Vec<NewItem> = cmd.items.iter().filter_map(new_item).collect();
+                    let ops: Vec<ListOp> =
+                        cmd.items.iter().filter_map(new_item).map(ListOp::Add).collect();
+                    let (done, after) = lists.apply(l.id, ops).await?;
                     last_items.clear();
-                    for added in lists.add_items(l.id, items).await? {
-                        last_items.push(added.id);
-                        actions.push(Action::Added {
-                            list: l.name.clone(),
-                            item: added.name,
-                            quantity: added.quantity.to_string(),
-                        });
+                    for d in done {
+                        if let OpDone::Item(added) = d {
+                            last_items.push(added.id);
+                            actions.push(Action::Added {
+                                list: l.name.clone(),
+                                item: added.name,
+                                quantity: added.quantity.to_string(),
+                            });
+                        }
                     }
                     current = Some(l.id);
+                    latest = Some(after);
                 }
                 Intent::Remove | Intent::Check => {
                     let l = match self.target_list(cmd, list, current).await {
@@ -352,30 +427,46 @@ impl<'a> Agent<'a> {
                     } else {
                         cmd.items.iter().map(|want| find_line(&l, want)).collect()
                     };
+                    let mut ops = Vec::new();
                     for (k, target) in targets.into_iter().enumerate() {
                         match target {
-                            Some((id, line)) if cmd.intent == Intent::Remove => {
-                                lists.remove_item(l.id, id).await?;
-                                actions.push(Action::Removed { list: l.name.clone(), item: line });
-                            }
-                            Some((id, line)) => {
-                                lists.check(l.id, id, true).await?;
-                                actions.push(Action::Checked { list: l.name.clone(), item: line });
-                            }
+                            // The same line asked for twice is changed once.
+                            Some((id, _)) if ops.iter().any(|(o, _): &(ListOp, Action)| {
+                                matches!(o, ListOp::Remove(x) | ListOp::Update(x, _) if *x == id)
+                            }) => {}
+                            Some((id, line)) if cmd.intent == Intent::Remove => ops.push((
+                                ListOp::Remove(id),
+                                Action::Removed { list: l.name.clone(), item: line },
+                            )),
+                            Some((id, line)) => ops.push((
+                                ListOp::Update(id, ItemPatch { checked: Some(true), ..Default::default() }),
+                                Action::Checked { list: l.name.clone(), item: line },
+                            )),
                             None => actions.push(Action::NotOnList {
                                 list: l.name.clone(),
                                 item: cmd.items.get(k).map(|w| w.item.name.clone()).unwrap_or_default(),
                             }),
                         }
                     }
+                    if !ops.is_empty() {
+                        let (ops, done): (Vec<ListOp>, Vec<Action>) = ops.into_iter().unzip();
+                        let (_, after) = lists.apply(l.id, ops).await?;
+                        actions.extend(done);
+                        latest = Some(after);
+                    }
                     current = Some(l.id);
                 }
                 Intent::Clear => {
                     if let Ok(l) = self.target_list(cmd, list, current).await {
                         snapshot(&mut undo, &mut snapshotted, &l);
-                        let removed = lists.clear(l.id).await?;
+                        let (done, after) = lists.apply(l.id, vec![ListOp::Clear]).await?;
+                        let removed = match done.first() {
+                            Some(OpDone::Cleared(n)) => *n,
+                            _ => 0,
+                        };
                         actions.push(Action::Cleared { list: l.name.clone(), removed });
                         current = Some(l.id);
+                        latest = Some(after);
                     }
                 }
                 Intent::CreateList => {
@@ -457,17 +548,22 @@ impl<'a> Agent<'a> {
                                 patch.product_id = Some(Some(hit.product.id));
                             }
                         }
-                        let updated = lists.update_item(l.id, target.id, patch).await?;
-                        last_items = vec![updated.id];
-                        actions.push(Action::Updated {
-                            list: l.name.clone(),
-                            item: updated.name,
-                            quantity: updated.quantity.to_string(),
-                        });
+                        let (done, after) =
+                            lists.apply(l.id, vec![ListOp::Update(target.id, patch)]).await?;
+                        if let Some(OpDone::Item(updated)) = done.into_iter().next() {
+                            last_items = vec![updated.id];
+                            actions.push(Action::Updated {
+                                list: l.name.clone(),
+                                item: updated.name,
+                                quantity: updated.quantity.to_string(),
+                            });
+                        }
+                        latest = Some(after);
                     }
                     current = Some(l.id);
                 }
                 Intent::Undo => {
+                    latest = None;
                     let step = session.lock().unwrap_or_else(|e| e.into_inner()).undo.pop();
                     match step {
                         Some(steps) => {
@@ -515,13 +611,14 @@ impl<'a> Agent<'a> {
                 }
             }
         }
-        let list = match current {
-            Some(id) => match lists.priced(id).await {
+        let list = match (current, latest) {
+            (Some(id), Some(l)) if l.id == id => Some(reply_list(lists.price(l)?)),
+            (Some(id), _) => match lists.priced(id).await {
                 Ok(p) => Some(reply_list(p)),
                 Err(Error::NotFound { .. }) => None,
                 Err(e) => return Err(e),
             },
-            None => None,
+            (None, _) => None,
         };
         let mut message = describe_actions(&actions);
         for m in messages {
@@ -549,6 +646,7 @@ impl<'a> Agent<'a> {
             list,
             message,
             confidence: understanding.confidence,
+            understood_by,
             elapsed_us: started.elapsed().as_micros() as u64,
         })
     }

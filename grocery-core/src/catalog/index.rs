@@ -55,6 +55,9 @@ fn negated_stems(words: &[String]) -> HashSet<String> {
 /// Searchable fields and their BM25F weights: name, brand, kind, tags, aisle.
 pub(crate) const FIELD_WEIGHTS: [f64; 5] = [10.0, 4.0, 8.0, 2.0, 1.0];
 
+/// Ranked results by (folded query, limit).
+pub(crate) type ResultCache = moka::sync::Cache<(String, usize), Arc<[super::SearchHit]>>;
+
 /// Snapshot of the catalog for search and pricing.
 #[derive(Default)]
 pub(crate) struct CatalogIndex {
@@ -70,6 +73,9 @@ pub(crate) struct CatalogIndex {
     /// FTS5 expression -> matching row keys. Lives and dies with this snapshot, so
     /// an import (which builds a new snapshot) can never serve stale matches.
     pub matches: Option<moka::sync::Cache<String, Arc<[i64]>>>,
+    /// (query as typed, folded; limit) -> ranked hits, for the same lifetime. A
+    /// repeated query ("milk", "eggs") skips analysis and ranking entirely.
+    pub results: Option<ResultCache>,
 }
 
 impl std::fmt::Debug for CatalogIndex {
@@ -171,6 +177,7 @@ impl CatalogIndex {
             df,
             avg_len: len_sum.map(|t| (t / n).max(1.0)),
             matches: (match_cache > 0).then(|| moka::sync::Cache::new(match_cache)),
+            results: (match_cache > 0).then(|| moka::sync::Cache::new(match_cache)),
         }
     }
 

@@ -75,6 +75,17 @@ impl<'a> Catalog<'a> {
         }
         .min(MAX_LIMIT);
         let index = self.g.index();
+        let key = (
+            query
+                .split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .join(" "),
+            limit,
+        );
+        if let Some(hits) = index.results.as_ref().and_then(|c| c.get(&key)) {
+            return Ok(hits.to_vec());
+        }
         let plan = QueryPlan::build(query, &index);
         if plan.is_empty() || index.len() == 0 {
             return Ok(Vec::new());
@@ -105,7 +116,11 @@ impl<'a> Catalog<'a> {
                 hits
             }
         };
-        Ok(plan.rank(&hits, &index, limit))
+        let ranked = plan.rank(&hits, &index, limit);
+        if let Some(cache) = &index.results {
+            cache.insert(key, ranked.clone().into());
+        }
+        Ok(ranked)
     }
 
     /// A product by id.

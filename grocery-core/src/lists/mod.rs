@@ -66,10 +66,32 @@ impl<'a> Lists<'a> {
     #[tracing::instrument(skip_all, err)]
     pub async fn find(&self, name: &str) -> Result<GroceryList> {
         let name = clean_name("list name", name)?;
-        match self.g.store().find_list(self.owner, name.clone()).await? {
-            Some(id) => self.get(id).await,
+        match self
+            .g
+            .store()
+            .find_list_full(self.owner, name.clone())
+            .await?
+        {
+            Some(list) => Ok(list),
             None => Err(Error::not_found("list", name)),
         }
+    }
+
+    /// Apply several changes to one list in one transaction; returns what each
+    /// did and the list afterwards. Nothing is written if any change fails.
+    pub(crate) async fn apply(
+        &self,
+        list: ListId,
+        ops: Vec<crate::store::ListOp>,
+    ) -> Result<(Vec<crate::store::OpDone>, GroceryList)> {
+        let ops = ops
+            .into_iter()
+            .map(|op| match op {
+                crate::store::ListOp::Add(item) => self.clean(item).map(crate::store::ListOp::Add),
+                other => Ok(other),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.g.store().apply(self.owner, list, ops).await
     }
 
     /// A list by name, created if missing.
@@ -224,6 +246,14 @@ impl<'a> Lists<'a> {
     #[tracing::instrument(skip_all, err)]
     pub async fn priced(&self, id: ListId) -> Result<PricedList> {
         let list = self.get(id).await?;
+        self.price(list)
+    }
+
+    /// Price a list already in hand (see [`Lists::priced`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if a total overflows.
+    pub fn price(&self, list: GroceryList) -> Result<PricedList> {
         let index = self.g.index();
         let mut total = Money::zero(Currency::Usd);
         let mut unpriced = 0;

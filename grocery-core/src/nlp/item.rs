@@ -378,22 +378,23 @@ fn pre_tokenize(s: &str) -> Vec<String> {
             _ => out.push(c),
         }
     }
-    out.split_whitespace()
-        .flat_map(|w| {
-            // "twenty-four", "six-packs": number words joined to what follows.
-            match w.split_once('-') {
-                Some((a, b))
-                    if NUMBER_WORDS.iter().any(|(n, _)| *n == a)
-                        && !b.is_empty()
-                        && (NUMBER_WORDS.iter().any(|(n, _)| *n == b)
-                            || Unit::parse(b).is_ok()) =>
-                {
-                    vec![a.to_string(), b.to_string()]
-                }
-                _ => vec![w.to_string()],
+    let mut words = Vec::with_capacity(8);
+    for w in out.split_whitespace() {
+        // "twenty-four", "six-packs": number words joined to what follows.
+        match w.split_once('-') {
+            Some((a, b))
+                if NUMBER_WORDS.iter().any(|(n, _)| *n == a)
+                    && !b.is_empty()
+                    && (NUMBER_WORDS.iter().any(|(n, _)| *n == b)
+                        || Unit::from_word(b).is_some()) =>
+            {
+                words.push(a.to_string());
+                words.push(b.to_string());
             }
-        })
-        .collect()
+            _ => words.push(w.to_string()),
+        }
+    }
+    words
 }
 
 /// A number at `words[i..]`: digits, fractions, mixed numbers, unicode fractions,
@@ -515,7 +516,11 @@ fn number_at_plain(words: &[String], i: usize) -> Option<(Amount, usize)> {
 
 /// A unit at `words[i..]`, two-word units ("fl oz", "fluid ounces") first.
 fn unit_at(words: &[String], i: usize) -> Option<(Unit, usize)> {
-    if let Some(next) = words.get(i + 1)
+    // Two-word units: "fl oz", "fluid ounces".
+    if matches!(
+        words.get(i).map(String::as_str),
+        Some("fl" | "fl." | "fluid")
+    ) && let Some(next) = words.get(i + 1)
         && let Ok(u) = Unit::parse(&format!("{} {next}", words[i]))
     {
         return Some((u, 2));
@@ -554,7 +559,7 @@ fn unit_at(words: &[String], i: usize) -> Option<(Unit, usize)> {
     {
         return None;
     }
-    Unit::parse(w).ok().map(|u| (u, 1))
+    Unit::from_word(w).map(|u| (u, 1))
 }
 
 /// A measure at `words[i..]`: number, optional range, optional unit.
@@ -710,7 +715,12 @@ const PART_OF: &[&str] = &[
 
 /// Parse one line; the name ends at the comma after the first `joined` commas.
 fn parse_line(text: &str, joined: usize) -> Option<ItemPhrase> {
-    let mut lowered = text.trim().to_lowercase();
+    let text = text.trim();
+    let mut lowered = if text.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+        text.to_lowercase()
+    } else {
+        text.to_string()
+    };
     // "scant ¼ teaspoon", "about 20 leaves": a size word before the number.
     for lead in [
         "optional: ",
@@ -956,7 +966,7 @@ fn parse_line(text: &str, joined: usize) -> Option<ItemPhrase> {
                 .unit
                 .is_some_and(|u| u.dimension() != Dimension::Package)
                 && next.is_some()
-                && let Ok(u) = Unit::parse(w)
+                && let Some(u) = Unit::from_word(w)
                 && u.dimension() == Dimension::Package
             {
                 continue;
@@ -1058,7 +1068,7 @@ fn parse_line(text: &str, joined: usize) -> Option<ItemPhrase> {
         && item.amount.is_some()
         && name_words.len() > 1
         && let Some(last) = name_words.last()
-        && let Ok(u) = Unit::parse(last)
+        && let Some(u) = Unit::from_word(last)
         && TRAILING_UNITS.contains(&u)
     {
         item.unit = Some(u);

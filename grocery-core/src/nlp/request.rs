@@ -577,7 +577,7 @@ fn normalise(text: &str) -> String {
             && stem.len() > 1
             && !stem.contains(|c: char| c.is_ascii_digit())
             && k + 1 < raw.len()
-            && crate::Unit::parse(stem).is_err();
+            && crate::Unit::from_word(stem).is_none();
         // Hesitations said in the middle ("we need uh paper plates").
         if matches!(stem, "uh" | "um" | "uhm" | "er" | "erm" | "hmm") {
             continue;
@@ -619,6 +619,15 @@ fn normalise(text: &str) -> String {
 fn drop_fillers(mut s: &str) -> &str {
     loop {
         let before = s;
+        let first = s.split(' ').next().unwrap_or("");
+        if !OPENING_FIRST.contains(first) {
+            let trimmed = s.trim_start_matches([',', ' ']);
+            if trimmed == s {
+                return s;
+            }
+            s = trimmed;
+            continue;
+        }
         for f in FILLERS {
             if let Some(rest) = strip_prefix_word(s, f) {
                 s = rest;
@@ -719,7 +728,7 @@ fn take_list(clause: &str) -> (String, Option<String>, bool) {
     let mut start = pos;
     while start > 0 && pos - start < 4 {
         let w = words[start - 1];
-        if PATTERNS.iter().any(|(p, _)| p.split(' ').any(|pw| pw == w)) {
+        if PATTERN_WORDS.contains(w) {
             break;
         }
         if is_list_lead(w) {
@@ -881,44 +890,68 @@ fn store_list(words: &[&str]) -> Option<(String, Option<String>, bool)> {
     None
 }
 
+/// [`AND_NAMES`] and [`AND_PAIRS`], each split at its "and".
+#[allow(clippy::type_complexity)]
+static AND_NAME_SIDES: std::sync::LazyLock<(
+    Vec<(&'static str, &'static str)>,
+    Vec<(&'static str, &'static str)>,
+)> = std::sync::LazyLock::new(|| {
+    let sides = |names: &[&'static str]| {
+        names
+            .iter()
+            .filter_map(|n| n.split_once(" and "))
+            .collect::<Vec<_>>()
+    };
+    (sides(AND_NAMES), sides(AND_PAIRS))
+});
+
 /// Split an item list on commas, "and", "&", "plus", keeping names that contain
 /// "and" whole.
 fn split_items(s: &str) -> Vec<String> {
-    let mut text = s.replace(" as well as ", ", ");
-    // "two and a half pounds", "1 and 1/2 lbs": one amount, not two items.
-    for joined in [
-        " and a half",
-        " and one half",
-        " and a quarter",
-        " and 1/2",
-        " and ½",
-    ] {
-        text = text.replace(joined, &joined.replace(" and ", " \u{1}and\u{1} "));
-    }
-    // Protect compound names.
-    for name in AND_NAMES {
-        if text.contains(name) {
-            text = text.replace(name, &name.replace(" and ", " \u{1}and\u{1} "));
-        }
-    }
-    for pair in AND_PAIRS {
-        let mut from = 0;
-        while let Some(at) = text[from..].find(pair) {
-            let end = from + at + pair.len();
-            let next = text[end..].split_whitespace().next().unwrap_or("");
-            let noun_follows = !next.is_empty()
-                && !matches!(
-                    next,
-                    "and" | "or" | "to" | "on" | "from" | "off" | "please" | "too"
-                )
-                && !next.starts_with(',');
-            if noun_follows {
-                let joined = pair.replace(" and ", " \u{1}and\u{1} ");
-                text.replace_range(from + at..end, &joined);
-                from += at + joined.len();
-            } else {
-                from = end;
+    let mut text = if s.contains(" as well as ") {
+        s.replace(" as well as ", ", ")
+    } else {
+        s.to_string()
+    };
+    // Each "and" that joins one thing rather than two is protected.
+    let ands: Vec<usize> = text.match_indices(" and ").map(|(p, _)| p).collect();
+    if !ands.is_empty() {
+        let mut keep = Vec::new();
+        for &p in &ands {
+            let (before, after) = (&text[..p], &text[p + 5..]);
+            let word_ends = |b: &str, left: &str| {
+                b.ends_with(left)
+                    && b[..b.len() - left.len()]
+                        .chars()
+                        .next_back()
+                        .is_none_or(|c| c == ' ' || c == ',')
+            };
+            // "two and a half pounds", "1 and 1/2 lbs": one amount.
+            let amount = ["a half", "one half", "a quarter", "1/2", "½"]
+                .iter()
+                .any(|f| after.starts_with(f));
+            let name = AND_NAME_SIDES
+                .0
+                .iter()
+                .any(|(l, r)| word_ends(before, l) && after.starts_with(r));
+            let pair = AND_NAME_SIDES.1.iter().any(|(l, r)| {
+                if !word_ends(before, l) || !after.starts_with(r) {
+                    return false;
+                }
+                let next = after[r.len()..].split_whitespace().next().unwrap_or("");
+                !next.is_empty()
+                    && !matches!(
+                        next,
+                        "and" | "or" | "to" | "on" | "from" | "off" | "please" | "too"
+                    )
+                    && !next.starts_with(',')
+            });
+            if amount || name || pair {
+                keep.push(p);
             }
+        }
+        for p in keep.into_iter().rev() {
+            text.replace_range(p..p + 5, " \u{1}and\u{1} ");
         }
     }
     let mut out = Vec::new();
@@ -939,7 +972,13 @@ fn split_items(s: &str) -> Vec<String> {
     out.iter()
         .flat_map(|i| super::item::split_at_measures(i))
         .flat_map(|i| split_known_run(&i).unwrap_or_else(|| vec![i]))
-        .map(|i| i.replace('\u{1}', ""))
+        .map(|i| {
+            if i.contains('\u{1}') {
+                i.replace('\u{1}', "")
+            } else {
+                i
+            }
+        })
         .filter(|i| !i.trim().is_empty())
         .collect()
 }
@@ -1064,10 +1103,41 @@ const TRAILING: &[&str] = &[
     "as completed",
 ];
 
+/// Last words of the [`TRAILING`] phrases: a text ending otherwise has none.
+static TRAILING_LAST: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        TRAILING
+            .iter()
+            .filter_map(|t| t.rsplit(' ').next())
+            .collect()
+    });
+
+/// First words of [`FILLERS`] and [`POLITE`].
+static OPENING_FIRST: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        FILLERS
+            .iter()
+            .chain(POLITE)
+            .filter_map(|t| t.split(' ').next())
+            .collect()
+    });
+
+/// [`NOT_ITEMS`] as a set.
+static NOT_ITEM_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| NOT_ITEMS.iter().copied().collect());
+
+fn is_not_item(s: &str) -> bool {
+    NOT_ITEM_SET.contains(s)
+}
+
 fn strip_trailing(mut s: &str) -> &str {
     loop {
         let before = s;
         s = s.trim_end_matches([' ', ',', '?', '!']);
+        let last = s.rsplit(' ').next().unwrap_or("");
+        if !TRAILING_LAST.contains(last) {
+            return s;
+        }
         for t in TRAILING {
             if let Some(rest) = s.strip_suffix(t)
                 && (rest.is_empty() || rest.ends_with(' '))
@@ -1096,7 +1166,7 @@ fn items_of(s: &str) -> Vec<ItemPhrase> {
             break;
         }
     }
-    if NOT_ITEMS.contains(&s.trim()) {
+    if is_not_item(s.trim()) {
         return Vec::new();
     }
     let mut items: Vec<ItemPhrase> = Vec::new();
@@ -1104,10 +1174,10 @@ fn items_of(s: &str) -> Vec<ItemPhrase> {
         let i = i.trim();
         let i = i.strip_prefix("the ").unwrap_or(i);
         let i = i.strip_prefix("some ").unwrap_or(i);
-        if NOT_ITEMS.contains(&i) {
+        if is_not_item(i) {
             continue;
         }
-        match parse_item(i).filter(|item| !NOT_ITEMS.contains(&item.name.as_str())) {
+        match parse_item(i).filter(|item| !is_not_item(&item.name)) {
             Some(item) => items.push(item),
             // "ground beef, 2 lbs": an amount for the item before it.
             None => {
@@ -1178,9 +1248,7 @@ fn update_items(tail: &str) -> Vec<ItemPhrase> {
         // "make that 3", "make it two gallons"
         ("", None, Some((amount, unit))) => vec![ItemPhrase::bare(amount, unit)],
         // "make it organic", "actually the organic one": a variant of the last item.
-        ("", Some(v), _) if v.amount.is_none() && NOT_ITEMS.contains(&v.name.as_str()) => {
-            Vec::new()
-        }
+        ("", Some(v), _) if v.amount.is_none() && is_not_item(&v.name) => Vec::new(),
         ("", Some(v), _) => {
             let mut v = v;
             v.modifiers.push(std::mem::take(&mut v.name));
@@ -1256,11 +1324,7 @@ fn create_list_command(clause: &str) -> Option<Command> {
         .copied()
         .filter(|w| !LIST_DETERMINERS.contains(w))
         .collect();
-    if before.len() > 3
-        || before
-            .iter()
-            .any(|w| PATTERNS.iter().any(|(p, _)| p == w) && *w != "new")
-    {
+    if before.len() > 3 || before.iter().any(|w| is_one_word_pattern(w) && *w != "new") {
         return None;
     }
     let after = strip_trailing(words[pos + 1..].join(" ").trim()).to_string();
@@ -1416,6 +1480,14 @@ fn cue_command(rest: &str) -> Option<(Intent, Vec<ItemPhrase>)> {
         .map(|w| w.trim_matches([',', '?', '!']))
         .collect();
     let has = |set: &[&str]| words.iter().any(|w| set.contains(w));
+    if !has(DEAL_WORDS)
+        && !has(CHEAPER_WORDS)
+        && !words
+            .iter()
+            .any(|w| matches!(*w, "offer" | "expensive" | "price"))
+    {
+        return None;
+    }
     let intent = if has(DEAL_WORDS) || rest.contains("on offer") {
         Intent::Deals
     } else if has(CHEAPER_WORDS)
@@ -1448,6 +1520,12 @@ fn cue_command(rest: &str) -> Option<(Intent, Vec<ItemPhrase>)> {
 
 /// "the milk is in the cart", "in the cart: eggs and cheese": bought.
 fn in_cart(rest: &str) -> Option<Vec<ItemPhrase>> {
+    if !rest
+        .split(' ')
+        .any(|w| matches!(w, "cart" | "basket" | "trolley"))
+    {
+        return None;
+    }
     let at = [
         "in the cart",
         "in my cart",
@@ -1487,9 +1565,36 @@ const SAID_VERB: Said = Said {
     list: false,
 };
 
+/// [`PATTERNS`] grouped by first word, in their order, so a clause is compared
+/// only with the phrasings that can match it.
+static PATTERNS_BY_WORD: std::sync::LazyLock<
+    std::collections::HashMap<&'static str, Vec<(&'static str, Intent)>>,
+> = std::sync::LazyLock::new(|| {
+    let mut by_word: std::collections::HashMap<&str, Vec<(&str, Intent)>> =
+        std::collections::HashMap::new();
+    for (p, intent) in PATTERNS {
+        let first = p.split(' ').next().unwrap_or(p);
+        by_word.entry(first).or_default().push((p, *intent));
+    }
+    by_word
+});
+
+/// Every word of every phrasing in [`PATTERNS`].
+static PATTERN_WORDS: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| PATTERNS.iter().flat_map(|(p, _)| p.split(' ')).collect());
+
+/// Whether `w` alone is a phrasing ("add", "remove").
+fn is_one_word_pattern(w: &str) -> bool {
+    PATTERNS_BY_WORD
+        .get(w)
+        .is_some_and(|ps| ps.iter().any(|(p, _)| *p == w))
+}
+
 /// The first phrasing `rest` starts with, and what follows it.
 fn match_pattern(rest: &str) -> Option<(Intent, &str)> {
-    PATTERNS
+    let first = rest.split(' ').next()?;
+    PATTERNS_BY_WORD
+        .get(first)?
         .iter()
         .find_map(|(p, intent)| strip_prefix_word(rest, p).map(|r| (*intent, r)))
 }
@@ -1511,7 +1616,7 @@ fn correct_verb(rest: &str) -> Option<String> {
             let text = format!("add{}", &rest[2..]);
             return Some(text);
         }
-        if w.len() < 3 || VERBS.contains(&w) || PATTERNS.iter().any(|(p, _)| *p == w) {
+        if w.len() < 3 || VERBS.contains(&w) || is_one_word_pattern(w) {
             continue;
         }
         let fix = VERBS.iter().find(|v| {
@@ -1528,6 +1633,13 @@ fn correct_verb(rest: &str) -> Option<String> {
     }
     None
 }
+
+/// Words that make an "item" read like part of a sentence.
+const SENTENCE_WORDS: &[&str] = &[
+    "is", "are", "was", "were", "it", "that", "this", "for", "to", "about", "what", "why", "how",
+    "when", "who", "you", "your", "i", "we", "they", "he", "she", "be", "been", "do", "does",
+    "did", "should", "would", "could", "will", "can", "if", "so", "out", "me", "my",
+];
 
 /// Words that name a variant of an item ("make the milk *organic*").
 const VARIANT_WORDS: &[&str] = &[
@@ -1882,6 +1994,16 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
         | Intent::Unknown => Vec::new(),
         _ => items,
     };
+    // Items with no verb are a guess; a guess whose "items" read like a sentence
+    // ("the guac situation is dire") is a poor one, worth a second opinion.
+    if found.is_none()
+        && intent == Intent::Add
+        && items.iter().any(|i| {
+            i.name.split(' ').count() > 4 || i.name.split(' ').any(|w| SENTENCE_WORDS.contains(&w))
+        })
+    {
+        confidence = f32::min(confidence, 0.4);
+    }
     (
         Command {
             intent,

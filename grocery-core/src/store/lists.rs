@@ -230,7 +230,97 @@ fn update_item(
     get_item(tx, list, item)
 }
 
+/// One change to a list, for [`Store::apply`].
+#[derive(Debug, Clone)]
+pub(crate) enum ListOp {
+    /// Add an item (merged into a line for the same thing).
+    Add(NewItem),
+    /// Remove an item.
+    Remove(ItemId),
+    /// Change an item.
+    Update(ItemId, ItemPatch),
+    /// Remove every item.
+    Clear,
+}
+
+/// What one [`ListOp`] did.
+#[derive(Debug, Clone)]
+pub(crate) enum OpDone {
+    /// The line added or changed, as it is now.
+    Item(ListItem),
+    /// The item was removed.
+    Removed,
+    /// The list was emptied of this many items.
+    Cleared(u64),
+}
+
 impl Store {
+    /// Apply `ops` to a list in one transaction and return what each did and the
+    /// list afterwards, read in the same transaction.
+    pub(crate) async fn apply(
+        &self,
+        owner: UserId,
+        list: ListId,
+        ops: Vec<ListOp>,
+    ) -> Result<(Vec<OpDone>, GroceryList)> {
+        self.write(move |tx| {
+            list_header(tx, owner, list)?;
+            let mut done = Vec::with_capacity(ops.len());
+            for op in &ops {
+                done.push(match op {
+                    ListOp::Add(item) => OpDone::Item(add_item(tx, owner, list, item)?),
+                    ListOp::Update(item, patch) => {
+                        OpDone::Item(update_item(tx, owner, list, *item, patch)?)
+                    }
+                    ListOp::Remove(item) => {
+                        let n = tx
+                            .prepare_cached(
+                                "DELETE FROM list_items WHERE list_id = ?1 AND id = ?2",
+                            )?
+                            .execute(params![list.0, item.0])?;
+                        if n == 0 {
+                            return Err(Error::not_found("item", item.to_string()));
+                        }
+                        touch(tx, list, now_ms())?;
+                        OpDone::Removed
+                    }
+                    ListOp::Clear => {
+                        let n = tx
+                            .prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
+                            .execute(params![list.0])?;
+                        if n > 0 {
+                            touch(tx, list, now_ms())?;
+                        }
+                        OpDone::Cleared(n as u64)
+                    }
+                });
+            }
+            Ok((done, get_list(tx, owner, list)?))
+        })
+        .await
+    }
+
+    /// A list with its items, by name (case-insensitive), in one read.
+    pub(crate) async fn find_list_full(
+        &self,
+        owner: UserId,
+        name: String,
+    ) -> Result<Option<GroceryList>> {
+        self.read(move |c| {
+            let id = c
+                .prepare_cached(
+                    "SELECT id FROM lists WHERE owner_id = ?1 AND name = ?2 COLLATE NOCASE",
+                )?
+                .query_row(params![owner.0, name], |r| r.get(0))
+                .optional()?;
+            match id {
+                Some(id) => get_list(c, owner, ListId(id)).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
     /// Create a list; [`Error::Conflict`] if the owner has one of that name.
     pub(crate) async fn create_list(&self, owner: UserId, name: String) -> Result<GroceryList> {
         self.write(move |tx| {
@@ -270,19 +360,6 @@ impl Store {
     /// A list with its items.
     pub(crate) async fn get_list(&self, owner: UserId, id: ListId) -> Result<GroceryList> {
         self.read(move |c| get_list(c, owner, id)).await
-    }
-
-    /// A list by name (case-insensitive).
-    pub(crate) async fn find_list(&self, owner: UserId, name: String) -> Result<Option<ListId>> {
-        self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT id FROM lists WHERE owner_id = ?1 AND name = ?2 COLLATE NOCASE",
-            )?
-            .query_row(params![owner.0, name], |r| r.get(0))
-            .optional()?
-            .map(ListId))
-        })
-        .await
     }
 
     /// Rename a list.
