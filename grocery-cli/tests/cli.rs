@@ -208,6 +208,38 @@ fn ask_applies_and_prints_the_priced_list() {
 }
 
 #[test]
+fn sessions_continue_across_runs() {
+    let dir = TempDir::new().unwrap();
+    let ask = |session: &str, text: &str| -> Value {
+        let out = grocery(&dir)
+            .args(["ask", text, "--session", session, "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    ask("kitchen", "add eggs");
+    let v = ask("kitchen", "make that 18");
+    assert_eq!(v["list"]["items"][0]["quantity"], "18 ct");
+    // Another session has no "that".
+    let v = ask("garage", "remove that");
+    assert_eq!(v["list"]["items"].as_array().unwrap().len(), 1);
+    let v = ask("kitchen", "undo");
+    assert_eq!(v["list"]["items"][0]["quantity"], "1 ct");
+    // The default session, as `grocery "TEXT"` uses it.
+    grocery(&dir).arg("add milk").assert().success();
+    grocery(&dir)
+        .arg("undo")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Undid"));
+}
+
+#[test]
 fn parse_prints_one_json_line_per_input_and_changes_nothing() {
     let dir = TempDir::new().unwrap();
     let input =

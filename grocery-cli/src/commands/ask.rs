@@ -16,18 +16,26 @@ pub struct Args {
     /// The list to use when the request names none (default: Shopping).
     #[arg(long, value_name = "NAME")]
     list: Option<String>,
+    /// The conversation this request belongs to: "it", "that" and "undo" refer
+    /// to its earlier requests, across runs. Saved in the database.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    session: String,
 }
 
 impl Args {
     /// From the words of `grocery "TEXT"`.
     pub fn from_words(text: Vec<String>) -> Self {
-        Args { text, list: None }
+        Args {
+            text,
+            list: None,
+            session: "default".into(),
+        }
     }
 
     pub async fn run(self, grocery: &Grocery, out: &mut Output) -> Result<(), CliError> {
         let reply = grocery
             .agent()
-            .handle(&self.text.join(" "), self.list.as_deref())
+            .handle_in(&self.session, &self.text.join(" "), self.list.as_deref())
             .await?;
         if out.is_json() {
             return Ok(out.json(&reply)?);

@@ -24,7 +24,11 @@ use crate::store::{ListOp, OpDone};
 /// What the agent remembers between the requests of one session: the list and
 /// items last talked about (for "it", "that") and how to undo recent changes.
 /// Sessions are per user and per session id; nothing is shared between them.
-#[derive(Debug, Default)]
+///
+/// Sessions are kept in memory and saved to the store after each request that
+/// changes them, so a conversation continues across processes (one-shot CLI
+/// runs with `--session`, server restarts).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Session {
     last_list: Option<ListId>,
     last_items: Vec<ItemId>,
@@ -32,12 +36,16 @@ pub(crate) struct Session {
 }
 
 /// How to revert one change.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
 enum UndoStep {
     /// Put a list's items back as they were.
     Restore { list: ListId, items: Vec<ListItem> },
     /// Delete a list the request created.
-    DeleteList(ListId),
+    DeleteList {
+        /// The list.
+        list: ListId,
+    },
     /// Recreate a list the request deleted, with its items.
     Recreate { name: String, items: Vec<ListItem> },
 }
@@ -320,8 +328,8 @@ impl<'a> Agent<'a> {
         list: Option<&str>,
     ) -> Result<AgentReply> {
         let started = Instant::now();
-        let key = (self.user, session.chars().take(128).collect::<String>());
-        let session = self.g.sessions().get_with(key, Default::default);
+        let session_name: String = session.chars().take(128).collect();
+        let session = self.session(&session_name).await?;
         let (understanding, understood_by) = self.understand(text).await;
         // A number too large to be a quantity stays in the name ("10000000000000
         // eggs"): refuse before anything is written.
@@ -383,7 +391,7 @@ impl<'a> Agent<'a> {
                         Ok(l) => l,
                         Err(Error::NotFound { .. }) => {
                             let l = lists.find_or_create(&name).await?;
-                            undo.push(UndoStep::DeleteList(l.id));
+                            undo.push(UndoStep::DeleteList { list: l.id });
                             snapshotted.push(l.id);
                             l
                         }
@@ -473,7 +481,7 @@ impl<'a> Agent<'a> {
                     let existed = lists.find(&name).await.is_ok();
                     let l = lists.find_or_create(&name).await?;
                     if !existed {
-                        undo.push(UndoStep::DeleteList(l.id));
+                        undo.push(UndoStep::DeleteList { list: l.id });
                     }
                     actions.push(Action::CreatedList { list: l.name.clone() });
                     current = Some(l.id);
@@ -573,7 +581,7 @@ impl<'a> Agent<'a> {
                                         lists.restore(id, items).await?;
                                         current = Some(id);
                                     }
-                                    UndoStep::DeleteList(id) => {
+                                    UndoStep::DeleteList { list: id } => {
                                         lists.delete(id).await?;
                                         if current == Some(id) {
                                             current = None;
@@ -597,19 +605,32 @@ impl<'a> Agent<'a> {
                 ),
             }
         }
-        {
+        let saved = {
             let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
+            let undo_len = s.undo.len();
+            let undone = actions.iter().any(|a| matches!(a, Action::Undone));
+            let changes_kept = s.last_list != current || s.last_items != last_items;
             s.last_list = current;
             s.last_items = last_items;
             let changed = actions
                 .iter()
                 .any(|a| !matches!(a, Action::NotOnList { .. } | Action::Undone));
-            if changed && !undo.is_empty() {
+            let pushed = changed && !undo.is_empty();
+            if pushed {
                 s.undo.push(undo);
                 if s.undo.len() > UNDO_DEPTH {
                     s.undo.remove(0);
                 }
             }
+            let dirty = pushed || undone || changes_kept || undo_len != s.undo.len();
+            dirty.then(|| serde_json::to_string(&*s))
+        };
+        if let Some(state) = saved {
+            let state = state.map_err(|e| Error::Internal(format!("session state: {e}")))?;
+            self.g
+                .store()
+                .save_session(self.user, session_name, state)
+                .await?;
         }
         let list = match (current, latest) {
             (Some(id), Some(l)) if l.id == id => Some(reply_list(lists.price(l)?)),
@@ -649,6 +670,32 @@ impl<'a> Agent<'a> {
             understood_by,
             elapsed_us: started.elapsed().as_micros() as u64,
         })
+    }
+
+    /// This user's session of that name: in memory, else as saved, else new. A
+    /// saved state this version cannot read starts a fresh session.
+    async fn session(&self, name: &str) -> Result<Arc<Mutex<Session>>> {
+        let key = (self.user, name.to_string());
+        if let Some(s) = self.g.sessions().get(&key) {
+            return Ok(s);
+        }
+        let saved = self
+            .g
+            .store()
+            .load_session(self.user, name.to_string())
+            .await?
+            .and_then(|json| match serde_json::from_str::<Session>(&json) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable saved session; starting afresh");
+                    None
+                }
+            })
+            .unwrap_or_default();
+        Ok(self
+            .g
+            .sessions()
+            .get_with(key, || Arc::new(Mutex::new(saved))))
     }
 
     async fn resolve(&self, commands: &[Command]) -> Result<Vec<ResolvedCommand>> {
@@ -891,6 +938,49 @@ mod tests {
             .unwrap();
         a.handle_in("s3", "undo", None).await.unwrap();
         assert!(g.lists().find("party").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_session_continues_in_another_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::Config::default();
+        config.store.path = Some(dir.path().join("g.db"));
+        {
+            let g = Grocery::open(config.clone()).await.unwrap();
+            g.agent()
+                .handle_in("kitchen", "add milk", None)
+                .await
+                .unwrap();
+            g.agent()
+                .handle_in("kitchen", "add eggs", None)
+                .await
+                .unwrap();
+        }
+        // A new handle on the same file, as the next `grocery ask --session` run.
+        let g = Grocery::open(config.clone()).await.unwrap();
+        let r = g
+            .agent()
+            .handle_in("kitchen", "make that 18", None)
+            .await
+            .unwrap();
+        let eggs = r
+            .list
+            .as_ref()
+            .unwrap()
+            .items
+            .iter()
+            .find(|i| i.name == "eggs")
+            .cloned();
+        assert_eq!(eggs.unwrap().quantity, "18 ct");
+        let r = g.agent().handle_in("kitchen", "undo", None).await.unwrap();
+        assert_eq!(r.actions, [super::Action::Undone]);
+        let g = Grocery::open(config).await.unwrap();
+        let r = g.agent().handle_in("kitchen", "undo", None).await.unwrap();
+        let names: Vec<String> = r.list.unwrap().items.into_iter().map(|i| i.name).collect();
+        assert_eq!(names, ["milk"], "the second undo reverts adding the eggs");
+        // Another session name starts empty.
+        let r = g.agent().handle_in("garage", "undo", None).await.unwrap();
+        assert!(r.actions.is_empty());
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@
 mod catalog;
 mod lists;
 mod prices;
+mod sessions;
 mod users;
 
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
@@ -33,9 +34,10 @@ pub(crate) const APPLICATION_ID: i64 = 0x4752_4F43;
 
 /// The embedded migrations, in order. Never edit a merged one: add a new file.
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
-    Migrations::new(vec![M::up(include_str!(
-        "../../migrations/0001_create_schema.sql"
-    ))])
+    Migrations::new(vec![
+        M::up(include_str!("../../migrations/0001_create_schema.sql")),
+        M::up(include_str!("../../migrations/0002_agent_sessions.sql")),
+    ])
 });
 
 /// Options for [`Store::open`].
