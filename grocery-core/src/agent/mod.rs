@@ -212,6 +212,8 @@ pub struct AgentReply {
     pub actions: Vec<Action>,
     /// The list the request was about, after the change.
     pub list: Option<ReplyList>,
+    /// Cheaper options and deals found for the items asked about.
+    pub suggestions: Vec<Suggestion>,
     /// A short message for the person.
     pub message: String,
     /// How sure the understanding is, 0..=1.
@@ -220,6 +222,21 @@ pub struct AgentReply {
     pub understood_by: UnderstoodBy,
     /// Time spent, in microseconds.
     pub elapsed_us: u64,
+}
+
+/// A cheaper option or a deal for an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// The item asked about.
+    pub item: String,
+    /// The product suggested (for a deal: the item's own product).
+    pub product_id: String,
+    /// Its display name.
+    pub product_name: String,
+    /// Its price, in cents.
+    pub price_cents: i64,
+    /// Why, in words ("18% less per fl oz", "usually $4.49").
+    pub reason: String,
 }
 
 /// Who understood a request.
@@ -267,6 +284,7 @@ impl<'a> Agent<'a> {
         Ok(AgentReply {
             commands,
             actions: Vec::new(),
+            suggestions: Vec::new(),
             list: None,
             message,
             confidence: understanding.confidence,
@@ -361,6 +379,7 @@ impl<'a> Agent<'a> {
                 ),
                 commands,
                 actions: Vec::new(),
+                suggestions: Vec::new(),
                 list: None,
                 confidence: understanding.confidence,
                 understood_by,
@@ -370,6 +389,7 @@ impl<'a> Agent<'a> {
         let lists = self.g.lists_for(self.user);
         let mut actions = Vec::new();
         let mut messages = Vec::new();
+        let mut suggestions: Vec<Suggestion> = Vec::new();
         let (mut current, mut last_items) = {
             let s = session.lock().unwrap_or_else(|e| e.into_inner());
             (s.last_list, s.last_items.clone())
@@ -477,6 +497,9 @@ impl<'a> Agent<'a> {
                         latest = Some(after);
                     }
                 }
+                Intent::CreateList if cmd.list.is_none() && list.is_none() => messages.push(
+                    "What should the new list be called? Say \"make a list called party\".".into(),
+                ),
                 Intent::CreateList => {
                     let existed = lists.find(&name).await.is_ok();
                     let l = lists.find_or_create(&name).await?;
@@ -599,10 +622,41 @@ impl<'a> Agent<'a> {
                         None => messages.push("There is nothing to undo.".into()),
                     }
                 }
-                // Not built yet: say so plainly rather than pretend.
-                Intent::Deals | Intent::Compare => messages.push(
-                    format!("I understood that ({:?}) but can't do it yet.", cmd.intent).to_lowercase(),
-                ),
+                Intent::Deals | Intent::Compare => {
+                    let targets = match self.products_asked(cmd, list, current).await? {
+                        (targets, Some(id)) => {
+                            current = Some(id);
+                            targets
+                        }
+                        (targets, None) => targets,
+                    };
+                    if targets.is_empty() {
+                        messages.push(if cmd.items.is_empty() {
+                            "Your list has no priced items to look at yet.".to_string()
+                        } else {
+                            "I don't know those products well enough to compare prices.".to_string()
+                        });
+                        continue;
+                    }
+                    let found = if cmd.intent == Intent::Compare {
+                        self.cheaper_options(&targets)?
+                    } else {
+                        self.deals(&targets).await?
+                    };
+                    if found.is_empty() {
+                        let names: Vec<&str> = targets.iter().map(|(n, _)| n.as_str()).collect();
+                        messages.push(if cmd.intent == Intent::Compare {
+                            format!("{} already cost the least per unit.", names.join(", "))
+                        } else {
+                            format!("No deals on {} right now.", names.join(", "))
+                        });
+                    }
+                    for s in &found {
+                        messages.push(format!("{}: {} at ${}.{:02} ({}).", s.item, s.product_name,
+                            s.price_cents / 100, s.price_cents % 100, s.reason));
+                    }
+                    suggestions.extend(found);
+                }
             }
         }
         let saved = {
@@ -664,12 +718,104 @@ impl<'a> Agent<'a> {
         Ok(AgentReply {
             commands,
             actions,
+            suggestions,
             list,
             message,
             confidence: understanding.confidence,
             understood_by,
             elapsed_us: started.elapsed().as_micros() as u64,
         })
+    }
+
+    /// The (item name, product id) pairs a deals or compare question is about: the
+    /// items named, else the unchecked linked lines of the list (whose id is
+    /// returned too).
+    async fn products_asked(
+        &self,
+        cmd: &ResolvedCommand,
+        list: Option<&str>,
+        current: Option<ListId>,
+    ) -> Result<(Vec<(String, String)>, Option<ListId>)> {
+        if !cmd.items.is_empty() {
+            let named = cmd
+                .items
+                .iter()
+                .filter_map(|r| {
+                    r.product_id
+                        .clone()
+                        .or_else(|| r.alternatives.first().map(|a| a.0.clone()))
+                        .map(|p| (r.item.name.clone(), p))
+                })
+                .collect();
+            return Ok((named, None));
+        }
+        match self.target_list(cmd, list, current).await {
+            Ok(l) => Ok((
+                l.items
+                    .iter()
+                    .filter(|i| !i.checked)
+                    .filter_map(|i| i.product_id.clone().map(|p| (i.name.clone(), p)))
+                    .collect(),
+                Some(l.id),
+            )),
+            Err(Error::NotFound { .. }) => Ok((Vec::new(), None)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The cheapest-per-unit option of the same kind for each product.
+    fn cheaper_options(&self, targets: &[(String, String)]) -> Result<Vec<Suggestion>> {
+        let mut out = Vec::new();
+        for (name, pid) in targets {
+            let base = self.g.catalog().get(pid)?;
+            if let Some(c) = self.g.catalog().cheaper_than(pid, 1)?.into_iter().next() {
+                out.push(Suggestion {
+                    item: name.clone(),
+                    product_id: c.product.id.clone(),
+                    product_name: c.product.display_name(),
+                    price_cents: c.product.price.cents,
+                    reason: format!(
+                        "{}% less per unit than {}",
+                        c.saving_percent,
+                        base.display_name()
+                    ),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Products whose price is at least 10% under their own median over the last
+    /// 30 days of observations (three or more), with the usual price in words.
+    async fn deals(&self, targets: &[(String, String)]) -> Result<Vec<Suggestion>> {
+        let since = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_hours(24 * 30))
+            .ok();
+        let mut out = Vec::new();
+        for (name, pid) in targets {
+            let product = self.g.catalog().get(pid)?;
+            let history = self.g.prices().history(pid, since).await?;
+            if history.len() < 3 {
+                continue;
+            }
+            let mut cents: Vec<i64> = history.iter().map(|p| p.price.cents).collect();
+            let now = history
+                .iter()
+                .max_by_key(|p| p.observed_at)
+                .map_or(product.price.cents, |p| p.price.cents);
+            cents.sort_unstable();
+            let median = cents[cents.len() / 2];
+            if now * 10 <= median * 9 {
+                out.push(Suggestion {
+                    item: name.clone(),
+                    product_id: product.id.clone(),
+                    product_name: product.display_name(),
+                    price_cents: now,
+                    reason: format!("usually ${}.{:02}", median / 100, median % 100),
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// This user's session of that name: in memory, else as saved, else new. A
@@ -938,6 +1084,82 @@ mod tests {
             .unwrap();
         a.handle_in("s3", "undo", None).await.unwrap();
         assert!(g.lists().find("party").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn compare_finds_a_cheaper_option_and_deals_use_price_history() {
+        let (g, _d) = open().await;
+        let r = g
+            .agent()
+            .handle("is there a cheaper milk", None)
+            .await
+            .unwrap();
+        let s = r.suggestions.first().expect("a cheaper milk");
+        let asked = g
+            .catalog()
+            .get(r.commands[0].items[0].product_id.as_ref().unwrap())
+            .unwrap();
+        let offered = g.catalog().get(&s.product_id).unwrap();
+        assert_eq!(offered.kind, asked.kind);
+        // Cheaper per unit: price / size, compared exactly.
+        assert!(
+            i128::from(offered.price.cents)
+                * asked.size.in_base().numer()
+                * offered.size.in_base().denom()
+                < i128::from(asked.price.cents)
+                    * offered.size.in_base().numer()
+                    * asked.size.in_base().denom()
+        );
+        assert!(r.actions.is_empty(), "comparing changes nothing");
+
+        // No history: no deal, said plainly.
+        let r = g.agent().handle("any deals on coffee", None).await.unwrap();
+        assert!(r.suggestions.is_empty());
+        assert!(r.message.contains("No deals"), "{}", r.message);
+        // A price 15% under its usual one is a deal.
+        let coffee = r.commands[0].items[0].product_id.clone().unwrap();
+        let day = |d: i64| {
+            Some(
+                jiff::Timestamp::now()
+                    .checked_sub(jiff::SignedDuration::from_hours(24 * d))
+                    .unwrap(),
+            )
+        };
+        let p = g.prices();
+        p.record(&coffee, "demo", crate::Money::usd(1000), day(20))
+            .await
+            .unwrap();
+        p.record(&coffee, "demo", crate::Money::usd(990), day(10))
+            .await
+            .unwrap();
+        p.record(&coffee, "demo", crate::Money::usd(1000), day(5))
+            .await
+            .unwrap();
+        p.record(&coffee, "demo", crate::Money::usd(850), day(0))
+            .await
+            .unwrap();
+        let r = g.agent().handle("any deals on coffee", None).await.unwrap();
+        assert_eq!(r.suggestions.len(), 1, "{}", r.message);
+        assert_eq!(r.suggestions[0].price_cents, 850);
+        assert!(
+            r.suggestions[0].reason.contains("$10.00"),
+            "{:?}",
+            r.suggestions[0]
+        );
+        // "what's on sale" looks at the list's lines.
+        g.agent()
+            .handle("add coffee and bread", None)
+            .await
+            .unwrap();
+        let r = g.agent().handle("what's on sale", None).await.unwrap();
+        assert_eq!(r.suggestions.len(), 1, "{}", r.message);
+        // A new list needs a name.
+        let r = g.agent().handle("make a new list", None).await.unwrap();
+        assert!(
+            r.actions.is_empty() && r.message.contains("called"),
+            "{}",
+            r.message
+        );
     }
 
     #[tokio::test]

@@ -194,6 +194,11 @@ impl CatalogIndex {
             .map(|e| &e.product)
     }
 
+    /// Every product, in no particular order.
+    pub(crate) fn products(&self) -> impl Iterator<Item = &Product> {
+        self.entries.values().map(|e| &e.product)
+    }
+
     /// The symbol of a stem, [`UNKNOWN`] if no product has it.
     pub(crate) fn sym(&self, stem: &str) -> Sym {
         self.syms.get(stem).copied().unwrap_or(UNKNOWN)

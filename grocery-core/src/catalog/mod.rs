@@ -16,6 +16,22 @@ pub use import::ImportFormat;
 pub use product::{Department, Product};
 pub use search::SearchHit;
 
+/// A cheaper option for a product ([`Catalog::cheaper_than`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Cheaper {
+    /// The cheaper product.
+    pub product: Product,
+    /// How much less it costs per unit, in whole percent.
+    pub saving_percent: u8,
+}
+
+/// Price in cents per base unit of the product's size (gram, milliliter, item).
+fn unit_price(p: &Product) -> Option<crate::quantity::Ratio> {
+    let size = p.size.in_base();
+    (size > crate::quantity::Ratio::from_integer(0))
+        .then(|| crate::quantity::Ratio::from_integer(i128::from(p.price.cents)) / size)
+}
+
 pub use crate::store::{CatalogStats, DepartmentCount, ImportSummary};
 
 use crate::error::{Error, Result};
@@ -133,6 +149,62 @@ impl<'a> Catalog<'a> {
             .by_id(id)
             .cloned()
             .ok_or_else(|| Error::not_found("product", id))
+    }
+
+    /// Products of the same kind that cost less per unit (per gram, milliliter or
+    /// item), cheapest per unit first. Dietary tags of the original (organic,
+    /// gluten-free, lactose-free, vegan) are kept: an organic product is only
+    /// compared with organic ones.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown product.
+    pub fn cheaper_than(&self, id: &str, limit: usize) -> Result<Vec<Cheaper>> {
+        let index = self.g.index();
+        let base = index
+            .by_id(id)
+            .ok_or_else(|| Error::not_found("product", id))?;
+        let Some(base_unit) = unit_price(base) else {
+            return Ok(Vec::new());
+        };
+        const KEPT_TAGS: &[&str] = &["organic", "gluten-free", "lactose-free", "vegan"];
+        // The same variant first ("whole milk" for whole milk), then the cheapest.
+        let words = |name: &str| -> Vec<String> {
+            name.split_whitespace().map(str::to_lowercase).collect()
+        };
+        let base_words = words(&base.name);
+        let overlap = |p: &Product| {
+            words(&p.name)
+                .iter()
+                .filter(|w| base_words.contains(w))
+                .count()
+        };
+        let mut cheaper: Vec<(usize, crate::quantity::Ratio, Cheaper)> = index
+            .products()
+            .filter(|p| p.id != base.id && p.kind == base.kind)
+            .filter(|p| p.size.dimension() == base.size.dimension())
+            .filter(|p| KEPT_TAGS.iter().all(|t| !base.has_tag(t) || p.has_tag(t)))
+            .filter_map(|p| {
+                let per = unit_price(p)?;
+                (per < base_unit).then(|| {
+                    let saving =
+                        (base_unit - per) / base_unit * crate::quantity::Ratio::from_integer(100);
+                    (
+                        overlap(p),
+                        per,
+                        Cheaper {
+                            product: p.clone(),
+                            saving_percent: saving.to_integer().clamp(0, 100) as u8,
+                        },
+                    )
+                })
+            })
+            .collect();
+        cheaper.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then_with(|| a.1.cmp(&b.1))
+                .then_with(|| a.2.product.id.cmp(&b.2.product.id))
+        });
+        Ok(cheaper.into_iter().take(limit).map(|(_, _, c)| c).collect())
     }
 
     /// Counts of products, departments, brands and kinds.
