@@ -287,6 +287,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_version_1_database_upgrades_and_keeps_its_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let mut c = rusqlite::Connection::open(&path).unwrap();
+            c.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            Migrations::new(vec![M::up(include_str!(
+                "../../migrations/0001_create_schema.sql"
+            ))])
+            .to_latest(&mut c)
+            .unwrap();
+            c.execute(
+                "INSERT INTO lists (owner_id, name, created_at, updated_at) VALUES (1, 'old', 0, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path, opts()).await.unwrap();
+        let sessions: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM agent_sessions", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(sessions, 0);
+        assert!(
+            store
+                .find_list_full(crate::lists::UserId::LOCAL, "old".into())
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
     async fn migrations_run_once_and_reopen_is_idempotent() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
@@ -296,10 +330,10 @@ mod tests {
                 .await
                 .unwrap()
         }
-        assert_eq!(version(&store).await, 1);
+        assert_eq!(version(&store).await, 2);
         drop(store);
         let store = Store::open(&path, opts()).await.unwrap();
-        assert_eq!(version(&store).await, 1);
+        assert_eq!(version(&store).await, 2);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
             .await
