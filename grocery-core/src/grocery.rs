@@ -39,7 +39,12 @@ struct Inner {
     index: RwLock<Arc<CatalogIndex>>,
     sessions: crate::agent::Sessions,
     llm: Option<crate::llm::LlmFallback>,
+    /// Session states changed since the last flush, as JSON, by (user, name).
+    dirty_sessions: std::sync::Mutex<std::collections::HashMap<(UserId, String), String>>,
 }
+
+/// How often changed agent sessions are written to the store.
+const SESSION_FLUSH: Duration = Duration::from_millis(500);
 
 impl std::fmt::Debug for Grocery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,15 +84,34 @@ impl Grocery {
         )
         .await?;
         let llm = crate::llm::LlmFallback::from_config(&config.llm)?;
-        Ok(Grocery {
-            inner: Arc::new(Inner {
-                config,
-                store,
-                index: RwLock::new(index),
-                sessions: crate::agent::sessions(),
-                llm,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            config,
+            store,
+            index: RwLock::new(index),
+            sessions: crate::agent::sessions(),
+            llm,
+            dirty_sessions: Default::default(),
+        });
+        // Write changed sessions behind the requests, in batches; the task ends
+        // with the last handle.
+        let weak = Arc::downgrade(&inner);
+        let runtime = tokio::runtime::Handle::try_current();
+        if let Ok(runtime) = runtime {
+            runtime.spawn(async move {
+                let mut tick = tokio::time::interval(SESSION_FLUSH);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let Some(inner) = weak.upgrade() else { break };
+                    let g = Grocery { inner };
+                    if let Err(e) = g.flush_sessions().await {
+                        tracing::warn!(error = %e, "could not save agent sessions");
+                    }
+                }
+            });
+        }
+        Ok(Grocery { inner })
     }
 
     /// The configuration this handle was opened with.
@@ -123,6 +147,59 @@ impl Grocery {
     /// The agent, acting for another user.
     pub fn agent_for(&self, user: UserId) -> Agent<'_> {
         Agent::new(self, user)
+    }
+
+    /// Write agent sessions changed since the last flush to the store, in one
+    /// transaction. A background task does this every half second; call it
+    /// before a process exits so the next run continues the conversation (the
+    /// CLI and the server do). Returns how many sessions were written.
+    ///
+    /// # Errors
+    /// Storage errors; the sessions stay queued for the next flush.
+    pub async fn flush_sessions(&self) -> Result<usize> {
+        let batch: Vec<(UserId, String, String)> = {
+            let mut dirty = self
+                .inner
+                .dirty_sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            std::mem::take(&mut *dirty)
+                .into_iter()
+                .map(|((u, n), s)| (u, n, s))
+                .collect()
+        };
+        let n = batch.len();
+        if let Err(e) = self.inner.store.save_sessions(batch.clone()).await {
+            let mut dirty = self
+                .inner
+                .dirty_sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for (u, name, state) in batch {
+                dirty.entry((u, name)).or_insert(state);
+            }
+            return Err(e);
+        }
+        Ok(n)
+    }
+
+    /// Queue a session's new state for the next flush.
+    pub(crate) fn session_changed(&self, user: UserId, name: String, state: String) {
+        self.inner
+            .dirty_sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((user, name), state);
+    }
+
+    /// A session state queued and not yet written.
+    pub(crate) fn unsaved_session(&self, user: UserId, name: &str) -> Option<String> {
+        self.inner
+            .dirty_sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(user, name.to_string()))
+            .cloned()
     }
 
     /// The LLM fallback, when `[llm]` is enabled.

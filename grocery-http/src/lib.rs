@@ -51,9 +51,19 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(AppState { grocery }))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let served = axum::serve(
+        listener,
+        app(AppState {
+            grocery: grocery.clone(),
+        }),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    // Conversations continue after a restart.
+    if let Err(e) = grocery.flush_sessions().await {
+        tracing::warn!(error = %e, "could not save agent sessions at shutdown");
+    }
+    served
 }
 
 async fn live() -> Json<serde_json::Value> {

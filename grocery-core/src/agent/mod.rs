@@ -681,10 +681,7 @@ impl<'a> Agent<'a> {
         };
         if let Some(state) = saved {
             let state = state.map_err(|e| Error::Internal(format!("session state: {e}")))?;
-            self.g
-                .store()
-                .save_session(self.user, session_name, state)
-                .await?;
+            self.g.session_changed(self.user, session_name, state);
         }
         let list = match (current, latest) {
             (Some(id), Some(l)) if l.id == id => Some(reply_list(lists.price(l)?)),
@@ -825,11 +822,16 @@ impl<'a> Agent<'a> {
         if let Some(s) = self.g.sessions().get(&key) {
             return Ok(s);
         }
-        let saved = self
-            .g
-            .store()
-            .load_session(self.user, name.to_string())
-            .await?
+        let saved = match self.g.unsaved_session(self.user, name) {
+            Some(state) => Some(state),
+            None => {
+                self.g
+                    .store()
+                    .load_session(self.user, name.to_string())
+                    .await?
+            }
+        };
+        let saved = saved
             .and_then(|json| match serde_json::from_str::<Session>(&json) {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -1177,6 +1179,7 @@ mod tests {
                 .handle_in("kitchen", "add eggs", None)
                 .await
                 .unwrap();
+            assert_eq!(g.flush_sessions().await.unwrap(), 1);
         }
         // A new handle on the same file, as the next `grocery ask --session` run.
         let g = Grocery::open(config.clone()).await.unwrap();
@@ -1196,6 +1199,7 @@ mod tests {
         assert_eq!(eggs.unwrap().quantity, "18 ct");
         let r = g.agent().handle_in("kitchen", "undo", None).await.unwrap();
         assert_eq!(r.actions, [super::Action::Undone]);
+        g.flush_sessions().await.unwrap();
         let g = Grocery::open(config).await.unwrap();
         let r = g.agent().handle_in("kitchen", "undo", None).await.unwrap();
         let names: Vec<String> = r.list.unwrap().items.into_iter().map(|i| i.name).collect();

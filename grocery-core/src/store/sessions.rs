@@ -19,20 +19,24 @@ impl Store {
         .await
     }
 
-    /// Save a session's state, replacing what was there.
-    pub(crate) async fn save_session(
+    /// Save sessions' states, replacing what was there, in one transaction.
+    pub(crate) async fn save_sessions(
         &self,
-        user: UserId,
-        name: String,
-        state: String,
+        sessions: Vec<(UserId, String, String)>,
     ) -> Result<()> {
+        if sessions.is_empty() {
+            return Ok(());
+        }
         self.write(move |tx| {
-            tx.prepare_cached(
+            let now = now_ms();
+            let mut stmt = tx.prepare_cached(
                 "INSERT INTO agent_sessions (user_id, name, state, updated_at) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (user_id, name) DO UPDATE SET state = excluded.state, \
                  updated_at = excluded.updated_at",
-            )?
-            .execute(params![user.0, name, state, now_ms()])?;
+            )?;
+            for (user, name, state) in &sessions {
+                stmt.execute(params![user.0, name, state, now])?;
+            }
             Ok(())
         })
         .await
