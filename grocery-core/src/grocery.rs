@@ -39,8 +39,9 @@ struct Inner {
     index: RwLock<Arc<CatalogIndex>>,
     sessions: crate::agent::Sessions,
     llm: Option<crate::llm::LlmFallback>,
-    /// Session states changed since the last flush, as JSON, by (user, name).
-    dirty_sessions: std::sync::Mutex<std::collections::HashMap<(UserId, String), String>>,
+    /// Sessions changed since the last flush, by (user, name).
+    dirty_sessions:
+        std::sync::Mutex<std::collections::HashMap<(UserId, String), crate::agent::SharedSession>>,
 }
 
 /// How often changed agent sessions are written to the store.
@@ -157,43 +158,52 @@ impl Grocery {
     /// # Errors
     /// Storage errors; the sessions stay queued for the next flush.
     pub async fn flush_sessions(&self) -> Result<usize> {
-        let batch: Vec<(UserId, String, String)> = {
-            let mut dirty = self
+        let taken = std::mem::take(
+            &mut *self
                 .inner
                 .dirty_sessions
                 .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            std::mem::take(&mut *dirty)
-                .into_iter()
-                .map(|((u, n), s)| (u, n, s))
-                .collect()
-        };
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let mut batch = Vec::with_capacity(taken.len());
+        for ((user, name), session) in &taken {
+            batch.push((*user, name.clone(), crate::agent::session_json(session)?));
+        }
         let n = batch.len();
-        if let Err(e) = self.inner.store.save_sessions(batch.clone()).await {
+        if let Err(e) = self.inner.store.save_sessions(batch).await {
             let mut dirty = self
                 .inner
                 .dirty_sessions
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            for (u, name, state) in batch {
-                dirty.entry((u, name)).or_insert(state);
+            for (key, session) in taken {
+                dirty.entry(key).or_insert(session);
             }
             return Err(e);
         }
         Ok(n)
     }
 
-    /// Queue a session's new state for the next flush.
-    pub(crate) fn session_changed(&self, user: UserId, name: String, state: String) {
+    /// Queue a changed session for the next flush.
+    pub(crate) fn session_changed(
+        &self,
+        user: UserId,
+        name: String,
+        session: crate::agent::SharedSession,
+    ) {
         self.inner
             .dirty_sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert((user, name), state);
+            .insert((user, name), session);
     }
 
-    /// A session state queued and not yet written.
-    pub(crate) fn unsaved_session(&self, user: UserId, name: &str) -> Option<String> {
+    /// A changed session not yet written.
+    pub(crate) fn unsaved_session(
+        &self,
+        user: UserId,
+        name: &str,
+    ) -> Option<crate::agent::SharedSession> {
         self.inner
             .dirty_sessions
             .lock()

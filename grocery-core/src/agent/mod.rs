@@ -19,7 +19,7 @@ use crate::lists::{
 };
 use crate::nlp::{self, Command, Intent, ItemPhrase};
 use crate::quantity::Quantity;
-use crate::store::{ListOp, OpDone};
+use crate::store::{ListOp, ListRef, OpDone};
 
 /// What the agent remembers between the requests of one session: the list and
 /// items last talked about (for "it", "that") and how to undo recent changes.
@@ -53,8 +53,17 @@ enum UndoStep {
 /// Most requests that can be undone in one session.
 const UNDO_DEPTH: usize = 20;
 
+/// A session, shared between the requests that use it.
+pub(crate) type SharedSession = Arc<Mutex<Session>>;
+
 /// Shared session store: bounded, idle sessions expire.
-pub(crate) type Sessions = moka::sync::Cache<(UserId, String), Arc<Mutex<Session>>>;
+pub(crate) type Sessions = moka::sync::Cache<(UserId, String), SharedSession>;
+
+/// A session's state as saved.
+pub(crate) fn session_json(session: &SharedSession) -> Result<String> {
+    let s = session.lock().unwrap_or_else(|e| e.into_inner());
+    serde_json::to_string(&*s).map_err(|e| Error::Internal(format!("session state: {e}")))
+}
 
 /// A new session store.
 pub(crate) fn sessions() -> Sessions {
@@ -407,22 +416,23 @@ impl<'a> Agent<'a> {
                 .to_string();
             match cmd.intent {
                 Intent::Add => {
-                    let l = match lists.find(&name).await {
-                        Ok(l) => l,
-                        Err(Error::NotFound { .. }) => {
-                            let l = lists.find_or_create(&name).await?;
-                            undo.push(UndoStep::DeleteList { list: l.id });
-                            snapshotted.push(l.id);
-                            l
-                        }
-                        Err(e) => return Err(e),
-                    };
-                    snapshot(&mut undo, &mut snapshotted, &l);
-                    let ops: Vec<ListOp> =
-                        cmd.items.iter().filter_map(new_item).map(ListOp::Add).collect();
-                    let (done, after) = lists.apply(l.id, ops).await?;
+                    let ops: Vec<ListOp> = cmd
+                        .items
+                        .iter()
+                        .filter_map(new_item)
+                        .map(|i| lists.cleaned(i).map(ListOp::Add))
+                        .collect::<Result<_>>()?;
+                    let edit = lists
+                        .edit(ListRef::Name(name.clone()), true, move |_| Ok((ops, ())))
+                        .await?;
+                    let l = &edit.before;
+                    if edit.created {
+                        undo.push(UndoStep::DeleteList { list: l.id });
+                        snapshotted.push(l.id);
+                    }
+                    snapshot(&mut undo, &mut snapshotted, l);
                     last_items.clear();
-                    for d in done {
+                    for d in edit.done {
                         if let OpDone::Item(added) = d {
                             last_items.push(added.id);
                             actions.push(Action::Added {
@@ -433,56 +443,40 @@ impl<'a> Agent<'a> {
                         }
                     }
                     current = Some(l.id);
-                    latest = Some(after);
+                    latest = Some(edit.after);
                 }
                 Intent::Remove | Intent::Check => {
-                    let l = match self.target_list(cmd, list, current).await {
-                        Ok(l) => l,
-                        Err(Error::NotFound { .. }) => {
+                    let target = match (cmd.list.as_deref().or(list), current) {
+                        (Some(n), _) => ListRef::Name(n.to_string()),
+                        (None, Some(id)) => ListRef::Id(id),
+                        (None, None) => ListRef::Name(DEFAULT_LIST.to_string()),
+                    };
+                    let wanted = cmd.clone();
+                    let last = last_items.clone();
+                    let plan = move |l: &GroceryList| Ok(plan_remove_or_check(l, &wanted, &last));
+                    let edit = match lists.edit(target.clone(), false, plan.clone()).await {
+                        // The session's last list is gone: the default one.
+                        Err(Error::NotFound { .. }) if matches!(target, ListRef::Id(_)) => {
+                            lists
+                                .edit(ListRef::Name(DEFAULT_LIST.to_string()), false, plan)
+                                .await
+                        }
+                        other => other,
+                    };
+                    let edit = match edit {
+                        Ok(e) => e,
+                        Err(Error::NotFound { what: "list", .. }) => {
                             messages.push(format!("You have no list called {name}."));
                             continue;
                         }
                         Err(e) => return Err(e),
                     };
-                    snapshot(&mut undo, &mut snapshotted, &l);
-                    // "remove that": the items last talked about.
-                    let targets: Vec<Option<(ItemId, String)>> = if cmd.items.is_empty() {
-                        l.items
-                            .iter()
-                            .filter(|i| last_items.contains(&i.id))
-                            .map(|i| Some((i.id, i.name.clone())))
-                            .collect()
-                    } else {
-                        cmd.items.iter().map(|want| find_line(&l, want)).collect()
-                    };
-                    let mut ops = Vec::new();
-                    for (k, target) in targets.into_iter().enumerate() {
-                        match target {
-                            // The same line asked for twice is changed once.
-                            Some((id, _)) if ops.iter().any(|(o, _): &(ListOp, Action)| {
-                                matches!(o, ListOp::Remove(x) | ListOp::Update(x, _) if *x == id)
-                            }) => {}
-                            Some((id, line)) if cmd.intent == Intent::Remove => ops.push((
-                                ListOp::Remove(id),
-                                Action::Removed { list: l.name.clone(), item: line },
-                            )),
-                            Some((id, line)) => ops.push((
-                                ListOp::Update(id, ItemPatch { checked: Some(true), ..Default::default() }),
-                                Action::Checked { list: l.name.clone(), item: line },
-                            )),
-                            None => actions.push(Action::NotOnList {
-                                list: l.name.clone(),
-                                item: cmd.items.get(k).map(|w| w.item.name.clone()).unwrap_or_default(),
-                            }),
-                        }
+                    if !edit.done.is_empty() {
+                        snapshot(&mut undo, &mut snapshotted, &edit.before);
                     }
-                    if !ops.is_empty() {
-                        let (ops, done): (Vec<ListOp>, Vec<Action>) = ops.into_iter().unzip();
-                        let (_, after) = lists.apply(l.id, ops).await?;
-                        actions.extend(done);
-                        latest = Some(after);
-                    }
-                    current = Some(l.id);
+                    actions.extend(edit.extra);
+                    current = Some(edit.after.id);
+                    latest = Some(edit.after);
                 }
                 Intent::Clear => {
                     if let Ok(l) = self.target_list(cmd, list, current).await {
@@ -676,12 +670,11 @@ impl<'a> Agent<'a> {
                     s.undo.remove(0);
                 }
             }
-            let dirty = pushed || undone || changes_kept || undo_len != s.undo.len();
-            dirty.then(|| serde_json::to_string(&*s))
+            pushed || undone || changes_kept || undo_len != s.undo.len()
         };
-        if let Some(state) = saved {
-            let state = state.map_err(|e| Error::Internal(format!("session state: {e}")))?;
-            self.g.session_changed(self.user, session_name, state);
+        if saved {
+            self.g
+                .session_changed(self.user, session_name, Arc::clone(&session));
         }
         let list = match (current, latest) {
             (Some(id), Some(l)) if l.id == id => Some(reply_list(lists.price(l)?)),
@@ -822,16 +815,14 @@ impl<'a> Agent<'a> {
         if let Some(s) = self.g.sessions().get(&key) {
             return Ok(s);
         }
-        let saved = match self.g.unsaved_session(self.user, name) {
-            Some(state) => Some(state),
-            None => {
-                self.g
-                    .store()
-                    .load_session(self.user, name.to_string())
-                    .await?
-            }
-        };
-        let saved = saved
+        if let Some(unsaved) = self.g.unsaved_session(self.user, name) {
+            return Ok(self.g.sessions().get_with(key, || unsaved));
+        }
+        let saved = self
+            .g
+            .store()
+            .load_session(self.user, name.to_string())
+            .await?
             .and_then(|json| match serde_json::from_str::<Session>(&json) {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -856,7 +847,7 @@ impl<'a> Agent<'a> {
                 } else {
                     format!("{} {}", item.modifiers.join(" "), item.name)
                 };
-                let hits = self.g.catalog().search(&query, 3).await?;
+                let hits = self.g.catalog().search_shared(&query, 3).await?;
                 let confident = hits.first().is_some_and(|h| h.score >= LINK_SCORE);
                 items.push(ResolvedItem {
                     item: item.clone(),
@@ -883,6 +874,65 @@ impl<'a> Agent<'a> {
         }
         Ok(out)
     }
+}
+
+/// The changes "remove the eggs" or "I got the milk" make to `l`, and what to
+/// report: the lines named (or, with no names, the session's last items);
+/// a line named twice is changed once; a name not on the list is reported.
+fn plan_remove_or_check(
+    l: &GroceryList,
+    cmd: &ResolvedCommand,
+    last_items: &[ItemId],
+) -> (Vec<ListOp>, Vec<Action>) {
+    let targets: Vec<Option<(ItemId, String)>> = if cmd.items.is_empty() {
+        l.items
+            .iter()
+            .filter(|i| last_items.contains(&i.id))
+            .map(|i| Some((i.id, i.name.clone())))
+            .collect()
+    } else {
+        cmd.items.iter().map(|want| find_line(l, want)).collect()
+    };
+    let mut ops: Vec<ListOp> = Vec::new();
+    let mut actions = Vec::new();
+    for (k, target) in targets.into_iter().enumerate() {
+        match target {
+            Some((id, _))
+                if ops
+                    .iter()
+                    .any(|o| matches!(o, ListOp::Remove(x) | ListOp::Update(x, _) if *x == id)) => {
+            }
+            Some((id, line)) if cmd.intent == Intent::Remove => {
+                ops.push(ListOp::Remove(id));
+                actions.push(Action::Removed {
+                    list: l.name.clone(),
+                    item: line,
+                });
+            }
+            Some((id, line)) => {
+                ops.push(ListOp::Update(
+                    id,
+                    ItemPatch {
+                        checked: Some(true),
+                        ..Default::default()
+                    },
+                ));
+                actions.push(Action::Checked {
+                    list: l.name.clone(),
+                    item: line,
+                });
+            }
+            None => actions.push(Action::NotOnList {
+                list: l.name.clone(),
+                item: cmd
+                    .items
+                    .get(k)
+                    .map(|w| w.item.name.clone())
+                    .unwrap_or_default(),
+            }),
+        }
+    }
+    (ops, actions)
 }
 
 /// Remember how a list looked before this request first changes it.

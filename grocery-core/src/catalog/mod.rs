@@ -78,6 +78,15 @@ impl<'a> Catalog<'a> {
     /// ```
     #[tracing::instrument(skip_all, err)]
     pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        Ok(self.search_shared(query, limit).await?.to_vec())
+    }
+
+    /// [`Catalog::search`] without copying the hits out of the result cache.
+    pub(crate) async fn search_shared(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Arc<[SearchHit]>> {
         let cfg = &self.g.config().catalog;
         if query.chars().count() > cfg.max_query_chars {
             return Err(Error::invalid(format!(
@@ -100,11 +109,11 @@ impl<'a> Catalog<'a> {
             limit,
         );
         if let Some(hits) = index.results.as_ref().and_then(|c| c.get(&key)) {
-            return Ok(hits.to_vec());
+            return Ok(hits);
         }
         let plan = QueryPlan::build(query, &index);
         if plan.is_empty() || index.len() == 0 {
-            return Ok(Vec::new());
+            return Ok(Arc::from(Vec::new()));
         }
         let and = plan.fts_expr("AND");
         let cached = index.matches.as_ref().and_then(|c| c.get(&and));
@@ -132,9 +141,9 @@ impl<'a> Catalog<'a> {
                 hits
             }
         };
-        let ranked = plan.rank(&hits, &index, limit);
+        let ranked: Arc<[SearchHit]> = plan.rank(&hits, &index, limit).into();
         if let Some(cache) = &index.results {
-            cache.insert(key, ranked.clone().into());
+            cache.insert(key, Arc::clone(&ranked));
         }
         Ok(ranked)
     }

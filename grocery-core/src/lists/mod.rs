@@ -77,6 +77,33 @@ impl<'a> Lists<'a> {
         }
     }
 
+    /// Plan and apply changes to one list in one write transaction (see
+    /// [`crate::store::Store::edit`]); added items must already be cleaned with
+    /// [`Lists::cleaned`].
+    pub(crate) async fn edit<T, F>(
+        &self,
+        target: crate::store::ListRef,
+        create: bool,
+        plan: F,
+    ) -> Result<crate::store::Edit<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&GroceryList) -> Result<(Vec<crate::store::ListOp>, T)> + Send + 'static,
+    {
+        let target = match target {
+            crate::store::ListRef::Name(n) => {
+                crate::store::ListRef::Name(clean_name("list name", &n)?)
+            }
+            other => other,
+        };
+        self.g.store().edit(self.owner, target, create, plan).await
+    }
+
+    /// An item checked and tidied as [`Lists::add_items`] would store it.
+    pub(crate) fn cleaned(&self, item: NewItem) -> Result<NewItem> {
+        self.clean(item)
+    }
+
     /// Apply several changes to one list in one transaction; returns what each
     /// did and the list afterwards. Nothing is written if any change fails.
     pub(crate) async fn apply(

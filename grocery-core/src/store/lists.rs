@@ -254,6 +254,56 @@ pub(crate) enum OpDone {
     Cleared(u64),
 }
 
+/// Which list an edit is about.
+#[derive(Debug, Clone)]
+pub(crate) enum ListRef {
+    /// By id.
+    Id(ListId),
+    /// By name, case-insensitively (already cleaned).
+    Name(String),
+}
+
+/// What [`Store::edit`] did.
+#[derive(Debug, Clone)]
+pub(crate) struct Edit<T> {
+    /// The list before the changes.
+    pub before: GroceryList,
+    /// What each change did.
+    pub done: Vec<OpDone>,
+    /// The list after the changes.
+    pub after: GroceryList,
+    /// What the plan returned besides the changes.
+    pub extra: T,
+    /// Whether the list was created by this edit.
+    pub created: bool,
+}
+
+fn apply_op(tx: &Transaction<'_>, owner: UserId, list: ListId, op: &ListOp) -> Result<OpDone> {
+    Ok(match op {
+        ListOp::Add(item) => OpDone::Item(add_item(tx, owner, list, item)?),
+        ListOp::Update(item, patch) => OpDone::Item(update_item(tx, owner, list, *item, patch)?),
+        ListOp::Remove(item) => {
+            let n = tx
+                .prepare_cached("DELETE FROM list_items WHERE list_id = ?1 AND id = ?2")?
+                .execute(params![list.0, item.0])?;
+            if n == 0 {
+                return Err(Error::not_found("item", item.to_string()));
+            }
+            touch(tx, list, now_ms())?;
+            OpDone::Removed
+        }
+        ListOp::Clear => {
+            let n = tx
+                .prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
+                .execute(params![list.0])?;
+            if n > 0 {
+                touch(tx, list, now_ms())?;
+            }
+            OpDone::Cleared(n as u64)
+        }
+    })
+}
+
 impl Store {
     /// Apply `ops` to a list in one transaction and return what each did and the
     /// list afterwards, read in the same transaction.
@@ -267,35 +317,71 @@ impl Store {
             list_header(tx, owner, list)?;
             let mut done = Vec::with_capacity(ops.len());
             for op in &ops {
-                done.push(match op {
-                    ListOp::Add(item) => OpDone::Item(add_item(tx, owner, list, item)?),
-                    ListOp::Update(item, patch) => {
-                        OpDone::Item(update_item(tx, owner, list, *item, patch)?)
-                    }
-                    ListOp::Remove(item) => {
-                        let n = tx
-                            .prepare_cached(
-                                "DELETE FROM list_items WHERE list_id = ?1 AND id = ?2",
-                            )?
-                            .execute(params![list.0, item.0])?;
-                        if n == 0 {
-                            return Err(Error::not_found("item", item.to_string()));
-                        }
-                        touch(tx, list, now_ms())?;
-                        OpDone::Removed
-                    }
-                    ListOp::Clear => {
-                        let n = tx
-                            .prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
-                            .execute(params![list.0])?;
-                        if n > 0 {
-                            touch(tx, list, now_ms())?;
-                        }
-                        OpDone::Cleared(n as u64)
-                    }
-                });
+                done.push(apply_op(tx, owner, list, op)?);
             }
             Ok((done, get_list(tx, owner, list)?))
+        })
+        .await
+    }
+
+    /// Plan and apply changes to one list in one write transaction: find the list
+    /// (by id, or by name and created if `create`), hand it to `plan`, apply the
+    /// changes `plan` returns and read the list back.
+    pub(crate) async fn edit<T, F>(
+        &self,
+        owner: UserId,
+        target: ListRef,
+        create: bool,
+        plan: F,
+    ) -> Result<Edit<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
+    {
+        self.write(move |tx| {
+            let (id, created) = match target {
+                ListRef::Id(id) => (id, false),
+                ListRef::Name(name) => {
+                    let found: Option<i64> = tx
+                        .prepare_cached(
+                            "SELECT id FROM lists WHERE owner_id = ?1 AND name = ?2 COLLATE NOCASE",
+                        )?
+                        .query_row(params![owner.0, name], |r| r.get(0))
+                        .optional()?;
+                    match found {
+                        Some(id) => (ListId(id), false),
+                        None if create => {
+                            let now = now_ms();
+                            tx.prepare_cached(
+                                "INSERT INTO lists (owner_id, name, created_at, updated_at) \
+                                 VALUES (?1, ?2, ?3, ?3)",
+                            )?
+                            .execute(params![owner.0, name, now])
+                            .map_err(|e| conflict_on_unique(e, &name))?;
+                            (ListId(tx.last_insert_rowid()), true)
+                        }
+                        None => return Err(Error::not_found("list", name)),
+                    }
+                }
+            };
+            let before = get_list(tx, owner, id)?;
+            let (ops, extra) = plan(&before)?;
+            let mut done = Vec::with_capacity(ops.len());
+            for op in &ops {
+                done.push(apply_op(tx, owner, id, op)?);
+            }
+            let after = if ops.is_empty() {
+                before.clone()
+            } else {
+                get_list(tx, owner, id)?
+            };
+            Ok(Edit {
+                before,
+                done,
+                after,
+                extra,
+                created,
+            })
         })
         .await
     }

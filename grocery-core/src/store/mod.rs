@@ -17,7 +17,7 @@ mod users;
 
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
 pub(crate) use catalog::{ProductRow, fts_matches};
-pub(crate) use lists::{ListOp, OpDone};
+pub(crate) use lists::{Edit, ListOp, ListRef, OpDone};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
