@@ -201,6 +201,8 @@ const PATTERNS: &[(&str, Intent)] = &[
     ("set", Intent::Update),
     ("bump", Intent::Update),
     ("pull up", Intent::Show),
+    ("go to", Intent::Show),
+    ("navigate to", Intent::Show),
     ("bring up", Intent::Show),
     ("pull", Intent::Remove),
     ("nix", Intent::Remove),
@@ -970,7 +972,14 @@ fn split_items(s: &str) -> Vec<String> {
         }
     }
     out.iter()
-        .flat_map(|i| super::item::split_at_measures(i))
+        .map(|i| {
+            if i.contains('\u{1}') {
+                i.replace('\u{1}', "")
+            } else {
+                i.clone()
+            }
+        })
+        .flat_map(|i| super::item::split_at_measures(&i))
         .flat_map(|i| split_known_run(&i).unwrap_or_else(|| vec![i]))
         .map(|i| {
             if i.contains('\u{1}') {
@@ -1019,6 +1028,10 @@ const NOT_ITEMS: &[&str] = &[
     "what's",
     "what is",
     "it all",
+    "total",
+    "at",
+    "the total",
+    "total cost",
     "all this",
     "all of it",
     "all of this",
@@ -1082,6 +1095,9 @@ const TRAILING: &[&str] = &[
     "cost",
     "costs",
     "cost me",
+    "already",
+    "be",
+    "cost right now",
     "go for",
     "going for",
     "so far",
@@ -1378,7 +1394,6 @@ const DEAL_WORDS: &[&str] = &[
     "discount",
     "discounts",
     "discounted",
-    "special",
     "specials",
     "bogo",
     "promo",
@@ -1673,12 +1688,16 @@ const VARIANT_WORDS: &[&str] = &[
 
 /// Understand one clause, and say what else it said.
 fn command_with_verb(clause: &str) -> (Command, f32, Said) {
+    let said_help = matches!(
+        clause.trim().trim_end_matches(['?', '!', '.']),
+        "help me" | "help me please" | "please help me" | "can you help me" | "help me out"
+    );
     let clause = drop_fillers(clause.trim());
     if let Some(cmd) = create_list_command(clause) {
         return (cmd, 0.9, SAID_VERB);
     }
     // "help me": the polite opening is the whole request.
-    if clause == "help me" || clause == "help me please" {
+    if said_help {
         return (
             Command {
                 intent: Intent::Help,
@@ -1716,6 +1735,21 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
             Said {
                 verb: true,
                 list: named_list,
+            },
+        );
+    }
+    // "go to the list", "switch to the costco list": only the way in.
+    if named_list && matches!(rest, "go" | "go back" | "switch" | "switch to" | "open") {
+        return (
+            Command {
+                intent: Intent::Show,
+                list,
+                items: Vec::new(),
+            },
+            0.8,
+            Said {
+                verb: true,
+                list: true,
             },
         );
     }
@@ -1762,6 +1796,20 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
                 | "whom"
         )
     });
+    // "tell me how much the juice is": the question after the opening.
+    if let Some((Intent::Show, tail)) = found
+        && [
+            "tell me ",
+            "can you tell me ",
+            "let me know ",
+            "i want to know ",
+        ]
+        .iter()
+        .any(|p| rest.starts_with(p))
+        && let Some((other, t)) = match_pattern(tail)
+    {
+        found = Some((other, t));
+    }
     // "actually we already have rice": "actually" only softens another verb.
     if let Some((Intent::Update, tail)) = found
         && rest.starts_with("actually ")
@@ -1855,12 +1903,27 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
             .map_or(tail, |at| &tail[..at]);
     }
     // "what does my list come to", "what does the party list have on it".
-    if intent == Intent::Price && named_list {
-        intent = if rest.contains("cost") || rest.contains("come to") {
-            Intent::Total
-        } else {
-            Intent::Show
-        };
+    // "how much is my list", "what's the costco list going to cost", "give me
+    // the total": the list's total.
+    let about_total = rest.split(' ').any(|w| w == "total")
+        || ["cost", "come to", "gonna be", "going to be", "spend"]
+            .iter()
+            .any(|p| rest.contains(p));
+    if matches!(intent, Intent::Price | Intent::Show) && named_list && about_total
+        || intent == Intent::Show && rest.split(' ').any(|w| w == "total")
+    {
+        intent = Intent::Total;
+    } else if intent == Intent::Price && named_list {
+        intent = Intent::Show;
+    }
+    // "what's a box of cheerios cost": a question ending in "cost" is a price.
+    if intent == Intent::Show
+        && !named_list
+        && ["cost", "costs", "go for", "run", "sell for"]
+            .iter()
+            .any(|e| strip_trailing(rest).ends_with(e) || rest.ends_with(e))
+    {
+        intent = Intent::Price;
     }
     // "check it off", "get that off my list": crossing or taking off.
     let says_off = clause.ends_with(" off")
@@ -1877,7 +1940,7 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
             let mut t = tail;
             for lead in [
                 "on ", "the ", "there ", "to get ", "to buy ", "any ", "already ", "put ",
-                "added ", "add ",
+                "added ", "add ", "is ", "are ",
             ] {
                 t = t.strip_prefix(lead).unwrap_or(t);
             }
@@ -1961,6 +2024,16 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
     let strong_show = found.is_some_and(|(_, _)| {
         [
             "what do",
+            "what have i",
+            "what have we",
+            "what did i",
+            "what did we",
+            "did i add",
+            "did i put",
+            "did i already",
+            "remind me what",
+            "read it back",
+            "read back",
             "do i need",
             "do we need",
             "what else",
@@ -2073,6 +2146,17 @@ pub fn parse_request(text: &str) -> Understanding {
             !(k < n && c.intent == Intent::Show && c.items.is_empty())
         });
     }
+    // "that was a mistake, undo it": one undo, not two.
+    commands.dedup_by(|b, a| {
+        a.intent == b.intent
+            && a.list == b.list
+            && a.items.is_empty()
+            && b.items.is_empty()
+            && matches!(
+                a.intent,
+                Intent::Undo | Intent::Help | Intent::Total | Intent::Show | Intent::Clear
+            )
+    });
     // Unknown clauses beside understood ones are noise ("thanks").
     if commands.iter().any(|c| c.intent != Intent::Unknown) {
         commands.retain(|c| c.intent != Intent::Unknown);
