@@ -17,7 +17,16 @@
 //!    short message. `agent().preview(text)` stops after Resolve.
 //!
 //! Sessions (`agent().handle_in(session, ..)`) keep the last items for "it" and
-//! "that" and an undo history; they are per user and per session id.
+//! "that" and an undo history; they are per user and per session id, and are
+//! saved to the store behind the requests ([`Grocery::flush_sessions`] before a
+//! process exits), so a conversation continues in the next process.
+//!
+//! Questions about prices compare per unit: `compare` offers the cheapest
+//! product of the same kind ([`Catalog::cheaper_than`]), `deals` the items whose
+//! price is under their own 30-day median. An optional LLM fallback ([`llm`],
+//! off by default) is asked only when the built-in understanding is unsure; its
+//! answers are validated before anything is applied, and [`resilience`] guards
+//! the call (timeout, circuit breaker).
 //!
 //! Everything goes through one [`Grocery`] handle, grouped by noun:
 //! [`Grocery::catalog`] (search, lookup, import), [`Grocery::lists`]
