@@ -219,7 +219,8 @@ const INNER_SIZE_WORDS: &[&str] = &[
     "jumbo",
 ];
 
-/// Words after which the rest of the text is a note, not the name.
+/// Words after which the rest of the text is a note, not the name (with the
+/// [`PARTICIPLES`], which are notes only at the end of a name).
 const NOTE_STARTS: &[&str] = &[
     "for",
     "plus",
@@ -228,19 +229,11 @@ const NOTE_STARTS: &[&str] = &[
     "such",
     "if",
     "at",
-    "cut",
     "into",
     "finely",
     "roughly",
     "coarsely",
     "thinly",
-    "chopped",
-    "minced",
-    "sliced",
-    "diced",
-    "grated",
-    "peeled",
-    "halved",
     "optional",
     "from",
     "about",
@@ -250,30 +243,8 @@ const NOTE_STARTS: &[&str] = &[
     "then",
     "and/or",
     "room",
-    "washed",
-    "trimmed",
-    "deseeded",
-    "drained",
-    "rinsed",
-    "torn",
     "dissolved",
     "beaten",
-    "crumbled",
-    "cored",
-    "stemmed",
-    "scrubbed",
-    "soaked",
-    "thawed",
-    "softened",
-    "melted",
-    "cubed",
-    "quartered",
-    "crushed",
-    "sifted",
-    "julienned",
-    "seeded",
-    "skinned",
-    "cleaned",
     "diluted",
 ];
 
@@ -311,6 +282,11 @@ const PARTICIPLES: &[&str] = &[
     "skinned",
     "cleaned",
 ];
+
+/// Whether a note starts at `w` (a note word or a participle).
+fn is_note_start(w: &str) -> bool {
+    NOTE_STARTS.contains(&w) || PARTICIPLES.contains(&w)
+}
 
 /// Number words and phrases: (words, value).
 const NUMBER_WORDS: &[(&str, i64)] = &[
@@ -985,7 +961,7 @@ fn parse_line(text: &str, joined: usize) -> Option<ItemPhrase> {
         // "1 ripe large tomato": a size word inside the name.
         if !name_words.is_empty()
             && INNER_SIZE_WORDS.contains(&w)
-            && next.is_some_and(|n| !NOTE_STARTS.contains(&n))
+            && next.is_some_and(|n| !is_note_start(n))
         {
             item.modifiers.push(w.to_string());
             continue;
@@ -1005,7 +981,7 @@ fn parse_line(text: &str, joined: usize) -> Option<ItemPhrase> {
             && PARTICIPLES.contains(&w)
             && next.is_some_and(|n| {
                 !n.is_empty()
-                    && !NOTE_STARTS.contains(&n)
+                    && !is_note_start(n)
                     && !MODIFIERS.contains(&n)
                     && !matches!(n, "and" | "or" | "in" | "with" | "&")
                     && number_at(&words, i + k + 1).is_none()
@@ -1022,7 +998,7 @@ fn parse_line(text: &str, joined: usize) -> Option<ItemPhrase> {
             item.modifiers.push(w.to_string());
             continue;
         }
-        if !name_words.is_empty() && NOTE_STARTS.contains(&w) {
+        if !name_words.is_empty() && is_note_start(w) {
             let rest = words[i + k..].join(" ");
             item.note = Some(match item.note.take() {
                 Some(n) => format!("{rest}, {n}"),

@@ -1710,21 +1710,11 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
     }
     let (rest, list, named_list) = take_list(clause);
     let rest = drop_fillers(rest.trim());
-    if let Some(items) = in_cart(rest) {
-        return (
-            Command {
-                intent: Intent::Check,
-                list,
-                items,
-            },
-            0.85,
-            Said {
-                verb: true,
-                list: named_list,
-            },
-        );
-    }
-    if let Some((intent, items)) = cue_command(rest) {
+    // "the milk is in the cart"; "any deals on coffee", "is there a cheaper milk".
+    let cued = in_cart(rest)
+        .map(|items| (Intent::Check, items))
+        .or_else(|| cue_command(rest));
+    if let Some((intent, items)) = cued {
         return (
             Command {
                 intent,
