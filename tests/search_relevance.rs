@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 const TABLE: &str = include_str!("data/relevance.tsv");
 
 /// Floors, measured and then pinned: a regression below them fails the build.
-const MIN_TOP1: f64 = 0.95;
-const MIN_TOP3: f64 = 0.98;
+const MIN_TOP1: f64 = 0.97;
+const MIN_TOP3: f64 = 0.99;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relevance_table() {

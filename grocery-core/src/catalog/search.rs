@@ -38,7 +38,27 @@ pub(crate) struct QueryPlan {
     pub clauses: Vec<Vec<Vec<String>>>,
     /// A size the shopper asked for, if any.
     pub size: Option<Quantity>,
+    /// The kind a bare everyday word means ("chicken": chicken breast).
+    pub everyday_kind: Option<&'static str>,
 }
+
+/// What a bare word on a shopping list means when the catalog's kinds only
+/// have longer names: "chicken" is chicken breasts, not chicken broth; "oats"
+/// are oatmeal, not oat milk. Grocery knowledge, as a store's search keeps it.
+const EVERYDAY_KINDS: &[(&str, &str)] = &[
+    ("chicken", "chicken breast"),
+    ("raw chicken", "chicken breast"),
+    ("oats", "oatmeal"),
+    ("oat", "oatmeal"),
+    ("rolled oats", "oatmeal"),
+    ("dishwasher pods", "dishwasher detergent"),
+    ("dishwasher tabs", "dishwasher detergent"),
+    ("dishwasher tablets", "dishwasher detergent"),
+    ("beef", "ground beef"),
+    ("turkey", "ground turkey"),
+    ("hamburger", "ground beef"),
+    ("hamburger meat", "ground beef"),
+];
 
 /// Words that ask for a size without a number: "gallon of milk".
 fn implicit_size_unit(u: Unit) -> bool {
@@ -96,7 +116,11 @@ impl QueryPlan {
         let mut i = 0;
         while i < coarse.len() {
             let w = &coarse[i];
-            let next_unit = coarse.get(i + 1).and_then(|n| Unit::parse(n).ok());
+            // Catalog sizes are never lengths: "2 in 1 shampoo" is a name.
+            let next_unit = coarse
+                .get(i + 1)
+                .and_then(|n| Unit::parse(n).ok())
+                .filter(|u| u.dimension() != crate::quantity::Dimension::Length);
             if size.is_none() {
                 if let (Some(n), Some(u)) = (parse_number(w), next_unit) {
                     size = Some(Quantity::new(n, u));
@@ -176,7 +200,16 @@ impl QueryPlan {
                 clauses.push(vec![vec![w.clone()]]);
             }
         }
-        QueryPlan { clauses, size }
+        let asked = coarse.join(" ");
+        let everyday_kind = EVERYDAY_KINDS
+            .iter()
+            .find(|(q, _)| *q == asked)
+            .map(|(_, k)| *k);
+        QueryPlan {
+            clauses,
+            size,
+            everyday_kind,
+        }
     }
 
     /// The FTS5 expression: every word double-quoted, clauses joined by `op`.
@@ -274,6 +307,12 @@ impl QueryPlan {
                     .collect()
             })
             .collect();
+        let everyday: Option<Vec<Sym>> = self.everyday_kind.map(|k| {
+            tokens(k)
+                .filter(|t| !is_stopword(t))
+                .map(|t| index.sym(&stem(&t)))
+                .collect()
+        });
         let entries: Vec<&Entry> = hits.iter().filter_map(|pk| index.get(*pk)).collect();
         let text: Vec<f64> = entries
             .iter()
@@ -311,6 +350,9 @@ impl QueryPlan {
                 if !negating && all_query_stems.iter().any(|s| entry.negated.contains(s)) {
                     // Asked for pulp, this one says "no pulp".
                     score -= 2.0;
+                }
+                if everyday.as_ref().is_some_and(|k| *k == entry.kind_stems) {
+                    score += 1.5;
                 }
                 score += 1.5 * f64::from(p.popularity) / 100.0;
                 score += 0.6 * entry.kind_weight;

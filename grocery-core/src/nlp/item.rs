@@ -510,27 +510,29 @@ fn unit_at(words: &[String], i: usize) -> Option<(Unit, usize)> {
     // "in" is an inch only before a name: "2 in the cart" is not.
     if w == "in"
         && words.get(i + 1).is_none_or(|n| {
-            matches!(
-                n.as_str(),
-                "the"
-                    | "a"
-                    | "an"
-                    | "my"
-                    | "our"
-                    | "your"
-                    | "this"
-                    | "that"
-                    | "it"
-                    | "them"
-                    | "there"
-                    | "each"
-                    | "to"
-                    | "of"
-                    | "stock"
-                    | "total"
-                    | "all"
-                    | "cart"
-            )
+            // "2 in 1 shampoo"
+            n.starts_with(|c: char| c.is_ascii_digit())
+                || matches!(
+                    n.as_str(),
+                    "the"
+                        | "a"
+                        | "an"
+                        | "my"
+                        | "our"
+                        | "your"
+                        | "this"
+                        | "that"
+                        | "it"
+                        | "them"
+                        | "there"
+                        | "each"
+                        | "to"
+                        | "of"
+                        | "stock"
+                        | "total"
+                        | "all"
+                        | "cart"
+                )
         })
     {
         return None;
@@ -770,7 +772,12 @@ fn parse_line(text: &str, joined: usize) -> Option<ItemPhrase> {
         alternatives: Vec::new(),
         note,
     };
-    if let Some((a, min, unit, used)) = measure_at(&words, i) {
+    // "2 in 1 shampoo", "3-in-1 oil": a product's name, not an amount.
+    let name_with_number = words.get(1).is_some_and(|w| w == "in")
+        && words
+            .get(2)
+            .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_digit()));
+    if let Some((a, min, unit, used)) = measure_at(&words, i).filter(|_| !name_with_number) {
         item.amount = Some(a);
         item.amount_min = min;
         item.unit = unit;
@@ -1296,6 +1303,7 @@ mod tests {
         ),
         ("1 ripe large tomato", Some("1"), None, "ripe tomato"),
         ("3 ears of corn", Some("3"), Some("ear"), "corn"),
+        ("2 in 1 shampoo", None, None, "2 in 1 shampoo"),
     ];
 
     #[test]
