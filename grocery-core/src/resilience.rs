@@ -1,4 +1,7 @@
-//! Guards for outbound calls: a circuit breaker and a timeout helper.
+//! Guards for outbound calls: a circuit breaker, a timeout helper, retries of
+//! idempotent reads with backoff, jitter and a retry budget ([`retry`]), a
+//! bulkhead ([`Bulkhead`]) and a token-bucket rate limit that honours
+//! `Retry-After` ([`RateLimiter`]).
 //!
 //! [`CircuitBreaker`] follows resilience4j's count-based breaker:
 //! - **Closed**: calls run; the outcomes of the last [`BreakerConfig::window`] calls
@@ -488,6 +491,323 @@ where
     }
 }
 
+// ---------------------------------------------------------------------------
+// Retries, bulkheads and rate limits.
+
+/// Settings of [`retry`] (a `retry` table in the config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Attempts in all, the first included (1 = no retries).
+    pub max_attempts: u32,
+    /// Backoff before the first retry, in milliseconds; doubles each retry.
+    pub base_backoff_ms: u64,
+    /// Longest backoff, in milliseconds.
+    pub max_backoff_ms: u64,
+    /// Retries may add at most this share of the calls (percent): the retry
+    /// budget, so that a failing upstream is not hit by a storm of retries.
+    pub budget_percent: u32,
+    /// Retries always allowed per second, whatever the budget says.
+    pub min_retries_per_sec: u32,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_backoff_ms: 100,
+            max_backoff_ms: 2_000,
+            budget_percent: 20,
+            min_retries_per_sec: 1,
+        }
+    }
+}
+
+/// The error inside [`Error::Upstream`] when an upstream said "too many
+/// requests" (HTTP 429), with how long it asked to wait (`Retry-After`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rate limited; retry after {retry_after:?}")]
+pub struct RateLimited {
+    /// How long the upstream asked to wait.
+    pub retry_after: Duration,
+}
+
+impl RateLimited {
+    /// The wait `err` asks for, if it is a rate-limit answer.
+    pub fn retry_after(err: &Error) -> Option<Duration> {
+        match err {
+            Error::Upstream { source, .. } => {
+                source.downcast_ref::<RateLimited>().map(|r| r.retry_after)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A retry budget shared by the calls to one upstream: every call deposits
+/// `budget_percent / 100` of a token, every retry withdraws one; a floor of
+/// `min_retries_per_sec` tokens per second always remains available.
+#[derive(Debug)]
+pub struct RetryBudget {
+    ratio: f64,
+    floor_per_sec: f64,
+    state: Mutex<BudgetState>,
+}
+
+#[derive(Debug)]
+struct BudgetState {
+    tokens: f64,
+    floor_tokens: f64,
+    floor_at: Instant,
+}
+
+impl RetryBudget {
+    /// A budget for `config`.
+    pub fn new(config: &RetryConfig) -> Self {
+        RetryBudget {
+            ratio: f64::from(config.budget_percent) / 100.0,
+            floor_per_sec: f64::from(config.min_retries_per_sec),
+            state: Mutex::new(BudgetState {
+                tokens: 0.0,
+                floor_tokens: f64::from(config.min_retries_per_sec),
+                floor_at: Instant::now(),
+            }),
+        }
+    }
+
+    fn deposit(&self) {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        // A bounded reserve: a long healthy spell does not buy a retry storm.
+        s.tokens = (s.tokens + self.ratio).min(10.0);
+    }
+
+    fn withdraw(&self) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let refill = now.duration_since(s.floor_at).as_secs_f64() * self.floor_per_sec;
+        s.floor_tokens = (s.floor_tokens + refill).min(self.floor_per_sec);
+        s.floor_at = now;
+        if s.tokens >= 1.0 {
+            s.tokens -= 1.0;
+            true
+        } else if s.floor_tokens >= 1.0 {
+            s.floor_tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Whether an error is worth retrying: timeouts and upstream failures, but not
+/// a call turned away by a breaker, bulkhead or rate limit (it would only be
+/// turned away again) nor the caller's own mistakes.
+pub fn is_retryable(err: &Error) -> bool {
+    match err {
+        Error::Timeout { .. } => true,
+        Error::Upstream { source, .. } => {
+            !BreakerOpen::is_rejection(err) && source.downcast_ref::<Busy>().is_none()
+        }
+        _ => false,
+    }
+}
+
+/// A number in `0..bound` for jitter; not for anything secret.
+fn jitter(bound: u64) -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    if bound == 0 {
+        return 0;
+    }
+    // SplitMix64 over a shared counter.
+    let mut z = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % bound
+}
+
+/// Run an idempotent read, retrying retryable failures ([`is_retryable`]) with
+/// exponential backoff and full jitter, within the shared `budget`. A
+/// rate-limit answer ([`RateLimited`]) waits what the upstream asked instead.
+/// Never use it for writes: a timed-out write may have happened.
+///
+/// # Errors
+/// The last error when attempts or budget run out, or the first error that is
+/// not retryable.
+pub async fn retry<T, F, Fut>(config: &RetryConfig, budget: &RetryBudget, mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut attempt: u32 = 0;
+    loop {
+        attempt += 1;
+        budget.deposit();
+        let err = match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if attempt >= config.max_attempts.max(1) || !is_retryable(&err) || !budget.withdraw() {
+            return Err(err);
+        }
+        let wait = match RateLimited::retry_after(&err) {
+            Some(after) => after,
+            None => {
+                let ceiling = config
+                    .base_backoff_ms
+                    .saturating_mul(1u64 << (attempt - 1).min(20))
+                    .min(config.max_backoff_ms);
+                Duration::from_millis(jitter(ceiling + 1))
+            }
+        };
+        tracing::debug!(attempt, ?wait, error = %err, "retrying");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The error inside [`Error::Upstream`] when a [`Bulkhead`] or [`RateLimiter`]
+/// turns a call away without making it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}` is busy: {why}")]
+pub struct Busy {
+    /// The guard's name (the upstream).
+    pub name: String,
+    /// Why, in words.
+    pub why: &'static str,
+}
+
+/// At most `limit` calls to one upstream at once; a call waits up to `max_wait`
+/// for a slot, then is turned away with [`Busy`].
+#[derive(Debug, Clone)]
+pub struct Bulkhead {
+    name: String,
+    slots: Arc<tokio::sync::Semaphore>,
+    limit: usize,
+    max_wait: Duration,
+}
+
+impl Bulkhead {
+    /// A bulkhead of `limit` concurrent calls.
+    pub fn new(name: impl Into<String>, limit: usize, max_wait: Duration) -> Self {
+        let limit = limit.max(1);
+        Bulkhead {
+            name: name.into(),
+            slots: Arc::new(tokio::sync::Semaphore::new(limit)),
+            limit,
+            max_wait,
+        }
+    }
+
+    /// Run `fut` in a slot.
+    ///
+    /// # Errors
+    /// [`Error::Upstream`] with [`Busy`] when no slot frees up in time; else what
+    /// `fut` returns.
+    pub async fn run<T, F>(&self, fut: F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        let permit = tokio::time::timeout(self.max_wait, self.slots.acquire())
+            .await
+            .ok()
+            .and_then(std::result::Result::ok);
+        let Some(_permit) = permit else {
+            return Err(busy(&self.name, "every slot is taken"));
+        };
+        fut.await
+    }
+
+    /// Calls running now.
+    pub fn in_flight(&self) -> usize {
+        self.limit - self.slots.available_permits()
+    }
+}
+
+fn busy(name: &str, why: &'static str) -> Error {
+    Error::Upstream {
+        service: name.to_string(),
+        source: Box::new(Busy {
+            name: name.to_string(),
+            why,
+        }),
+    }
+}
+
+/// A token bucket per upstream: `per_sec` calls a second on average, bursts of
+/// up to `burst`. [`RateLimiter::pause_for`] honours an upstream's
+/// `Retry-After`: no call goes out until it has passed.
+#[derive(Debug)]
+pub struct RateLimiter {
+    name: String,
+    per_sec: f64,
+    burst: f64,
+    max_wait: Duration,
+    state: Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+    paused_until: Option<Instant>,
+}
+
+impl RateLimiter {
+    /// A full bucket.
+    pub fn new(name: impl Into<String>, per_sec: f64, burst: u32, max_wait: Duration) -> Self {
+        let burst = f64::from(burst.max(1));
+        RateLimiter {
+            name: name.into(),
+            per_sec: per_sec.max(1e-6),
+            burst,
+            max_wait,
+            state: Mutex::new(Bucket {
+                tokens: burst,
+                at: Instant::now(),
+                paused_until: None,
+            }),
+        }
+    }
+
+    /// Take a token, waiting for one up to `max_wait`.
+    ///
+    /// # Errors
+    /// [`Error::Upstream`] with [`Busy`] when the wait would be longer.
+    pub async fn acquire(&self) -> Result<()> {
+        let wait = {
+            let mut b = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            let elapsed = now.duration_since(b.at).as_secs_f64();
+            b.tokens = (b.tokens + elapsed * self.per_sec).min(self.burst);
+            b.at = now;
+            let paused = b.paused_until.filter(|u| *u > now).map(|u| u - now);
+            let short = if b.tokens >= 1.0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64((1.0 - b.tokens) / self.per_sec)
+            };
+            let wait = paused.unwrap_or_default().max(short);
+            if wait > self.max_wait {
+                return Err(busy(&self.name, "rate limit reached"));
+            }
+            // Reserve the token now; the wait pays for it.
+            b.tokens -= 1.0;
+            wait
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+
+    /// Stop sending for `d` (an upstream's `Retry-After`).
+    pub fn pause_for(&self, d: Duration) {
+        let mut b = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let until = Instant::now() + d;
+        b.paused_until = Some(b.paused_until.map_or(until, |u| u.max(until)));
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // Tests may unwrap; the library code does not.
 mod tests {
@@ -752,5 +1072,176 @@ mod tests {
         assert_eq!(json["state"], "closed");
         assert_eq!(json["name"], "llm");
         assert!(json["failure_rate_percent"].is_null());
+    }
+
+    fn upstream_failure() -> Error {
+        Error::Upstream {
+            service: "t".into(),
+            source: "boom".into(),
+        }
+    }
+
+    fn retry_config() -> RetryConfig {
+        RetryConfig {
+            max_attempts: 4,
+            base_backoff_ms: 100,
+            max_backoff_ms: 1_000,
+            budget_percent: 100,
+            min_retries_per_sec: 0,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_transient_failures_with_bounded_backoff() {
+        let config = retry_config();
+        let budget = RetryBudget::new(&config);
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let started = Instant::now();
+        let got = retry(&config, &budget, || async {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n < 2 {
+                Err(upstream_failure())
+            } else {
+                Ok(n)
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, 2);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // Two backoffs of at most 100 and 200 ms (full jitter).
+        assert!(started.elapsed() <= Duration::from_millis(300));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn does_not_retry_what_cannot_succeed() {
+        let config = retry_config();
+        let budget = RetryBudget::new(&config);
+        for err in [
+            Error::invalid("bad query"),
+            busy("t", "every slot is taken"),
+            Error::Upstream {
+                service: "t".into(),
+                source: Box::new(BreakerOpen {
+                    name: "t".into(),
+                    retry_in: Duration::from_secs(1),
+                }),
+            },
+        ] {
+            let calls = std::sync::atomic::AtomicU32::new(0);
+            let kind = err.kind();
+            let e = retry(&config, &budget, || {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let e = match &err {
+                    Error::InvalidInput(m) => Error::invalid(m.clone()),
+                    Error::Upstream { source, .. } if source.downcast_ref::<Busy>().is_some() => {
+                        busy("t", "every slot is taken")
+                    }
+                    _ => Error::Upstream {
+                        service: "t".into(),
+                        source: Box::new(BreakerOpen {
+                            name: "t".into(),
+                            retry_in: Duration::from_secs(1),
+                        }),
+                    },
+                };
+                async move { Err::<(), _>(e) }
+            })
+            .await
+            .unwrap_err();
+            assert_eq!(e.kind(), kind);
+            assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_caps_retries_and_retry_after_is_honoured() {
+        // A 10% budget: ten calls earn one retry.
+        let config = RetryConfig {
+            budget_percent: 10,
+            ..retry_config()
+        };
+        let budget = RetryBudget::new(&config);
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        for _ in 0..10 {
+            let _ = retry(&config, &budget, || async {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Err::<(), _>(upstream_failure())
+            })
+            .await;
+        }
+        let total = calls.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((10..=12).contains(&total), "{total} calls for 10 requests");
+
+        // A 429 with Retry-After: 2 s waits two seconds, not the backoff.
+        let budget = RetryBudget::new(&retry_config());
+        let started = Instant::now();
+        let first = std::sync::atomic::AtomicBool::new(true);
+        retry(&retry_config(), &budget, || async {
+            if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                Err(Error::Upstream {
+                    service: "t".into(),
+                    source: Box::new(RateLimited {
+                        retry_after: Duration::from_secs(2),
+                    }),
+                })
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bulkhead_bounds_concurrent_calls() {
+        let bulkhead = Bulkhead::new("t", 2, Duration::from_millis(50));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(Some(rx)));
+        let hold = |b: Bulkhead,
+                    rx: std::sync::Arc<
+            tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+        >| async move {
+            b.run(async move {
+                if let Some(rx) = rx.lock().await.take() {
+                    let _ = rx.await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+                Ok(())
+            })
+            .await
+        };
+        let a = tokio::spawn(hold(bulkhead.clone(), rx.clone()));
+        let b = tokio::spawn(hold(bulkhead.clone(), rx.clone()));
+        tokio::task::yield_now().await;
+        assert_eq!(bulkhead.in_flight(), 2);
+        let err = bulkhead.run(async { Ok(()) }).await.unwrap_err();
+        assert!(!is_retryable(&err), "{err}");
+        tx.send(()).unwrap();
+        a.await.unwrap().unwrap();
+        assert_eq!(bulkhead.in_flight(), 1);
+        bulkhead.run(async { Ok(()) }).await.unwrap();
+        b.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_limiter_spaces_calls_and_pauses_on_retry_after() {
+        let limiter = RateLimiter::new("t", 10.0, 2, Duration::from_secs(1));
+        let started = Instant::now();
+        for _ in 0..4 {
+            limiter.acquire().await.unwrap();
+        }
+        // A burst of two, then one every 100 ms.
+        assert_eq!(started.elapsed(), Duration::from_millis(200));
+        limiter.pause_for(Duration::from_millis(700));
+        let before = Instant::now();
+        limiter.acquire().await.unwrap();
+        assert_eq!(before.elapsed(), Duration::from_millis(700));
+        // Longer than max_wait: turned away at once.
+        limiter.pause_for(Duration::from_secs(5));
+        let err = limiter.acquire().await.unwrap_err();
+        assert!(err.to_string().contains("upstream"), "{err}");
     }
 }
