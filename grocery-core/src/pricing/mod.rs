@@ -1,7 +1,10 @@
 //! Prices: observed shelf prices per product and source, kept as change points.
 //!
-//! This is the storage side of pricing; price sources, the tiered cache and
-//! tracking build on it.
+//! This is the storage side of pricing; [`source`] has the price sources (the
+//! embedded demo market and the store APIs); the tiered cache and tracking build
+//! on both.
+
+pub mod source;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
