@@ -39,6 +39,7 @@ struct Inner {
     index: RwLock<Arc<CatalogIndex>>,
     sessions: crate::agent::Sessions,
     llm: Option<crate::llm::LlmFallback>,
+    events: tokio::sync::broadcast::Sender<crate::pricing::Event>,
     /// Sessions changed since the last flush, by (user, name).
     dirty_sessions:
         std::sync::Mutex<std::collections::HashMap<(UserId, String), crate::agent::SharedSession>>,
@@ -92,6 +93,7 @@ impl Grocery {
             sessions: crate::agent::sessions(),
             llm,
             dirty_sessions: Default::default(),
+            events: tokio::sync::broadcast::channel(1_024).0,
         });
         // Write changed sessions behind the requests, in batches; the task ends
         // with the last handle.
@@ -217,9 +219,26 @@ impl Grocery {
         self.inner.llm.as_ref()
     }
 
+    /// Another user's price tracking and alerts.
+    pub fn prices_for(&self, user: UserId) -> Prices<'_> {
+        Prices::new(self, user)
+    }
+
+    /// Live events (price alerts; list changes later): a receiver that sees what
+    /// happens from now on. A receiver that falls more than 1,024 events behind
+    /// gets a `Lagged` error and continues from the oldest kept.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::pricing::Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Send an event to the subscribers (none listening is fine).
+    pub(crate) fn publish(&self, event: crate::pricing::Event) {
+        let _ = self.inner.events.send(event);
+    }
+
     /// Price observations and history.
     pub fn prices(&self) -> Prices<'_> {
-        Prices::new(self)
+        Prices::new(self, UserId::LOCAL)
     }
 
     /// Users.

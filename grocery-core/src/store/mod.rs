@@ -13,6 +13,7 @@ mod catalog;
 mod lists;
 mod prices;
 mod sessions;
+mod tracking;
 mod users;
 
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
@@ -37,6 +38,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
         M::up(include_str!("../../migrations/0001_create_schema.sql")),
         M::up(include_str!("../../migrations/0002_agent_sessions.sql")),
+        M::up(include_str!("../../migrations/0004_price_tracking.sql")),
     ])
 });
 
@@ -330,10 +332,10 @@ mod tests {
                 .await
                 .unwrap()
         }
-        assert_eq!(version(&store).await, 2);
+        assert_eq!(version(&store).await, 3);
         drop(store);
         let store = Store::open(&path, opts()).await.unwrap();
-        assert_eq!(version(&store).await, 2);
+        assert_eq!(version(&store).await, 3);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
             .await
