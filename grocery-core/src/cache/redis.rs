@@ -104,7 +104,7 @@ impl RedisTier {
     }
 
     async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, Unavailable> {
-        {
+        let probe = {
             let mut down = self
                 .inner
                 .down
@@ -116,10 +116,19 @@ impl RedisTier {
                 }
                 // This request is the probe; others keep skipping meanwhile.
                 *down = Some(Instant::now());
+                true
+            } else {
+                false
             }
-        }
+        };
         let mut conn = self.inner.conn.clone();
-        let outcome = tokio::time::timeout(OP_TIMEOUT * 2, cmd.query_async::<T>(&mut conn)).await;
+        let mut outcome =
+            tokio::time::timeout(OP_TIMEOUT * 2, cmd.query_async::<T>(&mut conn)).await;
+        if probe && matches!(&outcome, Ok(Err(e)) if e.is_io_error() || e.is_connection_refusal()) {
+            // The probe met the connection that failed earlier; the manager has
+            // just started a new one. Wait for that one, once.
+            outcome = tokio::time::timeout(OP_TIMEOUT * 2, cmd.query_async::<T>(&mut conn)).await;
+        }
         let mut down = self
             .inner
             .down
