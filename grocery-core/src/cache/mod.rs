@@ -759,7 +759,10 @@ where
         }
         match out {
             Ok((e, Tier::L1)) => {
-                bump(&self.inner.counters.l1.hits);
+                // This request counted an L1 miss before it joined; memory answered after all.
+                let l1 = &self.inner.counters.l1;
+                l1.misses.fetch_sub(1, Ordering::Relaxed);
+                bump(&l1.hits);
                 Ok((e, Tier::L1))
             }
             Ok(found) => Ok(found),
