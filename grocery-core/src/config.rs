@@ -12,6 +12,9 @@ use crate::resilience::BreakerConfig;
 
 /// Environment variable naming the config file when no path is given.
 pub const CONFIG_ENV: &str = "GROCERY_CONFIG";
+/// Environment variable with a Redis URL: turns on the L2 cache tier
+/// (`cache.redis_url`; `GROCERY_CACHE__REDIS_URL` takes precedence).
+pub const REDIS_URL_ENV: &str = "GROCERY_REDIS_URL";
 /// Prefix of environment overrides; `__` separates sections (`GROCERY_STORE__PATH`).
 pub const ENV_PREFIX: &str = "GROCERY_";
 
@@ -25,6 +28,8 @@ pub struct Config {
     pub catalog: CatalogConfig,
     /// The optional LLM fallback for requests the built-in parser is unsure of.
     pub llm: LlmConfig,
+    /// The tiered cache in front of upstream services (memory, Redis, SQLite).
+    pub cache: crate::cache::CacheConfig,
 }
 
 /// The `[store]` section.
@@ -191,6 +196,7 @@ const STRING_KEYS: &[&[&str]] = &[
     &["llm", "model"],
     &["llm", "api_key"],
     &["llm", "api_key_file"],
+    &["cache", "redis_url"],
 ];
 
 impl Config {
@@ -232,6 +238,14 @@ impl Config {
             let file_value: toml::Value = toml::from_str(&text)
                 .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?;
             merge(&mut value, file_value);
+        }
+        if let Some((_, url)) = env.iter().find(|(k, _)| k == REDIS_URL_ENV) {
+            set_path(
+                &mut value,
+                &["cache".to_string(), "redis_url".to_string()],
+                toml::Value::String(url.clone()),
+            )
+            .map_err(|e| Error::Config(format!("{REDIS_URL_ENV}: {e}")))?;
         }
         for (key, raw) in &env {
             let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
@@ -397,6 +411,35 @@ mod tests {
         for text in [shown, format!("{c:?}"), serde_json::to_string(&c).unwrap()] {
             assert!(!text.contains("0123456789"), "{text}");
         }
+    }
+
+    #[test]
+    fn redis_url_env_turns_on_l2_and_is_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("empty.toml");
+        std::fs::write(&file, "").unwrap();
+        let env = vec![(
+            "GROCERY_REDIS_URL".to_string(),
+            "redis://:hunter2@127.0.0.1:6379/0".to_string(),
+        )];
+        let c = Config::load_from(Some(&file), env).unwrap();
+        assert_eq!(
+            c.cache.redis_url.as_ref().map(Secret::expose),
+            Some("redis://:hunter2@127.0.0.1:6379/0")
+        );
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let env = vec![
+            ("GROCERY_REDIS_URL".to_string(), "redis://a".to_string()),
+            (
+                "GROCERY_CACHE__REDIS_URL".to_string(),
+                "redis://b".to_string(),
+            ),
+        ];
+        let c = Config::load_from(Some(&file), env).unwrap();
+        assert_eq!(
+            c.cache.redis_url.as_ref().map(Secret::expose),
+            Some("redis://b")
+        );
     }
 
     #[test]

@@ -40,6 +40,8 @@ struct Inner {
     sessions: crate::agent::Sessions,
     llm: Option<crate::llm::LlmFallback>,
     events: tokio::sync::broadcast::Sender<crate::pricing::Event>,
+    /// The shared L2 cache tier, when `cache.redis_url` is set.
+    redis: Option<crate::cache::RedisTier>,
     /// Sessions changed since the last flush, by (user, name).
     dirty_sessions:
         std::sync::Mutex<std::collections::HashMap<(UserId, String), crate::agent::SharedSession>>,
@@ -86,12 +88,17 @@ impl Grocery {
         )
         .await?;
         let llm = crate::llm::LlmFallback::from_config(&config.llm)?;
+        let redis = match &config.cache.redis_url {
+            Some(url) => Some(crate::cache::RedisTier::connect(url.expose())?),
+            None => None,
+        };
         let inner = Arc::new(Inner {
             config,
             store,
             index: RwLock::new(index),
             sessions: crate::agent::sessions(),
             llm,
+            redis,
             dirty_sessions: Default::default(),
             events: tokio::sync::broadcast::channel(1_024).0,
         });
@@ -115,6 +122,23 @@ impl Grocery {
             });
         }
         Ok(Grocery { inner })
+    }
+
+    /// A [`TieredCache`](crate::TieredCache) named `name` over memory, this
+    /// handle's Redis tier (when configured) and its SQLite store, with the
+    /// `[cache]` settings. Caches of one name share Redis and SQLite entries
+    /// (memory is per cache value); create each once and clone it.
+    pub fn tiered_cache<K, V>(&self, name: &str) -> crate::TieredCache<K, V>
+    where
+        K: std::fmt::Display + 'static,
+        V: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+    {
+        crate::TieredCache::new(
+            name,
+            self.inner.config.cache.clone(),
+            Some(self.inner.store.clone()),
+            self.inner.redis.clone(),
+        )
     }
 
     /// The configuration this handle was opened with.

@@ -65,6 +65,13 @@
 //! new database on first open. `catalog().import_file` adds or replaces products
 //! from CSV or JSON Lines.
 //!
+//! ## Cache
+//! [`Grocery::tiered_cache`] gives a named [`TieredCache`] that reads memory,
+//! then Redis (when `cache.redis_url` or `GROCERY_REDIS_URL` is set), then
+//! SQLite, then the upstream, with stale-while-revalidate, negative caching and
+//! one upstream call per key at a time. A cache failure (Redis down included) is
+//! logged and counted, never returned. See [`cache`].
+//!
 //! ## Configuration
 //! [`Config::load`] layers defaults, a TOML file (`GROCERY_CONFIG`) and
 //! `GROCERY_<SECTION>__<KEY>` environment variables, e.g. `GROCERY_STORE__PATH`.
@@ -80,6 +87,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod error;
@@ -94,6 +102,7 @@ pub mod resilience;
 mod store;
 pub mod users;
 
+pub use cache::{CacheConfig, CacheStats, Cached, Tier, TieredCache};
 pub use catalog::{Catalog, Department, Product, SearchHit};
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};

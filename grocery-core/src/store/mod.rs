@@ -9,6 +9,7 @@
 //! `catalog`, `lists`, `prices` and `users` below; a PostgreSQL backend for deployments of
 //! several server instances slots in behind the same methods.
 
+mod cache;
 mod catalog;
 mod lists;
 mod prices;
@@ -38,6 +39,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
         M::up(include_str!("../../migrations/0001_create_schema.sql")),
         M::up(include_str!("../../migrations/0002_agent_sessions.sql")),
+        M::up(include_str!("../../migrations/0003_cache.sql")),
         M::up(include_str!("../../migrations/0004_price_tracking.sql")),
     ])
 });
@@ -332,10 +334,10 @@ mod tests {
                 .await
                 .unwrap()
         }
-        assert_eq!(version(&store).await, 3);
+        assert_eq!(version(&store).await, 4);
         drop(store);
         let store = Store::open(&path, opts()).await.unwrap();
-        assert_eq!(version(&store).await, 3);
+        assert_eq!(version(&store).await, 4);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
             .await
