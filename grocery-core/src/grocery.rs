@@ -40,6 +40,7 @@ struct Inner {
     sessions: crate::agent::Sessions,
     llm: Option<crate::llm::LlmFallback>,
     events: tokio::sync::broadcast::Sender<crate::pricing::Event>,
+    pricing: std::sync::OnceLock<crate::pricing::client::PricingState>,
     /// The shared L2 cache tier, when `cache.redis_url` is set.
     redis: Option<crate::cache::RedisTier>,
     /// Sessions changed since the last flush, by (user, name).
@@ -101,6 +102,7 @@ impl Grocery {
             redis,
             dirty_sessions: Default::default(),
             events: tokio::sync::broadcast::channel(1_024).0,
+            pricing: std::sync::OnceLock::new(),
         });
         // Write changed sessions behind the requests, in batches; the task ends
         // with the last handle.
@@ -241,6 +243,15 @@ impl Grocery {
     /// The LLM fallback, when `[llm]` is enabled.
     pub fn llm(&self) -> Option<&crate::llm::LlmFallback> {
         self.inner.llm.as_ref()
+    }
+
+    /// Current prices through the tiered cache ([`crate::pricing::client`]).
+    pub fn pricing(&self) -> crate::pricing::client::Pricing<'_> {
+        let state = self
+            .inner
+            .pricing
+            .get_or_init(|| crate::pricing::client::PricingState::new(self));
+        crate::pricing::client::Pricing::new(self, state)
     }
 
     /// Another user's price tracking and alerts.

@@ -559,6 +559,20 @@ where
         store.cache_purge(self.inner.name.clone(), before).await
     }
 
+    /// Empty this cache in memory and in SQLite; returns the SQLite rows deleted.
+    /// Redis copies (shared with other processes) expire on their own within
+    /// `l2_ttl_secs` + `max_stale_secs`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn clear(&self) -> Result<usize> {
+        self.inner.l1.invalidate_all();
+        match &self.inner.store {
+            Some(store) => store.cache_purge(self.inner.name.clone(), i64::MAX).await,
+            None => Ok(0),
+        }
+    }
+
     /// Wait for the background refreshes started so far (tests, shutdown).
     pub async fn wait_for_refreshes(&self) {
         loop {

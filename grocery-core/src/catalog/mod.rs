@@ -216,6 +216,19 @@ impl<'a> Catalog<'a> {
         Ok(cheaper.into_iter().take(limit).map(|(_, _, c)| c).collect())
     }
 
+    /// The ids of the `n` most popular products (everyday likelihood), most
+    /// popular first.
+    pub fn most_popular(&self, n: usize) -> Vec<String> {
+        let index = self.g.index();
+        let mut all: Vec<&Product> = index.products().collect();
+        all.sort_by(|a, b| {
+            b.popularity
+                .cmp(&a.popularity)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        all.into_iter().take(n).map(|p| p.id.clone()).collect()
+    }
+
     /// Counts of products, departments, brands and kinds.
     ///
     /// # Errors

@@ -4,6 +4,7 @@
 //! embedded demo market and the store APIs); the tiered cache and tracking build
 //! on both.
 
+pub mod client;
 pub mod source;
 
 use jiff::Timestamp;

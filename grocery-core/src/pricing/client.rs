@@ -1,0 +1,284 @@
+//! The pricing client: current prices through the tiered cache, from the
+//! configured sources, each guarded (breaker, bulkhead, rate limit, retries of
+//! reads), with every fresh observation recorded in the history and checked
+//! against users' price tracks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::source::{DemoMarket, Offer, PriceSource, Quote};
+use crate::cache::{CacheStats, Tier, TieredCache};
+use crate::error::{Error, Result};
+use crate::grocery::Grocery;
+use crate::resilience::{
+    BreakerConfig, Bulkhead, CircuitBreaker, RateLimiter, RetryBudget, RetryConfig, retry,
+};
+
+/// A current price, as the CLI, the server and the agent show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriceAnswer {
+    /// The product.
+    pub product_id: String,
+    /// Its display name.
+    pub name: String,
+    /// What one pack costs, in cents.
+    pub price_cents: i64,
+    /// The price per unit of its size, e.g. "$0.03/fl oz".
+    pub unit_price: String,
+    /// The store the price comes from.
+    pub source: String,
+    /// Which cache tier answered (`l1`, `l2`, `l3`) or `upstream`.
+    pub tier: Tier,
+    /// Served past its freshness (the source is being asked again, or failed).
+    pub stale: bool,
+    /// Seconds since the source gave this price.
+    pub age_secs: u64,
+    /// Offers that apply now.
+    pub offers: Vec<Offer>,
+    /// Whether the store has it.
+    pub in_stock: bool,
+}
+
+/// One source with its guards.
+#[derive(Debug, Clone)]
+struct Guarded {
+    source: Arc<dyn PriceSource>,
+    breaker: CircuitBreaker,
+    bulkhead: Bulkhead,
+    limiter: Arc<RateLimiter>,
+    retry: RetryConfig,
+    budget: Arc<RetryBudget>,
+}
+
+/// The sources and the cache, built once per handle.
+#[derive(Debug, Clone)]
+pub(crate) struct PricingState {
+    sources: Arc<Vec<Guarded>>,
+    cache: TieredCache<String, Quote>,
+}
+
+/// Current prices; get it from [`Grocery::pricing`].
+#[derive(Debug, Clone, Copy)]
+pub struct Pricing<'a> {
+    g: &'a Grocery,
+    state: &'a PricingState,
+}
+
+/// Longest wait for a source's call, in all.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl PricingState {
+    /// The embedded demo market, guarded, behind the handle's tiered cache.
+    pub(crate) fn new(g: &Grocery) -> Self {
+        let demo: Arc<dyn PriceSource> = Arc::new(DemoMarket::default());
+        let guard = |source: Arc<dyn PriceSource>| {
+            let name = source.name().to_string();
+            let retry = RetryConfig::default();
+            Guarded {
+                breaker: CircuitBreaker::new(name.clone(), BreakerConfig::default()),
+                bulkhead: Bulkhead::new(name.clone(), 8, Duration::from_secs(1)),
+                limiter: Arc::new(RateLimiter::new(name, 50.0, 50, Duration::from_secs(2))),
+                budget: Arc::new(RetryBudget::new(&retry)),
+                retry,
+                source,
+            }
+        };
+        PricingState {
+            sources: Arc::new(vec![guard(demo)]),
+            cache: g.tiered_cache("prices"),
+        }
+    }
+}
+
+impl<'a> Pricing<'a> {
+    pub(crate) fn new(g: &'a Grocery, state: &'a PricingState) -> Self {
+        Pricing { g, state }
+    }
+
+    /// The current price of a product: from the cache when fresh enough
+    /// (`max_age`: how old a price the caller accepts; zero asks the source), else
+    /// from the first source that has it. A fresh observation goes into the
+    /// price history and is checked against price tracks.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown product or one no source sells; the
+    /// source's error when it fails and nothing cached is usable.
+    pub async fn price(&self, product_id: &str, max_age: Option<Duration>) -> Result<PriceAnswer> {
+        let g = self.g;
+        let product = g.catalog().get(product_id)?;
+        let sources = Arc::clone(&self.state.sources);
+        let loader_product = product.clone();
+        let loader_g = g.clone();
+        let cached = self
+            .state
+            .cache
+            .get_with(&product.id, max_age, move || async move {
+                let quote = fetch(&sources, &loader_product).await?;
+                if let Some(q) = &quote {
+                    let prices = loader_g.prices();
+                    if prices
+                        .record(&q.product_id, &q.source, q.price, Some(q.observed_at))
+                        .await?
+                    {
+                        prices.check(&q.product_id).await?;
+                    }
+                }
+                Ok(quote)
+            })
+            .await?;
+        let quote = cached
+            .value
+            .ok_or_else(|| Error::not_found("price", product.id.clone()))?;
+        Ok(PriceAnswer {
+            product_id: product.id.clone(),
+            name: product.display_name(),
+            price_cents: quote.price.cents,
+            unit_price: unit_price(quote.price.cents, &product.size),
+            source: quote.source,
+            tier: cached.tier,
+            stale: cached.stale,
+            age_secs: cached.age.as_secs(),
+            offers: quote.offers,
+            in_stock: quote.in_stock,
+        })
+    }
+
+    /// Hit and miss counts of the price cache, per tier.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.state.cache.stats()
+    }
+
+    /// Empty the price cache (memory and SQLite); returns SQLite rows deleted.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn clear_cache(&self) -> Result<usize> {
+        self.state.cache.clear().await
+    }
+
+    /// Fetch the current prices of the `top` most popular products into the
+    /// cache, calling `progress(done, total)` after each; returns how many were
+    /// priced. Sources' rate limits and quotas apply as for any call.
+    ///
+    /// # Errors
+    /// The first source failure.
+    pub async fn warm(&self, top: usize, mut progress: impl FnMut(usize, usize)) -> Result<usize> {
+        let ids = self.g.catalog().most_popular(top);
+        let total = ids.len();
+        let mut done = 0;
+        for id in ids {
+            match self.price(&id, None).await {
+                Ok(_) | Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            done += 1;
+            progress(done, total);
+        }
+        Ok(done)
+    }
+}
+
+/// Ask the sources in order for `product`; `None` when none sells it.
+async fn fetch(sources: &[Guarded], product: &crate::catalog::Product) -> Result<Option<Quote>> {
+    let mut last_err = None;
+    for s in sources {
+        let one = std::slice::from_ref(product);
+        let attempt = retry(&s.retry, &s.budget, || async {
+            s.limiter.acquire().await?;
+            s.bulkhead
+                .run(s.breaker.call(CALL_TIMEOUT, s.source.quote(one)))
+                .await
+        })
+        .await;
+        match attempt {
+            Ok(quotes) => {
+                if let Some(q) = quotes.into_iter().find(|q| q.product_id == product.id) {
+                    return Ok(Some(q));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(source = s.source.name(), error = %e, "price source failed");
+                last_err = Some(e);
+            }
+        }
+    }
+    match last_err {
+        Some(e) => Err(e),
+        None => Ok(None),
+    }
+}
+
+/// "$0.03/fl oz": the price of one unit of the pack's own unit.
+fn unit_price(cents: i64, size: &crate::Quantity) -> String {
+    let amount = size.amount.ratio();
+    if *amount.numer() <= 0 {
+        return String::new();
+    }
+    // Tenths of a cent, rounded, without floats.
+    let tenths =
+        (i128::from(cents) * 10 * amount.denom() * 2 + amount.numer()) / (amount.numer() * 2);
+    format!("${}.{:03}/{}", tenths / 1000, tenths % 1000, size.unit)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_prices_are_exact() {
+        let gal = crate::Quantity::parse("1 gal").unwrap();
+        assert_eq!(unit_price(389, &gal), "$3.890/gal");
+        let oz = crate::Quantity::parse("16 oz").unwrap();
+        assert_eq!(unit_price(499, &oz), "$0.312/oz");
+    }
+
+    #[tokio::test]
+    async fn prices_come_from_the_source_once_then_the_cache_and_go_into_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::Config::default();
+        config.store.path = Some(dir.path().join("g.db"));
+        let g = Grocery::open(config).await.unwrap();
+        let milk = g
+            .catalog()
+            .search("milk", 1)
+            .await
+            .unwrap()
+            .remove(0)
+            .product;
+        let first = g.pricing().price(&milk.id, None).await.unwrap();
+        assert_eq!(first.tier, Tier::Upstream);
+        assert_eq!(first.source, "demo");
+        assert!(first.price_cents > 0 && !first.stale);
+        let again = g.pricing().price(&milk.id, None).await.unwrap();
+        assert_eq!(again.tier, Tier::L1);
+        assert_eq!(again.price_cents, first.price_cents);
+        // "Live" asks the source again.
+        let live = g
+            .pricing()
+            .price(&milk.id, Some(Duration::ZERO))
+            .await
+            .unwrap();
+        assert_eq!(live.tier, Tier::Upstream);
+        // The observation is in the history once (unchanged prices add no row).
+        let history = g.prices().history(&milk.id, None).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].price.cents, first.price_cents);
+        let stats = g.pricing().cache_stats();
+        assert!(stats.l1.hits >= 1, "{stats:?}");
+        assert_eq!(
+            g.pricing()
+                .price("no-such-product", None)
+                .await
+                .unwrap_err()
+                .kind(),
+            crate::ErrorKind::NotFound
+        );
+        // Warming prices the most popular products.
+        let mut seen = 0;
+        assert_eq!(g.pricing().warm(5, |d, _| seen = d).await.unwrap(), 5);
+        assert_eq!(seen, 5);
+    }
+}
