@@ -39,6 +39,17 @@ enum Command {
     Ask(commands::ask::Args),
     /// Search the product catalog.
     Search(commands::search::Args),
+    /// The current price of a product.
+    Price(commands::prices::PriceArgs),
+    /// A product's price history.
+    History(commands::prices::HistoryArgs),
+    /// Watch a product's price.
+    Track(commands::prices::TrackArgs),
+    /// Price alerts.
+    Alerts(commands::prices::AlertsArgs),
+    /// The price cache: stats, warm, clear.
+    #[command(subcommand)]
+    Cache(commands::prices::CacheCommand),
     /// Show what the agent understands, one JSON object per stdin line.
     Parse(commands::parse::Args),
     /// Catalog statistics and import.
@@ -74,6 +85,11 @@ impl Cli {
             Command::Search(args) => args.run(&grocery, &mut out).await,
             Command::Catalog(cmd) => cmd.run(&grocery, &mut out).await,
             Command::Parse(args) => args.run(&grocery, &mut out).await,
+            Command::Price(args) => args.run(&grocery, &mut out).await,
+            Command::History(args) => args.run(&grocery, &mut out).await,
+            Command::Track(args) => args.run(&grocery, &mut out).await,
+            Command::Alerts(args) => args.run(&grocery, &mut out).await,
+            Command::Cache(cmd) => cmd.run(&grocery, &mut out).await,
             Command::Config(_) => Ok(()),
         }
     }

@@ -280,3 +280,63 @@ fn parse_prints_one_json_line_per_input_and_changes_nothing() {
     let v: Value = serde_json::from_slice(&lists.stdout).unwrap();
     assert!(v["list"].is_null(), "parse wrote nothing: {v}");
 }
+
+#[test]
+fn price_history_track_alerts_and_cache() {
+    let dir = TempDir::new().unwrap();
+    let json = |args: &[&str]| -> Value {
+        let out = grocery(&dir).args(args).arg("--json").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let p = json(&["price", "milk"]);
+    for field in [
+        "product_id",
+        "name",
+        "price_cents",
+        "unit_price",
+        "source",
+        "tier",
+        "stale",
+        "age_secs",
+        "offers",
+    ] {
+        assert!(p.get(field).is_some(), "missing {field}: {p}");
+    }
+    assert_eq!(p["tier"], "upstream");
+    // A new process finds it in the database tier.
+    assert_eq!(json(&["price", "milk"])["tier"], "l3");
+    assert_eq!(
+        json(&["price", "milk", "--max-age", "0"])["tier"],
+        "upstream"
+    );
+    let h = json(&["history", "milk", "--days", "30"]);
+    assert_eq!(h["points"].as_array().unwrap().len(), 1);
+    let price = p["price_cents"].as_i64().unwrap();
+    // A target above today's price fires at once; one alert per crossing.
+    let above = format!("{}.{:02}", (price + 100) / 100, (price + 100) % 100);
+    let t = json(&["track", "milk", "--below", &above]);
+    assert_eq!(t["crossed"], true);
+    assert_eq!(json(&["alerts"]).as_array().unwrap().len(), 1);
+    let t = json(&["track", "eggs", "--drop", "10"]);
+    assert_eq!(t["crossed"], false);
+    assert_eq!(json(&["alerts"]).as_array().unwrap().len(), 1);
+    assert_eq!(json(&["cache", "warm", "--top", "5"])["warmed"], 5);
+    assert!(json(&["cache", "stats"]).get("l1").is_some());
+    assert!(json(&["cache", "clear"])["removed"].as_u64().unwrap() >= 5);
+    // Bad input: a typed error and nothing tracked.
+    grocery(&dir)
+        .args(["track", "bread", "--below", "abc"])
+        .assert()
+        .code(65);
+    grocery(&dir)
+        .args(["track", "bread", "--drop", "0"])
+        .assert()
+        .code(65);
+    grocery(&dir).args(["track", "bread"]).assert().code(2);
+    grocery(&dir).args(["price", "zzqxv"]).assert().code(66);
+}

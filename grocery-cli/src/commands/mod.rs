@@ -4,4 +4,5 @@ pub mod ask;
 pub mod catalog;
 pub mod config;
 pub mod parse;
+pub mod prices;
 pub mod search;
