@@ -33,7 +33,7 @@ pub struct Grocery {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     config: Config,
     store: Store,
     index: RwLock<Arc<CatalogIndex>>,
@@ -243,6 +243,17 @@ impl Grocery {
     /// The LLM fallback, when `[llm]` is enabled.
     pub fn llm(&self) -> Option<&crate::llm::LlmFallback> {
         self.inner.llm.as_ref()
+    }
+
+    /// A weak reference, for background tasks that must not keep the handle
+    /// alive.
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The handle behind a weak reference, while any handle lives.
+    pub(crate) fn upgrade(weak: &std::sync::Weak<Inner>) -> Option<Grocery> {
+        weak.upgrade().map(|inner| Grocery { inner })
     }
 
     /// Current prices through the tiered cache ([`crate::pricing::client`]).

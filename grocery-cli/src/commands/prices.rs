@@ -248,8 +248,9 @@ impl CacheCommand {
                     return Err(CliError::Usage("--top must be between 1 and 10000".into()));
                 }
                 let quiet = out.is_json();
+                // A one-shot run refreshes whatever is not fresh in the L1 sense.
                 let done = pricing
-                    .warm(top, |done, total| {
+                    .warm(top, Duration::from_secs(60), |done, total| {
                         if !quiet && (done == total || done % 10 == 0) {
                             eprint!("\rwarming prices {done}/{total}");
                         }

@@ -57,6 +57,57 @@ struct Guarded {
 pub(crate) struct PricingState {
     sources: Arc<Vec<Guarded>>,
     cache: TieredCache<String, Quote>,
+    popularity: Arc<Popularity>,
+}
+
+/// How often each product is asked for, with counts that halve every
+/// [`HALF_LIFE`], so the warmer follows what people ask for now.
+#[derive(Debug, Default)]
+pub(crate) struct Popularity {
+    counts: std::sync::Mutex<std::collections::HashMap<String, (f64, tokio::time::Instant)>>,
+}
+
+/// Request counts halve in this time.
+const HALF_LIFE: Duration = Duration::from_secs(600);
+/// Most products whose popularity is remembered.
+const POPULARITY_CAP: usize = 100_000;
+
+fn decayed(count: f64, at: tokio::time::Instant, now: tokio::time::Instant) -> f64 {
+    let secs = now.saturating_duration_since(at).as_secs_f64();
+    count * (-secs * std::f64::consts::LN_2 / HALF_LIFE.as_secs_f64()).exp()
+}
+
+impl Popularity {
+    /// One more request for `id`.
+    fn bump(&self, id: &str) {
+        let now = tokio::time::Instant::now();
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.get(id).map_or(0.0, |(c, at)| decayed(*c, *at, now)) + 1.0;
+        counts.insert(id.to_string(), (count, now));
+        if counts.len() > POPULARITY_CAP {
+            // Forget the least asked-for tenth.
+            let mut ranked: Vec<(f64, String)> = counts
+                .iter()
+                .map(|(k, (c, at))| (decayed(*c, *at, now), k.clone()))
+                .collect();
+            ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (_, k) in ranked.into_iter().take(POPULARITY_CAP / 10) {
+                counts.remove(&k);
+            }
+        }
+    }
+
+    /// The `n` most asked-for products now, most first.
+    fn top(&self, n: usize) -> Vec<String> {
+        let now = tokio::time::Instant::now();
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ranked: Vec<(f64, &String)> = counts
+            .iter()
+            .map(|(k, (c, at))| (decayed(*c, *at, now), k))
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        ranked.into_iter().take(n).map(|(_, k)| k.clone()).collect()
+    }
 }
 
 /// Current prices; get it from [`Grocery::pricing`].
@@ -88,6 +139,7 @@ impl PricingState {
         PricingState {
             sources: Arc::new(vec![guard(demo)]),
             cache: g.tiered_cache("prices"),
+            popularity: Arc::default(),
         }
     }
 }
@@ -108,6 +160,7 @@ impl<'a> Pricing<'a> {
     pub async fn price(&self, product_id: &str, max_age: Option<Duration>) -> Result<PriceAnswer> {
         let g = self.g;
         let product = g.catalog().get(product_id)?;
+        self.state.popularity.bump(&product.id);
         let sources = Arc::clone(&self.state.sources);
         let loader_product = product.clone();
         let loader_g = g.clone();
@@ -158,25 +211,85 @@ impl<'a> Pricing<'a> {
         self.state.cache.clear().await
     }
 
-    /// Fetch the current prices of the `top` most popular products into the
-    /// cache, calling `progress(done, total)` after each; returns how many were
-    /// priced. Sources' rate limits and quotas apply as for any call.
+    /// Refresh the `top` most asked-for products (by decaying request counts;
+    /// the catalog's everyday popularity fills in when few requests were seen)
+    /// whose cached price is older than `refresh_after`, so they never expire in
+    /// the cache; `progress(done, total)` after each. Sources' rate limits and
+    /// quotas apply as for any call. Returns how many were fetched.
     ///
     /// # Errors
-    /// The first source failure.
-    pub async fn warm(&self, top: usize, mut progress: impl FnMut(usize, usize)) -> Result<usize> {
-        let ids = self.g.catalog().most_popular(top);
+    /// The first source failure other than an unknown product.
+    pub async fn warm(
+        &self,
+        top: usize,
+        refresh_after: Duration,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<usize> {
+        let mut ids = self.state.popularity.top(top);
+        if ids.len() < top {
+            for id in self.g.catalog().most_popular(top) {
+                if ids.len() >= top {
+                    break;
+                }
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
         let total = ids.len();
-        let mut done = 0;
-        for id in ids {
-            match self.price(&id, None).await {
-                Ok(_) | Err(Error::NotFound { .. }) => {}
+        let mut fetched = 0;
+        for (k, id) in ids.iter().enumerate() {
+            let sources = Arc::clone(&self.state.sources);
+            let Ok(product) = self.g.catalog().get(id) else {
+                continue;
+            };
+            let g = self.g.clone();
+            let got = self
+                .state
+                .cache
+                .get_with(id, Some(refresh_after), move || async move {
+                    let quote = fetch(&sources, &product).await?;
+                    if let Some(q) = &quote
+                        && g.prices()
+                            .record(&q.product_id, &q.source, q.price, Some(q.observed_at))
+                            .await?
+                    {
+                        g.prices().check(&q.product_id).await?;
+                    }
+                    Ok(quote)
+                })
+                .await;
+            match got {
+                Ok(c) => fetched += usize::from(c.tier == Tier::Upstream),
+                Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
-            done += 1;
-            progress(done, total);
+            progress(k + 1, total);
         }
-        Ok(done)
+        Ok(fetched)
+    }
+
+    /// Run [`Pricing::warm`] every `every` in the background, for the `top`
+    /// products, refreshing prices older than `refresh_after`; the task ends
+    /// when the last handle is dropped. Failures are logged, not fatal.
+    pub fn start_warmer(&self, every: Duration, top: usize, refresh_after: Duration) {
+        let weak = self.g.downgrade();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(g) = Grocery::upgrade(&weak) else {
+                    break;
+                };
+                if let Err(e) = g.pricing().warm(top, refresh_after, |_, _| {}).await {
+                    tracing::warn!(error = %e, "price warmer round failed");
+                }
+            }
+        });
     }
 }
 
@@ -278,7 +391,26 @@ mod tests {
         );
         // Warming prices the most popular products.
         let mut seen = 0;
-        assert_eq!(g.pricing().warm(5, |d, _| seen = d).await.unwrap(), 5);
+        // Milk was asked for, so it is first; the catalog's popular products fill
+        // in. Nothing fresh is fetched again; an old price is.
+        let fetched = g
+            .pricing()
+            .warm(5, Duration::from_secs(3600), |d, _| seen = d)
+            .await
+            .unwrap();
         assert_eq!(seen, 5);
+        assert_eq!(fetched, 4, "milk is fresh in the cache");
+        let again = g
+            .pricing()
+            .warm(5, Duration::from_secs(3600), |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(again, 0);
+        let refreshed = g
+            .pricing()
+            .warm(5, Duration::ZERO, |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(refreshed, 5);
     }
 }
