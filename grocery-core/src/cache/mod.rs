@@ -998,13 +998,13 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn fifty_concurrent_misses_make_one_loader_call() {
+    async fn a_hundred_concurrent_misses_make_one_loader_call() {
         let s = setup(CacheConfig::default()).await;
         let calls = Arc::new(AtomicUsize::new(0));
         let started = Arc::new(AtomicUsize::new(0));
         let gate = Arc::new(tokio::sync::Notify::new());
         let mut tasks = Vec::new();
-        for _ in 0..50 {
+        for _ in 0..100 {
             let cache = s.cache.clone();
             let calls = Arc::clone(&calls);
             let gate = Arc::clone(&gate);
@@ -1022,7 +1022,7 @@ mod tests {
                     .await
             }));
         }
-        while started.load(Ordering::SeqCst) < 50 || calls.load(Ordering::SeqCst) == 0 {
+        while started.load(Ordering::SeqCst) < 100 || calls.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
         gate.notify_one();
