@@ -402,6 +402,12 @@ async fn server_errors_and_malformed_json_are_typed_upstream_errors() {
         matches!(source_error(&e), SourceError::Malformed(_)),
         "{e:?}"
     );
+
+    // A body past the size limit is refused, not buffered.
+    let huge: &'static str = Box::leak(" ".repeat(5 * 1024 * 1024).into_boxed_str());
+    fake.set(Mode::Raw(StatusCode::OK, huge));
+    let e = walmart.quote(&ps).await.unwrap_err();
+    assert!(matches!(source_error(&e), SourceError::TooLarge), "{e:?}");
 }
 
 #[tokio::test]

@@ -169,8 +169,13 @@ impl Http {
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url> {
         let raw = format!("{}{path}", self.base);
-        reqwest::Url::parse_with_params(&raw, query)
-            .map_err(|e| self.upstream(SourceError::Malformed(format!("url: {e}"))))
+        // `parse_with_params` with no pairs would leave a bare `?`.
+        let url = if query.is_empty() {
+            reqwest::Url::parse(&raw)
+        } else {
+            reqwest::Url::parse_with_params(&raw, query)
+        };
+        url.map_err(|e| self.upstream(SourceError::Malformed(format!("url: {e}"))))
     }
 
     fn upstream(&self, e: impl std::error::Error + Send + Sync + 'static) -> Error {
