@@ -1,10 +1,11 @@
 //! Prices: observed shelf prices per product and source, kept as change points.
 //!
-//! This is the storage side of pricing; [`source`] has the price sources (the
-//! embedded demo market and the store APIs); the tiered cache and tracking build
-//! on both.
+//! This is the storage side of pricing; [`source`] has the price source trait
+//! and the embedded demo market, [`http`] the store APIs (Walmart- and
+//! Kroger-style); the tiered cache and tracking build on both.
 
 pub mod client;
+pub mod http;
 pub mod source;
 
 use jiff::Timestamp;

@@ -1,0 +1,599 @@
+//! The Walmart- and Kroger-style price sources against fake upstreams on
+//! 127.0.0.1:0 that serve the documented shapes, count requests and inject
+//! faults.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use grocery_core::catalog::Product;
+use grocery_core::config::Secret;
+use grocery_core::money::Money;
+use grocery_core::pricing::http::{
+    KrogerConfig, KrogerSource, SourceError, WalmartConfig, WalmartSource,
+};
+use grocery_core::pricing::source::{Offer, PriceSource, Quote};
+use grocery_core::resilience::RateLimited;
+use grocery_core::{Error, ErrorKind};
+use serde_json::{Value, json};
+
+const WALMART_KEY: &str = "walmart-key-s3cr3t";
+const KROGER_SECRET: &str = "kroger-secret-xyz";
+/// base64("kroger-client:kroger-secret-xyz")
+const KROGER_BASIC: &str = "Basic a3JvZ2VyLWNsaWVudDprcm9nZXItc2VjcmV0LXh5eg==";
+
+fn product(id: &str, upc: Option<&str>) -> Product {
+    serde_json::from_value(json!({
+        "id": id, "upc": upc, "name": id, "brand": "Test", "department": "pantry",
+        "size": 1, "unit": "lb", "price_cents": 100,
+    }))
+    .unwrap()
+}
+
+/// `n` products with 12-digit UPCs `000000000100`, `000000000101`, ...
+fn products(n: usize) -> Vec<Product> {
+    (0..n)
+        .map(|i| product(&format!("p-{i}"), Some(&format!("{:012}", 100 + i))))
+        .collect()
+}
+
+fn by_id(quotes: &[Quote]) -> HashMap<String, Quote> {
+    quotes
+        .iter()
+        .map(|q| (q.product_id.clone(), q.clone()))
+        .collect()
+}
+
+/// What a fake answers to product calls.
+#[derive(Clone)]
+enum Mode {
+    /// The documented shape, from the fake's table.
+    Good,
+    /// This status and raw body.
+    Raw(StatusCode, &'static str),
+    /// 429 with `Retry-After: 7`.
+    TooMany,
+    /// Answers after 30 s.
+    Hang,
+}
+
+#[derive(Clone)]
+struct Fake {
+    mode: Arc<Mutex<Mode>>,
+    /// Product calls received, and the ids each carried.
+    calls: Arc<Mutex<Vec<Vec<String>>>>,
+    /// Items by UPC (without leading zeros).
+    table: Arc<HashMap<String, Value>>,
+    /// Kroger: token requests received.
+    token_calls: Arc<AtomicUsize>,
+    /// Kroger: the token the fake accepts now (`None`: every token is expired).
+    valid: Arc<Mutex<Option<String>>>,
+    /// Kroger: `expires_in` of issued tokens.
+    expires_in: u64,
+    headers: Arc<Mutex<Vec<HeaderMap>>>,
+}
+
+impl Fake {
+    fn new(table: HashMap<String, Value>) -> Self {
+        Fake {
+            mode: Arc::new(Mutex::new(Mode::Good)),
+            calls: Arc::default(),
+            table: Arc::new(table),
+            token_calls: Arc::default(),
+            valid: Arc::default(),
+            expires_in: 1_800,
+            headers: Arc::default(),
+        }
+    }
+
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    fn calls(&self) -> Vec<Vec<String>> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// The fault for the current mode, or `None` to answer normally.
+    async fn fault(&self) -> Option<Response> {
+        let mode = self.mode.lock().unwrap().clone();
+        match mode {
+            Mode::Good => None,
+            Mode::Raw(status, body) => Some((status, body).into_response()),
+            Mode::TooMany => Some(
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, "7")],
+                    "slow down",
+                )
+                    .into_response(),
+            ),
+            Mode::Hang => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Some(StatusCode::OK.into_response())
+            }
+        }
+    }
+}
+
+fn key(upc: &str) -> String {
+    upc.trim_start_matches('0').to_string()
+}
+
+async fn walmart_items(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let ids: Vec<String> = q
+        .get("ids")
+        .map(|s| s.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    fake.calls.lock().unwrap().push(ids.clone());
+    fake.headers.lock().unwrap().push(headers.clone());
+    if let Some(r) = fake.fault().await {
+        return r;
+    }
+    if headers.get("WM_SEC.AUTH_SIGNATURE").map(|v| v.as_bytes()) != Some(WALMART_KEY.as_bytes()) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let items: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| fake.table.get(&key(id)).cloned())
+        .collect();
+    Json(json!({ "items": items })).into_response()
+}
+
+async fn kroger_token(State(fake): State<Fake>, headers: HeaderMap, body: String) -> Response {
+    let n = fake.token_calls.fetch_add(1, Ordering::SeqCst) + 1;
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if auth != Some(KROGER_BASIC)
+        || !body.contains("grant_type=client_credentials")
+        || !body.contains("scope=product.compact")
+    {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let token = format!("token-{n}");
+    *fake.valid.lock().unwrap() = Some(token.clone());
+    Json(json!({"access_token": token, "expires_in": fake.expires_in, "token_type": "bearer"}))
+        .into_response()
+}
+
+async fn kroger_products(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let ids: Vec<String> = q
+        .get("filter.productId")
+        .map(|s| s.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    fake.calls.lock().unwrap().push(ids.clone());
+    if let Some(r) = fake.fault().await {
+        return r;
+    }
+    let want = fake
+        .valid
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(|t| format!("Bearer {t}"));
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if want.is_none()
+        || auth != want.as_deref()
+        || q.get("filter.locationId").map(String::as_str) != Some("01400943")
+    {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let data: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| fake.table.get(&key(id)).cloned())
+        .collect();
+    Json(json!({ "data": data, "meta": {} })).into_response()
+}
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn walmart_table() -> HashMap<String, Value> {
+    let mut t = HashMap::new();
+    for i in 0..21 {
+        let upc = format!("{:012}", 100 + i);
+        let cents = 100 + i;
+        let price = format!("{}.{:02}", cents / 100, cents % 100);
+        let item = json!({
+            "itemId": 1000 + i, "name": format!("item {i}"), "upc": upc,
+            "salePrice": serde_json::from_str::<Value>(&price).unwrap(),
+            "msrp": 9.99, "stock": "Available", "offerType": "ONLINE_AND_STORE",
+            "rollback": false, "clearance": false,
+        });
+        t.insert(key(&upc), item);
+    }
+    let mut set = |i: usize, patch: Value| {
+        let item = t.get_mut(&key(&format!("{:012}", 100 + i))).unwrap();
+        for (k, v) in patch.as_object().unwrap() {
+            item[k] = v.clone();
+        }
+    };
+    set(
+        0,
+        json!({"salePrice": 3.48, "msrp": 3.98, "rollback": true}),
+    );
+    set(
+        1,
+        json!({"salePrice": 0.1_f64 + 0.2_f64, "msrp": 0.1_f64 + 0.2_f64}),
+    );
+    set(
+        2,
+        json!({"salePrice": 1.15, "msrp": 2.0, "clearance": true}),
+    );
+    set(3, json!({"stock": "Not available"}));
+    set(4, json!({"salePrice": -1.0}));
+    set(5, json!({"salePrice": 100_000.01}));
+    t
+}
+
+async fn walmart(timeout_ms: u64) -> (WalmartSource, Fake) {
+    let fake = Fake::new(walmart_table());
+    let app = Router::new()
+        .route("/v1/items", get(walmart_items))
+        .with_state(fake.clone());
+    let base_url = serve(app).await;
+    let source = WalmartSource::new(&WalmartConfig {
+        base_url,
+        consumer_id: "consumer-1".into(),
+        api_key: Secret::new(WALMART_KEY),
+        daily_quota: 5_000,
+        timeout_ms,
+    })
+    .unwrap();
+    (source, fake)
+}
+
+fn kroger_table() -> HashMap<String, Value> {
+    let mut t = HashMap::new();
+    let mut add = |i: usize, regular: Value, promo: Value, stock: &str| {
+        let upc = format!("{:013}", 100 + i);
+        t.insert(
+            key(&upc),
+            json!({
+                "productId": upc, "upc": upc, "description": format!("product {i}"),
+                "items": [{"price": {"regular": regular, "promo": promo},
+                           "inventory": {"stockLevel": stock}}],
+            }),
+        );
+    };
+    add(0, json!(3.99), json!(3.49), "HIGH");
+    add(1, json!(2.5), json!(0), "LOW");
+    add(2, json!(1.99), json!(2.49), "TEMPORARILY_OUT_OF_STOCK");
+    add(3, json!(0.1_f64 + 0.2_f64), json!(0), "HIGH");
+    t
+}
+
+async fn kroger_with(fake: Fake) -> (KrogerSource, Fake) {
+    let app = Router::new()
+        .route("/v1/connect/oauth2/token", post(kroger_token))
+        .route("/v1/products", get(kroger_products))
+        .with_state(fake.clone());
+    let base_url = serve(app).await;
+    let source = KrogerSource::new(&KrogerConfig {
+        base_url,
+        client_id: "kroger-client".into(),
+        client_secret: Secret::new(KROGER_SECRET),
+        location_id: "01400943".into(),
+        daily_quota: 10_000,
+        timeout_ms: 2_000,
+    })
+    .unwrap();
+    (source, fake)
+}
+
+async fn kroger() -> (KrogerSource, Fake) {
+    kroger_with(Fake::new(kroger_table())).await
+}
+
+fn source_error(e: &Error) -> &SourceError {
+    match e {
+        Error::Upstream { source, .. } => source
+            .downcast_ref::<SourceError>()
+            .unwrap_or_else(|| panic!("not a SourceError: {e:?}")),
+        other => panic!("not upstream: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn walmart_batches_by_twenty_and_prices_in_exact_cents() {
+    let (walmart, fake) = walmart(2_000).await;
+    assert_eq!(walmart.name(), "walmart");
+    assert_eq!(walmart.max_batch(), 20);
+    assert_eq!(walmart.daily_quota(), Some(5_000));
+    let mut ps = products(21);
+    ps.push(product("no-upc", None));
+    let quotes = walmart.quote(&ps).await.unwrap();
+
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 2, "21 products with UPCs: 20 + 1");
+    assert_eq!(calls[0].len(), 20);
+    assert_eq!(calls[1].len(), 1);
+    assert!(calls.iter().all(|ids| ids.len() <= 20));
+    let h = &fake.headers.lock().unwrap()[0];
+    assert_eq!(h["WM_CONSUMER.ID"], "consumer-1");
+    assert_eq!(h["WM_SEC.KEY_VERSION"], "1");
+
+    let q = by_id(&quotes);
+    // Items 4 (negative) and 5 (over $100,000) are left out, as is the product without a UPC.
+    assert_eq!(quotes.len(), 19, "{quotes:#?}");
+    assert!(!q.contains_key("p-4") && !q.contains_key("p-5") && !q.contains_key("no-upc"));
+    assert_eq!(q["p-0"].price, Money::usd(348));
+    assert_eq!(
+        q["p-0"].offers,
+        [Offer::Rollback {
+            was: Money::usd(398)
+        }]
+    );
+    assert_eq!(q["p-1"].price, Money::usd(30), "0.1 + 0.2 dollars");
+    assert!(
+        q["p-1"].offers.is_empty(),
+        "msrp equal to the price is no offer"
+    );
+    assert_eq!(q["p-2"].price, Money::usd(115));
+    assert_eq!(
+        q["p-2"].offers,
+        [Offer::Clearance {
+            was: Money::usd(200)
+        }]
+    );
+    assert!(!q["p-3"].in_stock && q["p-0"].in_stock);
+    // The others are $1.00 + i cents, exactly.
+    for i in 6..21 {
+        assert_eq!(q[&format!("p-{i}")].price, Money::usd(100 + i as i64));
+        assert_eq!(q[&format!("p-{i}")].source, "walmart");
+    }
+}
+
+#[tokio::test]
+async fn walmart_without_upcs_makes_no_call() {
+    let (walmart, fake) = walmart(2_000).await;
+    let quotes = walmart
+        .quote(&[product("a", None), product("b", Some("  "))])
+        .await
+        .unwrap();
+    assert!(quotes.is_empty());
+    assert!(fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn server_errors_and_malformed_json_are_typed_upstream_errors() {
+    let (walmart, fake) = walmart(2_000).await;
+    let ps = products(2);
+    fake.set(Mode::Raw(StatusCode::INTERNAL_SERVER_ERROR, "oops"));
+    let e = walmart.quote(&ps).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Upstream);
+    assert!(
+        matches!(source_error(&e), SourceError::Status(500)),
+        "{e:?}"
+    );
+
+    fake.set(Mode::Raw(StatusCode::OK, "{\"items\": [{\"upc\": "));
+    let e = walmart.quote(&ps).await.unwrap_err();
+    assert!(
+        matches!(source_error(&e), SourceError::Malformed(_)),
+        "{e:?}"
+    );
+
+    fake.set(Mode::Raw(StatusCode::OK, "{\"products\": []}"));
+    let e = walmart.quote(&ps).await.unwrap_err();
+    assert!(
+        matches!(source_error(&e), SourceError::Malformed(_)),
+        "{e:?}"
+    );
+
+    // A body past the size limit is refused, not buffered.
+    let huge: &'static str = Box::leak(" ".repeat(5 * 1024 * 1024).into_boxed_str());
+    fake.set(Mode::Raw(StatusCode::OK, huge));
+    let e = walmart.quote(&ps).await.unwrap_err();
+    assert!(matches!(source_error(&e), SourceError::TooLarge), "{e:?}");
+}
+
+#[tokio::test]
+async fn too_many_requests_carries_retry_after() {
+    let (walmart, fake) = walmart(2_000).await;
+    fake.set(Mode::TooMany);
+    let e = walmart.quote(&products(1)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Upstream);
+    assert_eq!(RateLimited::retry_after(&e), Some(Duration::from_secs(7)));
+
+    let (kroger, fake) = kroger().await;
+    fake.set(Mode::TooMany);
+    let e = kroger.quote(&products(1)).await.unwrap_err();
+    assert_eq!(RateLimited::retry_after(&e), Some(Duration::from_secs(7)));
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out_within_about_the_timeout() {
+    let (walmart, fake) = walmart(300).await;
+    fake.set(Mode::Hang);
+    let started = Instant::now();
+    let e = walmart.quote(&products(1)).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(e, Error::Timeout { ref service } if service == "walmart"),
+        "{e:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_fails_fast_with_a_typed_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let walmart = WalmartSource::new(&WalmartConfig {
+        base_url: format!("http://127.0.0.1:{port}"),
+        consumer_id: "c".into(),
+        api_key: Secret::new(WALMART_KEY),
+        daily_quota: 1,
+        timeout_ms: 5_000,
+    })
+    .unwrap();
+    let started = Instant::now();
+    let e = walmart.quote(&products(1)).await.unwrap_err();
+    assert!(
+        matches!(source_error(&e), SourceError::Transport(_)),
+        "{e:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn kroger_prices_promos_and_caches_its_token() {
+    let (kroger, fake) = kroger().await;
+    assert_eq!(kroger.name(), "kroger");
+    assert_eq!(kroger.daily_quota(), Some(10_000));
+    let mut ps = products(5); // p-4 is not in the store's table
+    ps.push(product("no-upc", None));
+    for _ in 0..3 {
+        let quotes = kroger.quote(&ps).await.unwrap();
+        let q = by_id(&quotes);
+        assert_eq!(quotes.len(), 4, "{quotes:#?}");
+        assert_eq!(q["p-0"].price, Money::usd(349));
+        assert_eq!(
+            q["p-0"].offers,
+            [Offer::Promo {
+                was: Money::usd(399)
+            }]
+        );
+        assert_eq!(q["p-1"].price, Money::usd(250), "promo 0 is no promo");
+        assert!(q["p-1"].offers.is_empty());
+        assert_eq!(
+            q["p-2"].price,
+            Money::usd(199),
+            "a promo above regular is ignored"
+        );
+        assert!(q["p-2"].offers.is_empty() && !q["p-2"].in_stock);
+        assert_eq!(q["p-3"].price, Money::usd(30));
+    }
+    assert_eq!(
+        fake.token_calls.load(Ordering::SeqCst),
+        1,
+        "one token for three calls"
+    );
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 3);
+    // Zero-padded to 13 digits, the product without a UPC left out.
+    assert_eq!(calls[0].len(), 5);
+    assert_eq!(calls[0][0], "0000000000100");
+}
+
+#[tokio::test]
+async fn kroger_refreshes_an_expired_token_once_and_retries() {
+    let (kroger, fake) = kroger().await;
+    let ps = products(1);
+    kroger.quote(&ps).await.unwrap();
+    // The upstream expires the token early: the next call gets 401 once.
+    *fake.valid.lock().unwrap() = None;
+    let quotes = kroger.quote(&ps).await.unwrap();
+    assert_eq!(quotes[0].price, Money::usd(349));
+    assert_eq!(fake.token_calls.load(Ordering::SeqCst), 2);
+    assert_eq!(fake.calls().len(), 3, "ok, 401, retried ok");
+    // And the new token is cached again.
+    kroger.quote(&ps).await.unwrap();
+    assert_eq!(fake.token_calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn kroger_gives_up_after_one_refresh() {
+    let (kroger, fake) = kroger().await;
+    // The products endpoint refuses every token.
+    fake.set(Mode::Raw(StatusCode::UNAUTHORIZED, "no"));
+    let e = kroger.quote(&products(1)).await.unwrap_err();
+    assert!(
+        matches!(source_error(&e), SourceError::Status(401)),
+        "{e:?}"
+    );
+    assert_eq!(fake.token_calls.load(Ordering::SeqCst), 2);
+    assert_eq!(fake.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn kroger_does_not_reuse_an_expired_token() {
+    let mut fake = Fake::new(kroger_table());
+    fake.expires_in = 0;
+    let (kroger, fake) = kroger_with(fake).await;
+    for _ in 0..2 {
+        kroger.quote(&products(1)).await.unwrap();
+    }
+    assert_eq!(fake.token_calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_debug_output() {
+    let (walmart, _) = walmart(2_000).await;
+    let (kroger, _) = kroger().await;
+    kroger.quote(&products(1)).await.unwrap();
+    for text in [
+        format!("{walmart:?}"),
+        format!("{walmart:#?}"),
+        format!("{kroger:?}"),
+        format!("{kroger:#?}"),
+    ] {
+        assert!(!text.contains(WALMART_KEY), "{text}");
+        assert!(!text.contains(KROGER_SECRET), "{text}");
+        assert!(!text.contains("token-1"), "{text}");
+        assert!(text.contains("***"), "{text}");
+    }
+}
+
+#[test]
+fn bad_settings_are_config_errors() {
+    let ok = WalmartConfig {
+        consumer_id: "c".into(),
+        api_key: Secret::new("k"),
+        ..WalmartConfig::default()
+    };
+    assert!(WalmartSource::new(&ok).is_ok());
+    for bad in [
+        WalmartConfig {
+            api_key: Secret::new(""),
+            ..ok.clone()
+        },
+        WalmartConfig {
+            base_url: "ftp://x".into(),
+            ..ok.clone()
+        },
+        WalmartConfig {
+            timeout_ms: 0,
+            ..ok.clone()
+        },
+    ] {
+        assert_eq!(
+            WalmartSource::new(&bad).unwrap_err().kind(),
+            ErrorKind::Config
+        );
+    }
+    assert_eq!(
+        KrogerSource::new(&KrogerConfig::default())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Config
+    );
+}
