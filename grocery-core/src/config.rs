@@ -30,6 +30,32 @@ pub struct Config {
     pub llm: LlmConfig,
     /// The tiered cache in front of upstream services (memory, Redis, SQLite).
     pub cache: crate::cache::CacheConfig,
+    /// Where prices come from.
+    pub pricing: PricingConfig,
+}
+
+/// The `[pricing]` section: the price sources, one per store, asked in this
+/// order: Walmart, Kroger, then the demo market.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PricingConfig {
+    /// Use the embedded demo market (the catalog's prices moved day by day; demo
+    /// data, the only source that works offline).
+    pub demo: bool,
+    /// A Walmart-style product API (`[pricing.walmart]`); off when absent.
+    pub walmart: Option<crate::pricing::http::WalmartConfig>,
+    /// A Kroger-style product API (`[pricing.kroger]`); off when absent.
+    pub kroger: Option<crate::pricing::http::KrogerConfig>,
+}
+
+impl Default for PricingConfig {
+    fn default() -> Self {
+        Self {
+            demo: true,
+            walmart: None,
+            kroger: None,
+        }
+    }
 }
 
 /// The `[store]` section.
@@ -197,6 +223,13 @@ const STRING_KEYS: &[&[&str]] = &[
     &["llm", "api_key"],
     &["llm", "api_key_file"],
     &["cache", "redis_url"],
+    &["pricing", "walmart", "base_url"],
+    &["pricing", "walmart", "consumer_id"],
+    &["pricing", "walmart", "api_key"],
+    &["pricing", "kroger", "base_url"],
+    &["pricing", "kroger", "client_id"],
+    &["pricing", "kroger", "client_secret"],
+    &["pricing", "kroger", "location_id"],
 ];
 
 impl Config {

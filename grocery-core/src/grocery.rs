@@ -41,6 +41,7 @@ pub(crate) struct Inner {
     llm: Option<crate::llm::LlmFallback>,
     events: tokio::sync::broadcast::Sender<crate::pricing::Event>,
     pricing: std::sync::OnceLock<crate::pricing::client::PricingState>,
+    price_sources: Vec<Arc<dyn crate::pricing::source::PriceSource>>,
     /// The shared L2 cache tier, when `cache.redis_url` is set.
     redis: Option<crate::cache::RedisTier>,
     /// Sessions changed since the last flush, by (user, name).
@@ -89,6 +90,7 @@ impl Grocery {
         )
         .await?;
         let llm = crate::llm::LlmFallback::from_config(&config.llm)?;
+        let price_sources = crate::pricing::client::configured_sources(&config.pricing)?;
         let redis = match &config.cache.redis_url {
             Some(url) => Some(crate::cache::RedisTier::connect(url.expose())?),
             None => None,
@@ -103,6 +105,7 @@ impl Grocery {
             dirty_sessions: Default::default(),
             events: tokio::sync::broadcast::channel(1_024).0,
             pricing: std::sync::OnceLock::new(),
+            price_sources,
         });
         // Write changed sessions behind the requests, in batches; the task ends
         // with the last handle.
@@ -254,6 +257,11 @@ impl Grocery {
     /// The handle behind a weak reference, while any handle lives.
     pub(crate) fn upgrade(weak: &std::sync::Weak<Inner>) -> Option<Grocery> {
         weak.upgrade().map(|inner| Grocery { inner })
+    }
+
+    /// The price sources configured, in the order they are asked.
+    pub(crate) fn price_sources(&self) -> &[Arc<dyn crate::pricing::source::PriceSource>] {
+        &self.inner.price_sources
     }
 
     /// Current prices through the tiered cache ([`crate::pricing::client`]).

@@ -45,6 +45,8 @@ pub struct PriceAnswer {
 #[derive(Debug, Clone)]
 struct Guarded {
     source: Arc<dyn PriceSource>,
+    /// Calls made today (UTC day number, count), against the daily quota.
+    calls_today: Arc<std::sync::Mutex<(i64, u32)>>,
     breaker: CircuitBreaker,
     bulkhead: Bulkhead,
     limiter: Arc<RateLimiter>,
@@ -120,10 +122,48 @@ pub struct Pricing<'a> {
 /// Longest wait for a source's call, in all.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The sources the configuration asks for, in order.
+///
+/// # Errors
+/// [`Error::Config`] for a source whose settings are unusable.
+pub(crate) fn configured_sources(
+    config: &crate::config::PricingConfig,
+) -> Result<Vec<Arc<dyn PriceSource>>> {
+    let mut sources: Vec<Arc<dyn PriceSource>> = Vec::new();
+    if let Some(w) = &config.walmart {
+        sources.push(Arc::new(super::http::WalmartSource::new(w)?));
+    }
+    if let Some(k) = &config.kroger {
+        sources.push(Arc::new(super::http::KrogerSource::new(k)?));
+    }
+    if config.demo {
+        sources.push(Arc::new(DemoMarket::default()));
+    }
+    Ok(sources)
+}
+
+impl Guarded {
+    /// Count one call against the daily quota; `false` when it is used up.
+    fn take_quota(&self) -> bool {
+        let Some(quota) = self.source.daily_quota() else {
+            return true;
+        };
+        let today = jiff::Timestamp::now().as_second().div_euclid(86_400);
+        let mut calls = self.calls_today.lock().unwrap_or_else(|e| e.into_inner());
+        if calls.0 != today {
+            *calls = (today, 0);
+        }
+        if calls.1 >= quota {
+            return false;
+        }
+        calls.1 += 1;
+        true
+    }
+}
+
 impl PricingState {
-    /// The embedded demo market, guarded, behind the handle's tiered cache.
+    /// The configured sources, guarded, behind the handle's tiered cache.
     pub(crate) fn new(g: &Grocery) -> Self {
-        let demo: Arc<dyn PriceSource> = Arc::new(DemoMarket::default());
         let guard = |source: Arc<dyn PriceSource>| {
             let name = source.name().to_string();
             let retry = RetryConfig::default();
@@ -134,10 +174,11 @@ impl PricingState {
                 budget: Arc::new(RetryBudget::new(&retry)),
                 retry,
                 source,
+                calls_today: Arc::default(),
             }
         };
         PricingState {
-            sources: Arc::new(vec![guard(demo)]),
+            sources: Arc::new(g.price_sources().iter().cloned().map(guard).collect()),
             cache: g.tiered_cache("prices"),
             popularity: Arc::default(),
         }
@@ -297,6 +338,11 @@ impl<'a> Pricing<'a> {
 async fn fetch(sources: &[Guarded], product: &crate::catalog::Product) -> Result<Option<Quote>> {
     let mut last_err = None;
     for s in sources {
+        // Out of quota for today: skipped, not hammered.
+        if !s.take_quota() {
+            tracing::debug!(source = s.source.name(), "daily quota used up; skipping");
+            continue;
+        }
         let one = std::slice::from_ref(product);
         let attempt = retry(&s.retry, &s.budget, || async {
             s.limiter.acquire().await?;
@@ -339,6 +385,38 @@ fn unit_price(cents: i64, size: &crate::Quantity) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_failing_store_falls_back_to_the_next_and_its_quota_is_kept() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::Config::default();
+        config.store.path = Some(dir.path().join("g.db"));
+        config.pricing.walmart = Some(crate::pricing::http::WalmartConfig {
+            base_url: dead,
+            consumer_id: "c".into(),
+            api_key: crate::config::Secret::new("k"),
+            daily_quota: 2,
+            timeout_ms: 500,
+        });
+        let g = Grocery::open(config).await.unwrap();
+        assert_eq!(g.price_sources().len(), 2);
+        for q in ["milk", "eggs", "bread", "coffee"] {
+            let id = g.catalog().search(q, 1).await.unwrap().remove(0).product.id;
+            let started = std::time::Instant::now();
+            let a = g.pricing().price(&id, None).await.unwrap();
+            assert_eq!(a.source, "demo", "{q}");
+            assert!(started.elapsed() < Duration::from_secs(5));
+        }
+        let walmart = &g.pricing().state.sources[0];
+        assert_eq!(
+            walmart.calls_today.lock().unwrap().1,
+            2,
+            "skipped once the quota is used"
+        );
+    }
 
     #[test]
     fn unit_prices_are_exact() {
