@@ -12,9 +12,9 @@ use grocery_core::{Amount, Unit};
 
 /// Whole sentence right: every command's intent and list, every item's name,
 /// quantity and unit.
-const MIN_EXACT: f64 = 0.91;
+const MIN_EXACT: f64 = 0.935;
 /// Every command's intent and list right (items aside).
-const MIN_INTENT: f64 = 0.945;
+const MIN_INTENT: f64 = 0.965;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Item {

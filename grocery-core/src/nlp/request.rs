@@ -246,6 +246,17 @@ const PATTERNS: &[(&str, Intent)] = &[
     ("revert", Intent::Undo),
     ("help", Intent::Help),
     ("what can you do", Intent::Help),
+    ("what commands", Intent::Help),
+    ("what can i say", Intent::Help),
+    ("what can i ask", Intent::Help),
+    ("what are you able to", Intent::Help),
+    ("show me what you can do", Intent::Help),
+    ("how do i add", Intent::Help),
+    ("how do i remove", Intent::Help),
+    ("how do i make a list", Intent::Help),
+    ("how do i create", Intent::Help),
+    ("how do i delete", Intent::Help),
+    ("how do i check", Intent::Help),
     ("how do i use", Intent::Help),
     ("how does this work", Intent::Help),
     // Whole lists.
@@ -786,6 +797,15 @@ static KINDS: std::sync::LazyLock<std::collections::HashSet<String>> =
             }
         }
         kinds
+    });
+
+/// Every word of the catalog's kinds, keyed with [`kind_key`].
+static KIND_WORDS: std::sync::LazyLock<std::collections::HashSet<String>> =
+    std::sync::LazyLock::new(|| {
+        KINDS
+            .iter()
+            .flat_map(|k| k.split(' ').map(str::to_string))
+            .collect()
     });
 
 /// "milk eggs bread", "paper towels toilet paper": a run of product kinds said
@@ -1348,11 +1368,14 @@ fn create_list_command(clause: &str) -> Option<Command> {
         .iter()
         .find_map(|p| after.strip_prefix(p))
         .map(|n| n.trim_start_matches("the ").trim().to_string())
-        .filter(|n| !n.is_empty() && n.split(' ').count() <= 4);
-    let name = if before.is_empty() {
-        after_name
+        // "create list christmas", "new list: birthday": the name right after.
+        .or_else(|| Some(after.trim_start_matches(':').trim().to_string()))
+        .filter(|n| !n.is_empty() && n.split(' ').count() <= 3);
+    let before = before.join(" ");
+    let name = if before.is_empty() || DEFAULT_LIST_NAMES.contains(&before.as_str()) {
+        after_name.or(Some(before))
     } else {
-        Some(before.join(" "))
+        Some(before)
     };
     let list = name
         .map(|n| n.trim_end_matches("'s").to_string())
@@ -1649,6 +1672,54 @@ fn correct_verb(rest: &str) -> Option<String> {
     None
 }
 
+/// Verbs of an assistant's other jobs: a clause opening with one is not a list
+/// of items.
+const NOT_SHOPPING_VERBS: &[&str] = &[
+    "play",
+    "call",
+    "text",
+    "message",
+    "email",
+    "send",
+    "turn",
+    "dim",
+    "translate",
+    "book",
+    "schedule",
+    "remind",
+    "wake",
+    "navigate",
+    "define",
+    "spell",
+    "calculate",
+    "convert",
+    "tweet",
+    "post",
+    "stream",
+    "watch",
+    "listen",
+    "dial",
+    "ring",
+    "unlock",
+    "lock",
+];
+
+/// Greetings and small talk.
+const GREETINGS: &[&str] = &[
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "good night",
+    "i love you",
+    "thank you",
+    "thanks",
+    "how are you",
+    "hello there",
+    "bye",
+    "goodbye",
+    "see you",
+];
+
 /// Words that make an "item" read like part of a sentence.
 const SENTENCE_WORDS: &[&str] = &[
     "is", "are", "was", "were", "it", "that", "this", "for", "to", "about", "what", "why", "how",
@@ -1904,7 +1975,11 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
     {
         intent = Intent::Total;
     } else if intent == Intent::Price && named_list {
-        intent = Intent::Show;
+        intent = if rest.starts_with("how much") {
+            Intent::Total
+        } else {
+            Intent::Show
+        };
     }
     // "what's a box of cheerios cost": a question ending in "cost" is a price.
     if intent == Intent::Show
@@ -2048,12 +2123,27 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
         };
         confidence = if named_list { 0.8 } else { 0.3 };
     }
+    // "play some music", "call mom", "set a timer": an assistant's other jobs.
+    let first = rest.split(' ').next().unwrap_or("");
+    let about_lists = named_list || clause.split(' ').any(|w| w.starts_with("list"));
+    let other_job = (found.is_none() && !about_lists && NOT_SHOPPING_VERBS.contains(&first))
+        || (intent == Intent::Update
+            && first == "set"
+            && rest
+                .split(' ')
+                .any(|w| matches!(w, "alarm" | "timer" | "reminder" | "alarms" | "timers")))
+        || GREETINGS.contains(&strip_trailing(rest));
+    if other_job {
+        intent = Intent::Unknown;
+        confidence = 0.4;
+    }
     let items = match intent {
         Intent::CreateList
         | Intent::DeleteList
         | Intent::Undo
         | Intent::Help
         | Intent::Clear
+        | Intent::Total
         | Intent::Unknown => Vec::new(),
         _ => items,
     };
@@ -2062,7 +2152,10 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
     if found.is_none()
         && intent == Intent::Add
         && items.iter().any(|i| {
-            i.name.split(' ').count() > 4 || i.name.split(' ').any(|w| SENTENCE_WORDS.contains(&w))
+            i.name.split(' ').count() > 4
+                || i.name.split(' ').any(|w| SENTENCE_WORDS.contains(&w))
+                // "asdfghjkl": no word of it names anything the catalog sells.
+                || !i.name.split(' ').any(|w| KIND_WORDS.contains(&kind_key(w)))
         })
     {
         confidence = f32::min(confidence, 0.4);
