@@ -312,17 +312,22 @@ impl<'a> Prices<'a> {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn tracks_alert_once_per_crossing_and_publish_events() {
-        let (g, _dir) = Grocery::open_empty_for_test().await;
+    /// A new database whose catalog is one gallon of milk (`m-1`) at `cents`.
+    async fn with_milk(cents: i64) -> (Grocery, tempfile::TempDir) {
+        let (g, dir) = Grocery::open_empty_for_test().await;
+        let csv = format!(
+            "id,name,department,size,unit,price_cents\nm-1,Milk,dairy-eggs,1,gal,{cents}\n"
+        );
         g.catalog()
-            .import_bytes(
-                b"id,name,department,size,unit,price_cents\nm-1,Milk,dairy-eggs,1,gal,400\n"
-                    .to_vec(),
-                crate::catalog::ImportFormat::Csv,
-            )
+            .import_bytes(csv.into_bytes(), crate::catalog::ImportFormat::Csv)
             .await
             .unwrap();
+        (g, dir)
+    }
+
+    #[tokio::test]
+    async fn tracks_alert_once_per_crossing_and_publish_events() {
+        let (g, _dir) = with_milk(400).await;
         let bob = g.users().add("bob").await.unwrap();
         let mut events = g.subscribe();
         let me = g.prices();
@@ -384,15 +389,7 @@ mod tests {
 
     #[tokio::test]
     async fn stats_give_min_average_max_and_the_lowest() {
-        let (g, _dir) = Grocery::open_empty_for_test().await;
-        g.catalog()
-            .import_bytes(
-                b"id,name,department,size,unit,price_cents\nm-1,Milk,dairy-eggs,1,gal,400\n"
-                    .to_vec(),
-                crate::catalog::ImportFormat::Csv,
-            )
-            .await
-            .unwrap();
+        let (g, _dir) = with_milk(400).await;
         let p = g.prices();
         assert!(p.stats("m-1", 30).await.unwrap().is_none());
         let ago = |d: i64| {
@@ -419,15 +416,7 @@ mod tests {
 
     #[tokio::test]
     async fn history_keeps_change_points_only() {
-        let (g, _dir) = Grocery::open_empty_for_test().await;
-        g.catalog()
-            .import_bytes(
-                b"id,name,department,size,unit,price_cents\nm-1,Milk,dairy-eggs,1,gal,389\n"
-                    .to_vec(),
-                crate::catalog::ImportFormat::Csv,
-            )
-            .await
-            .unwrap();
+        let (g, _dir) = with_milk(389).await;
         let p = g.prices();
         let t = |s: i64| Some(Timestamp::from_second(1_800_000_000 + s).unwrap());
         assert!(
