@@ -16,17 +16,19 @@ fn grocery(dir: &TempDir) -> Command {
     cmd
 }
 
-fn search_json(dir: &TempDir, query: &str) -> Vec<Value> {
-    let out = grocery(dir)
-        .args(["search", query, "--json"])
-        .output()
-        .unwrap();
+/// Run `grocery ARGS --json` in `dir`; it must succeed; its JSON output.
+fn json(dir: &TempDir, args: &[&str]) -> Value {
+    let out = grocery(dir).args(args).arg("--json").output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn search_json(dir: &TempDir, query: &str) -> Vec<Value> {
+    serde_json::from_value(json(dir, &["search", query])).unwrap()
 }
 
 fn kind_of(hit: &Value) -> String {
@@ -180,16 +182,7 @@ fn config_show_prints_the_effective_config() {
 #[test]
 fn ask_applies_and_prints_the_priced_list() {
     let dir = TempDir::new().unwrap();
-    let out = grocery(&dir)
-        .args(["ask", "add 2 gallons of milk and a dozen eggs", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&dir, &["ask", "add 2 gallons of milk and a dozen eggs"]);
     assert_eq!(v["commands"][0]["intent"], "add");
     assert_eq!(v["list"]["name"], "Shopping");
     assert_eq!(v["list"]["items"].as_array().unwrap().len(), 2);
@@ -210,18 +203,7 @@ fn ask_applies_and_prints_the_priced_list() {
 #[test]
 fn sessions_continue_across_runs() {
     let dir = TempDir::new().unwrap();
-    let ask = |session: &str, text: &str| -> Value {
-        let out = grocery(&dir)
-            .args(["ask", text, "--session", session, "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let ask = |session: &str, text: &str| json(&dir, &["ask", text, "--session", session]);
     ask("kitchen", "add eggs");
     let v = ask("kitchen", "make that 18");
     assert_eq!(v["list"]["items"][0]["quantity"], "18 ct");
@@ -284,15 +266,7 @@ fn parse_prints_one_json_line_per_input_and_changes_nothing() {
 #[test]
 fn price_history_track_alerts_and_cache() {
     let dir = TempDir::new().unwrap();
-    let json = |args: &[&str]| -> Value {
-        let out = grocery(&dir).args(args).arg("--json").output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let json = |args: &[&str]| json(&dir, args);
     let p = json(&["price", "milk"]);
     for field in [
         "product_id",

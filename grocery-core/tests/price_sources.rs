@@ -115,10 +115,8 @@ impl Fake {
                 )
                     .into_response(),
             ),
-            Mode::Hang => {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                Some(StatusCode::OK.into_response())
-            }
+            // Never answers: the client's timeout must end the call.
+            Mode::Hang => std::future::pending().await,
         }
     }
 }

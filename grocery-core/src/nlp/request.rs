@@ -1001,13 +1001,6 @@ fn split_items(s: &str) -> Vec<String> {
         })
         .flat_map(|i| super::item::split_at_measures(&i))
         .flat_map(|i| split_known_run(&i).unwrap_or_else(|| vec![i]))
-        .map(|i| {
-            if i.contains('\u{1}') {
-                i.replace('\u{1}', "")
-            } else {
-                i
-            }
-        })
         .filter(|i| !i.trim().is_empty())
         .collect()
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::source::{DemoMarket, Offer, PriceSource, Quote};
+use super::source::{BoxFuture, DemoMarket, Offer, PriceSource, Quote};
 use crate::cache::{CacheStats, Tier, TieredCache};
 use crate::error::{Error, Result};
 use crate::grocery::Grocery;
@@ -202,25 +202,10 @@ impl<'a> Pricing<'a> {
         let g = self.g;
         let product = g.catalog().get(product_id)?;
         self.state.popularity.bump(&product.id);
-        let sources = Arc::clone(&self.state.sources);
-        let loader_product = product.clone();
-        let loader_g = g.clone();
         let cached = self
             .state
             .cache
-            .get_with(&product.id, max_age, move || async move {
-                let quote = fetch(&sources, &loader_product).await?;
-                if let Some(q) = &quote {
-                    let prices = loader_g.prices();
-                    if prices
-                        .record(&q.product_id, &q.source, q.price, Some(q.observed_at))
-                        .await?
-                    {
-                        prices.check(&q.product_id).await?;
-                    }
-                }
-                Ok(quote)
-            })
+            .get_with(&product.id, max_age, self.loader(product.clone()))
             .await?;
         let quote = cached
             .value
@@ -252,6 +237,31 @@ impl<'a> Pricing<'a> {
         self.state.cache.clear().await
     }
 
+    /// What the cache calls on a miss: ask the sources, record a fresh price in
+    /// the history and check it against tracks.
+    fn loader(
+        &self,
+        product: crate::catalog::Product,
+    ) -> impl FnOnce() -> BoxFuture<'static, Result<Option<Quote>>> + Send + 'static {
+        let sources = Arc::clone(&self.state.sources);
+        let g = self.g.clone();
+        move || {
+            Box::pin(async move {
+                let quote = fetch(&sources, &product).await?;
+                if let Some(q) = &quote {
+                    let prices = g.prices();
+                    if prices
+                        .record(&q.product_id, &q.source, q.price, Some(q.observed_at))
+                        .await?
+                    {
+                        prices.check_at(&q.product_id, q.price).await?;
+                    }
+                }
+                Ok(quote)
+            })
+        }
+    }
+
     /// Refresh the `top` most asked-for products (by decaying request counts;
     /// the catalog's everyday popularity fills in when few requests were seen)
     /// whose cached price is older than `refresh_after`, so they never expire in
@@ -280,25 +290,13 @@ impl<'a> Pricing<'a> {
         let total = ids.len();
         let mut fetched = 0;
         for (k, id) in ids.iter().enumerate() {
-            let sources = Arc::clone(&self.state.sources);
             let Ok(product) = self.g.catalog().get(id) else {
                 continue;
             };
-            let g = self.g.clone();
             let got = self
                 .state
                 .cache
-                .get_with(id, Some(refresh_after), move || async move {
-                    let quote = fetch(&sources, &product).await?;
-                    if let Some(q) = &quote
-                        && g.prices()
-                            .record(&q.product_id, &q.source, q.price, Some(q.observed_at))
-                            .await?
-                    {
-                        g.prices().check(&q.product_id).await?;
-                    }
-                    Ok(quote)
-                })
+                .get_with(id, Some(refresh_after), self.loader(product))
                 .await;
             match got {
                 Ok(c) => fetched += usize::from(c.tier == Tier::Upstream),

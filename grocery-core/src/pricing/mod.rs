@@ -177,12 +177,9 @@ impl<'a> Prices<'a> {
             .track(self.user, product_id.to_string(), target, baseline)
             .await?;
         // Already there: say so at once.
-        self.check(product_id).await?;
-        self.g
-            .store()
-            .tracks(self.user)
-            .await
-            .map(|ts| ts.into_iter().find(|t| t.id == track.id).unwrap_or(track))
+        let fired = self.check_at(product_id, baseline).await?;
+        let crossed = fired.iter().any(|a| a.track_id == track.id);
+        Ok(Track { crossed, ..track })
     }
 
     /// This user's tracks.
@@ -221,8 +218,8 @@ impl<'a> Prices<'a> {
     /// [`Error::NotFound`] for an unknown product.
     pub async fn current(&self, product_id: &str) -> Result<Money> {
         let catalog = self.g.catalog().get(product_id)?.price;
-        let history = self.history(product_id, None).await?;
-        Ok(history.first().map_or(catalog, |p| p.price))
+        let latest = self.g.store().latest_price(product_id.to_string()).await?;
+        Ok(latest.unwrap_or(catalog))
     }
 
     /// Check every user's tracks of a product against its current price: one
@@ -234,6 +231,11 @@ impl<'a> Prices<'a> {
     /// Storage errors.
     pub async fn check(&self, product_id: &str) -> Result<Vec<Alert>> {
         let price = self.current(product_id).await?;
+        self.check_at(product_id, price).await
+    }
+
+    /// [`Prices::check`] against a price already known (just observed).
+    pub(crate) async fn check_at(&self, product_id: &str, price: Money) -> Result<Vec<Alert>> {
         let tracks = self
             .g
             .store()

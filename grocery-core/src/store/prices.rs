@@ -44,6 +44,28 @@ impl Store {
         .await
     }
 
+    /// The latest observed price of a product, from any source.
+    pub(crate) async fn latest_price(&self, product_id: String) -> Result<Option<Money>> {
+        self.read(move |c| {
+            let row: Option<(i64, String)> = c
+                .prepare_cached(
+                    "SELECT s.price_cents, s.currency FROM prices s \
+                     JOIN products p ON p.pk = s.product_pk \
+                     WHERE p.id = ?1 ORDER BY s.observed_at DESC, s.id DESC LIMIT 1",
+                )?
+                .query_row(params![product_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            row.map(|(cents, currency)| {
+                let currency: Currency = currency
+                    .parse()
+                    .map_err(|_| Error::Internal(format!("corrupt currency `{currency}`")))?;
+                Ok(Money::new(cents, currency))
+            })
+            .transpose()
+        })
+        .await
+    }
+
     /// Observations of a product at or after `since_ms`, newest first.
     pub(crate) async fn price_history(
         &self,
