@@ -216,3 +216,49 @@ async fn redis_tier_comes_back_by_itself() {
     cache.invalidate(&k).await.unwrap();
     proxy.abort();
 }
+
+#[tokio::test]
+async fn report_counts_every_tier_and_clear_empties_redis_too() {
+    let url = redis_url();
+    let name = unique_name("report");
+    let a = open_with_redis(&url).await;
+    let cache: TieredCache<String, u64> = a.grocery.tiered_cache(&name);
+    let calls = Arc::new(AtomicUsize::new(0));
+    for k in ["milk", "eggs", "bread"] {
+        cache
+            .get_with(&k.to_string(), None, counting(&calls, 1))
+            .await
+            .unwrap();
+    }
+    // Again from memory, then from Redis.
+    cache
+        .get_with(&"milk".to_string(), None, counting(&calls, 1))
+        .await
+        .unwrap();
+    cache.invalidate_l1(&"eggs".to_string()).await;
+    let eggs = cache
+        .get_with(&"eggs".to_string(), None, counting(&calls, 1))
+        .await
+        .unwrap();
+    assert_eq!(eggs.tier, Tier::L2);
+    let r = cache.report().await.unwrap();
+    assert_eq!((r.requests, r.upstream_calls), (5, 3), "{r:?}");
+    assert_eq!((r.l1.hits, r.l2.hits, r.l3.hits), (1, 1, 0), "{r:?}");
+    assert_eq!((r.l2.entries, r.l3.entries), (Some(3), Some(3)), "{r:?}");
+    assert!((r.hit_ratio - 0.4).abs() < 1e-9, "{r:?}");
+    // The counts are in the database: reporting again adds nothing.
+    assert_eq!(cache.report().await.unwrap().requests, 5);
+
+    assert_eq!(cache.clear().await.unwrap(), 6, "3 in Redis, 3 in SQLite");
+    let r = cache.report().await.unwrap();
+    assert_eq!(
+        (r.requests, r.l2.entries, r.l3.entries),
+        (0, Some(0), Some(0)),
+        "{r:?}"
+    );
+    let again = cache
+        .get_with(&"milk".to_string(), None, counting(&calls, 1))
+        .await
+        .unwrap();
+    assert_eq!(again.tier, Tier::Upstream, "nothing left in any tier");
+}

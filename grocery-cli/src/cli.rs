@@ -75,7 +75,7 @@ impl Cli {
             return cmd.run(&config, &mut out);
         }
         let grocery = Grocery::open(config).await?;
-        match self.command {
+        let done = match self.command {
             Command::Ask(args) => args.run(&grocery, &mut out).await,
             Command::Text(words) => {
                 commands::ask::Args::from_words(words)
@@ -91,7 +91,11 @@ impl Cli {
             Command::Alerts(args) => args.run(&grocery, &mut out).await,
             Command::Cache(cmd) => cmd.run(&grocery, &mut out).await,
             Command::Config(_) => Ok(()),
-        }
+        };
+        // The next run continues this conversation and counts this run's cache use.
+        let flushed = grocery.flush().await;
+        done?;
+        Ok(flushed?)
     }
 }
 

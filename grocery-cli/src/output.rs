@@ -26,6 +26,11 @@ impl Output {
         self.json
     }
 
+    /// Whether `-q` was given.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// Print a value as pretty JSON.
     pub fn json<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
         serde_json::to_writer_pretty(&mut self.out, value)?;

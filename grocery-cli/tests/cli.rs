@@ -288,6 +288,21 @@ fn price_history_track_alerts_and_cache() {
         json(&["price", "milk", "--max-age", "0"])["tier"],
         "upstream"
     );
+    // Every process's cache use adds up in the database.
+    let s = json(&["cache", "stats"]);
+    assert_eq!(s["requests"], 3, "{s}");
+    assert_eq!(
+        (s["l3"]["hits"].as_u64(), s["l3"]["entries"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(s["upstream_calls"], 2, "{s}");
+    assert!(
+        (s["hit_ratio"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9,
+        "{s}"
+    );
+    assert!(s["l2"]["entries"].is_null(), "no Redis configured: {s}");
+    assert_eq!(s["sources"][0]["name"], "demo");
+    assert_eq!(s["sources"][0]["breaker"]["state"], "closed");
     let h = json(&["history", "milk", "--days", "30"]);
     assert_eq!(h["points"].as_array().unwrap().len(), 1);
     let price = p["price_cents"].as_i64().unwrap();
@@ -300,8 +315,14 @@ fn price_history_track_alerts_and_cache() {
     assert_eq!(t["crossed"], false);
     assert_eq!(json(&["alerts"]).as_array().unwrap().len(), 1);
     assert_eq!(json(&["cache", "warm", "--top", "5"])["warmed"], 5);
-    assert!(json(&["cache", "stats"]).get("l1").is_some());
+    assert!(json(&["cache", "stats"])["requests"].as_u64().unwrap() > 3);
     assert!(json(&["cache", "clear"])["removed"].as_u64().unwrap() >= 5);
+    let s = json(&["cache", "stats"]);
+    assert_eq!(
+        (s["requests"].as_u64(), s["l3"]["entries"].as_u64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
     // Bad input: a typed error and nothing tracked.
     grocery(&dir)
         .args(["track", "bread", "--below", "abc"])

@@ -46,6 +46,22 @@ pub struct PricingConfig {
     pub walmart: Option<crate::pricing::http::WalmartConfig>,
     /// A Kroger-style product API (`[pricing.kroger]`); off when absent.
     pub kroger: Option<crate::pricing::http::KrogerConfig>,
+    /// The resilience settings put around every source (`[pricing.guard]`).
+    pub guard: GuardConfig,
+    /// How many of the most asked-for products the warmer keeps fresh (0 turns
+    /// the warmer off). Runs in `grocery serve`.
+    pub warm_top: usize,
+    /// How often the warmer runs, in seconds.
+    pub warm_every_secs: u64,
+    /// The warmer refreshes a price older than this, in seconds (below the
+    /// memory tier's freshness, so popular prices never expire).
+    pub warm_refresh_after_secs: u64,
+    /// Share of each source's daily quota the warmer may use, in percent; the
+    /// rest is kept for people's requests.
+    pub warm_quota_percent: u32,
+    /// How often tracked products are priced and checked for alerts, in seconds
+    /// (0 turns the scheduled check off). Runs in `grocery serve`.
+    pub check_every_secs: u64,
 }
 
 impl Default for PricingConfig {
@@ -54,7 +70,79 @@ impl Default for PricingConfig {
             demo: true,
             walmart: None,
             kroger: None,
+            guard: GuardConfig::default(),
+            warm_top: 500,
+            warm_every_secs: 30,
+            warm_refresh_after_secs: 45,
+            warm_quota_percent: 50,
+            check_every_secs: 900,
         }
+    }
+}
+
+/// The `[pricing.guard]` section: what guards every call to a price source, in
+/// this order: retries (reads only), the rate limit, the bulkhead, the circuit
+/// breaker and the call's timeout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuardConfig {
+    /// Longest wait for one call to a source, in milliseconds.
+    pub timeout_ms: u64,
+    /// Calls to one source at once (the bulkhead).
+    pub max_concurrent: usize,
+    /// How long a call waits for a bulkhead slot before failing `Busy`, in ms.
+    pub max_queue_wait_ms: u64,
+    /// Calls per second to one source (token bucket refill rate).
+    pub rate_per_sec: f64,
+    /// Calls allowed in a burst (token bucket size).
+    pub burst: u32,
+    /// How long a call waits for a token (or a `Retry-After`) before failing, in ms.
+    pub max_rate_wait_ms: u64,
+    /// The circuit breaker of each source (`[pricing.guard.breaker]`).
+    pub breaker: BreakerConfig,
+    /// Retries of failed reads (`[pricing.guard.retry]`).
+    pub retry: crate::resilience::RetryConfig,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 5_000,
+            max_concurrent: 8,
+            max_queue_wait_ms: 1_000,
+            rate_per_sec: 50.0,
+            burst: 50,
+            max_rate_wait_ms: 2_000,
+            breaker: BreakerConfig::default(),
+            retry: crate::resilience::RetryConfig::default(),
+        }
+    }
+}
+
+impl GuardConfig {
+    /// Check the settings.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a zero timeout or concurrency, a rate that is not a
+    /// positive number, a zero burst, no attempts, or a bad breaker.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: &str| Err(Error::Config(format!("pricing.guard: {msg}")));
+        if self.timeout_ms == 0 {
+            return bad("timeout_ms must be at least 1");
+        }
+        if self.max_concurrent == 0 {
+            return bad("max_concurrent must be at least 1");
+        }
+        if !(self.rate_per_sec.is_finite() && self.rate_per_sec > 0.0) {
+            return bad("rate_per_sec must be a positive number");
+        }
+        if self.burst == 0 {
+            return bad("burst must be at least 1");
+        }
+        if self.retry.max_attempts == 0 {
+            return bad("retry.max_attempts must be at least 1");
+        }
+        self.breaker.validate("pricing.guard.breaker")
     }
 }
 

@@ -120,8 +120,8 @@ impl Grocery {
                     tick.tick().await;
                     let Some(inner) = weak.upgrade() else { break };
                     let g = Grocery { inner };
-                    if let Err(e) = g.flush_sessions().await {
-                        tracing::warn!(error = %e, "could not save agent sessions");
+                    if let Err(e) = g.flush().await {
+                        tracing::warn!(error = %e, "could not save sessions or cache counts");
                     }
                 }
             });
@@ -213,6 +213,21 @@ impl Grocery {
             return Err(e);
         }
         Ok(n)
+    }
+
+    /// Write what is kept in memory between flushes to the store: changed agent
+    /// sessions ([`Grocery::flush_sessions`]) and the price cache's hit and miss
+    /// counts (so `grocery cache stats` sees every process's). A background
+    /// task does this every half second; call it before a process exits.
+    ///
+    /// # Errors
+    /// Storage errors; what was not written stays queued for the next flush.
+    pub async fn flush(&self) -> Result<()> {
+        let sessions = self.flush_sessions().await;
+        if self.inner.pricing.get().is_some() {
+            self.pricing().flush_stats().await?;
+        }
+        sessions.map(drop)
     }
 
     /// Queue a changed session for the next flush.

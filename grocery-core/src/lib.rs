@@ -102,7 +102,7 @@ pub mod resilience;
 mod store;
 pub mod users;
 
-pub use cache::{CacheConfig, CacheStats, Cached, Tier, TieredCache};
+pub use cache::{CacheConfig, CacheReport, CacheStats, Cached, Tier, TierReport, TieredCache};
 pub use catalog::{Catalog, Department, Product, SearchHit};
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};

@@ -42,7 +42,9 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serve until `shutdown` resolves, then drain in-flight requests.
+/// Serve until `shutdown` resolves, then drain in-flight requests. Starts the
+/// scheduled pricing jobs (the warmer and the check of tracked products, as
+/// `[pricing]` configures them) for as long as the handle lives.
 ///
 /// # Errors
 /// I/O errors from the listener.
@@ -51,6 +53,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    grocery.pricing().start_background();
     let served = axum::serve(
         listener,
         app(AppState {
@@ -59,9 +62,9 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await;
-    // Conversations continue after a restart.
-    if let Err(e) = grocery.flush_sessions().await {
-        tracing::warn!(error = %e, "could not save agent sessions at shutdown");
+    // Conversations continue after a restart; cache counts add up across runs.
+    if let Err(e) = grocery.flush().await {
+        tracing::warn!(error = %e, "could not save sessions or cache counts at shutdown");
     }
     served
 }

@@ -37,8 +37,6 @@ impl Args {
             .agent()
             .handle_in(&self.session, &self.text.join(" "), self.list.as_deref())
             .await?;
-        // The next run continues this conversation.
-        grocery.flush_sessions().await?;
         if out.is_json() {
             return Ok(out.json(&reply)?);
         }

@@ -232,33 +232,52 @@ pub enum CacheCommand {
     Clear,
 }
 
+/// `grocery cache stats --json`: the cache's counters and the sources' guards.
+#[derive(serde::Serialize)]
+struct Stats {
+    #[serde(flatten)]
+    cache: grocery_core::CacheReport,
+    sources: Vec<grocery_core::pricing::client::SourceStatus>,
+}
+
 impl CacheCommand {
     pub async fn run(self, grocery: &Grocery, out: &mut Output) -> Result<(), CliError> {
         let pricing = grocery.pricing();
         match self {
             CacheCommand::Stats => {
-                let stats = pricing.cache_stats();
+                let stats = Stats {
+                    cache: pricing.cache_report().await?,
+                    sources: pricing.sources(),
+                };
                 if out.is_json() {
                     return Ok(out.json(&stats)?);
                 }
-                Ok(out.line(&serde_json::to_string_pretty(&stats).unwrap_or_default())?)
+                render_stats(&stats, out)
             }
             CacheCommand::Warm { top } => {
                 if !(1..=10_000).contains(&top) {
                     return Err(CliError::Usage("--top must be between 1 and 10000".into()));
                 }
-                let quiet = out.is_json();
+                let bar = if out.is_json() || out.is_quiet() {
+                    indicatif::ProgressBar::hidden()
+                } else {
+                    // Drawn only on a terminal (stderr); nothing in a pipe or a log.
+                    indicatif::ProgressBar::new(top as u64).with_style(
+                        indicatif::ProgressStyle::with_template(
+                            "warming prices {bar:30} {pos}/{len} {per_sec} eta {eta}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    )
+                };
                 // A one-shot run refreshes whatever is not fresh in the L1 sense.
                 let done = pricing
                     .warm(top, Duration::from_secs(60), |done, total| {
-                        if !quiet && (done == total || done % 10 == 0) {
-                            eprint!("\rwarming prices {done}/{total}");
-                        }
+                        bar.set_length(total as u64);
+                        bar.set_position(done as u64);
                     })
-                    .await?;
-                if !quiet {
-                    eprintln!();
-                }
+                    .await;
+                bar.finish_and_clear();
+                let done = done?;
                 if out.is_json() {
                     return Ok(out.json(&serde_json::json!({ "warmed": done }))?);
                 }
@@ -275,4 +294,62 @@ impl CacheCommand {
             }
         }
     }
+}
+
+fn render_stats(stats: &Stats, out: &mut Output) -> Result<(), CliError> {
+    let c = &stats.cache;
+    let percent = |r: f64| format!("{:.1}%", r * 100.0);
+    let tier = |name: &str, t: &grocery_core::TierReport| {
+        vec![
+            name.to_string(),
+            t.hits.to_string(),
+            t.misses.to_string(),
+            percent(t.hit_ratio),
+            t.entries.map_or_else(|| "-".to_string(), |n| n.to_string()),
+        ]
+    };
+    let rows = vec![
+        tier("memory (l1)", &c.l1),
+        tier("redis (l2)", &c.l2),
+        tier("sqlite (l3)", &c.l3),
+    ];
+    out.table(
+        &["tier", ">hits", ">misses", ">hit ratio", ">entries"],
+        &rows,
+    )?;
+    out.line(&format!(
+        "{} requests, {} answered by the cache; {} upstream calls ({} failed), {} served stale",
+        c.requests,
+        percent(c.hit_ratio),
+        c.upstream_calls,
+        c.upstream_errors,
+        c.stale_served
+    ))?;
+    let rows: Vec<Vec<String>> = stats
+        .sources
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.breaker.state.as_str().to_string(),
+                format!("{}/{}", s.breaker.failed_calls, s.breaker.calls),
+                s.breaker.rejected_total.to_string(),
+                match s.daily_quota {
+                    Some(q) => format!("{}/{q}", s.calls_today),
+                    None => s.calls_today.to_string(),
+                },
+            ]
+        })
+        .collect();
+    out.line("")?;
+    Ok(out.table(
+        &[
+            "source",
+            "breaker",
+            ">failed/calls",
+            ">rejected",
+            ">today/quota",
+        ],
+        &rows,
+    )?)
 }

@@ -160,6 +160,105 @@ pub struct CacheStats {
     pub l1_entries: u64,
 }
 
+/// Cumulative counters of one tier, as [`TieredCache::report`] gives them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TierReport {
+    /// Reads this tier answered (fresh or stale).
+    pub hits: u64,
+    /// Reads that asked this tier and went on.
+    pub misses: u64,
+    /// Reads that did not ask this tier because it was down (L2).
+    pub skipped: u64,
+    /// Failed reads or writes.
+    pub errors: u64,
+    /// `hits / (hits + misses)`; 0 when the tier was never asked.
+    pub hit_ratio: f64,
+    /// Entries the tier holds now; `None` when it cannot be counted (no Redis
+    /// configured, or Redis down).
+    pub entries: Option<u64>,
+}
+
+/// Counters of one [`TieredCache`] added up over every process that used the
+/// same database (each flushes its counts there), with the tiers' sizes now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheReport {
+    /// The cache's name.
+    pub name: String,
+    /// Reads, in all.
+    pub requests: u64,
+    /// Reads answered by a tier (not the upstream), over all reads; 0 when none.
+    pub hit_ratio: f64,
+    /// Memory (entries: this process's).
+    pub l1: TierReport,
+    /// Redis.
+    pub l2: TierReport,
+    /// SQLite.
+    pub l3: TierReport,
+    /// Upstream (loader) calls, foreground and background.
+    pub upstream_calls: u64,
+    /// Upstream calls that failed.
+    pub upstream_errors: u64,
+    /// Answers served stale.
+    pub stale_served: u64,
+}
+
+/// The names under which [`TieredCache::flush_stats`] stores the counters, in
+/// the order of [`flat`].
+const COUNTER_NAMES: [&str; 15] = [
+    "requests",
+    "l1_hits",
+    "l1_misses",
+    "l1_skipped",
+    "l1_errors",
+    "l2_hits",
+    "l2_misses",
+    "l2_skipped",
+    "l2_errors",
+    "l3_hits",
+    "l3_misses",
+    "l3_skipped",
+    "l3_errors",
+    "loads",
+    "load_errors",
+];
+
+/// Stale answers are stored under this name, after [`COUNTER_NAMES`].
+const STALE_NAME: &str = "stale_served";
+
+/// The counters of `s` as one array: [`COUNTER_NAMES`], then stale answers.
+fn flat(s: &CacheStats) -> [u64; 16] {
+    let t = |t: &TierStats| [t.hits, t.misses, t.skipped, t.errors];
+    let [a, b, c, d] = t(&s.l1);
+    let [e, f, g, h] = t(&s.l2);
+    let [i, j, k, l] = t(&s.l3);
+    [
+        s.requests,
+        a,
+        b,
+        c,
+        d,
+        e,
+        f,
+        g,
+        h,
+        i,
+        j,
+        k,
+        l,
+        s.loads,
+        s.load_errors,
+        s.stale_served,
+    ]
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
 #[derive(Default)]
 struct TierCounters {
     hits: AtomicU64,
@@ -282,6 +381,8 @@ struct Inner<V> {
     clock: Clock,
     counters: Counters,
     flights: Mutex<HashMap<String, Flight<V>>>,
+    /// The counters as last added to the store by [`TieredCache::flush_stats`].
+    flushed: tokio::sync::Mutex<[u64; 16]>,
     refreshes: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -309,7 +410,14 @@ fn share_error(e: &Error) -> Error {
         },
         Error::Upstream { service, source } => Error::Upstream {
             service: service.clone(),
-            source: source.to_string().into(),
+            // Typed reasons callers act on stay typed; others become their text.
+            source: if let Some(open) = source.downcast_ref::<crate::resilience::BreakerOpen>() {
+                Box::new(open.clone())
+            } else if let Some(limited) = source.downcast_ref::<crate::resilience::RateLimited>() {
+                Box::new(limited.clone())
+            } else {
+                source.to_string().into()
+            },
         },
         Error::InvalidInput(m) => Error::InvalidInput(m.clone()),
         Error::Conflict(m) => Error::Conflict(m.clone()),
@@ -349,6 +457,7 @@ where
                 clock: Clock::System,
                 counters: Counters::default(),
                 flights: Mutex::new(HashMap::new()),
+                flushed: tokio::sync::Mutex::new([0; 16]),
                 refreshes: Mutex::new(Vec::new()),
             }),
             _key: PhantomData,
@@ -559,18 +668,31 @@ where
         store.cache_purge(self.inner.name.clone(), before).await
     }
 
-    /// Empty this cache in memory and in SQLite; returns the SQLite rows deleted.
-    /// Redis copies (shared with other processes) expire on their own within
-    /// `l2_ttl_secs` + `max_stale_secs`.
+    /// Empty this cache in memory, in Redis (shared with other processes; their
+    /// memory copies expire within `l1_ttl_secs`) and in SQLite, and reset its
+    /// cumulative counters; returns the Redis and SQLite entries deleted. Redis
+    /// down is not an error: its copies expire on their own.
     ///
     /// # Errors
     /// Storage errors.
     pub async fn clear(&self) -> Result<usize> {
         self.inner.l1.invalidate_all();
-        match &self.inner.store {
-            Some(store) => store.cache_purge(self.inner.name.clone(), i64::MAX).await,
-            None => Ok(0),
+        let mut removed = 0;
+        if let Some(redis) = &self.inner.redis {
+            let pattern = self.redis_key("*");
+            if let Ok(keys) = redis.scan(&pattern, usize::MAX).await
+                && let Ok(n) = redis.del_many(&keys).await
+            {
+                removed += usize::try_from(n).unwrap_or(usize::MAX);
+            }
         }
+        if let Some(store) = &self.inner.store {
+            let mut flushed = self.inner.flushed.lock().await;
+            removed += store.cache_purge(self.inner.name.clone(), i64::MAX).await?;
+            store.cache_counters_reset(self.inner.name.clone()).await?;
+            *flushed = flat(&self.stats());
+        }
+        Ok(removed)
     }
 
     /// Wait for the background refreshes started so far (tests, shutdown).
@@ -592,6 +714,91 @@ where
                 }
             }
         }
+    }
+
+    /// Add this process's counts since the last flush to the store's
+    /// cumulative counters, so that other processes (a one-shot `grocery cache
+    /// stats`) see them. [`crate::Grocery::flush`] does it for the price cache.
+    ///
+    /// # Errors
+    /// Storage errors; the counts stay pending for the next flush.
+    pub async fn flush_stats(&self) -> Result<()> {
+        let Some(store) = &self.inner.store else {
+            return Ok(());
+        };
+        let mut flushed = self.inner.flushed.lock().await;
+        let now = flat(&self.stats());
+        let names = COUNTER_NAMES.iter().copied().chain([STALE_NAME]);
+        let deltas: Vec<(&'static str, u64)> = names
+            .zip(now.iter().zip(flushed.iter()))
+            .map(|(name, (n, f))| (name, n.saturating_sub(*f)))
+            .filter(|(_, d)| *d > 0)
+            .collect();
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        store
+            .cache_counters_add(self.inner.name.clone(), deltas)
+            .await?;
+        *flushed = now;
+        Ok(())
+    }
+
+    /// Hits, misses and hit ratios per tier summed over every process that
+    /// flushed into this database (this one is flushed first), with the number
+    /// of entries each tier holds now. Without a store, this process's counts.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn report(&self) -> Result<CacheReport> {
+        self.flush_stats().await?;
+        let totals = match &self.inner.store {
+            Some(store) => {
+                let stored = store.cache_counters(self.inner.name.clone()).await?;
+                let mut v = [0_u64; 16];
+                for (slot, name) in v
+                    .iter_mut()
+                    .zip(COUNTER_NAMES.iter().copied().chain([STALE_NAME]))
+                {
+                    *slot = stored.get(name).copied().unwrap_or(0);
+                }
+                v
+            }
+            None => flat(&self.stats()),
+        };
+        let l3_entries = match &self.inner.store {
+            Some(store) => Some(store.cache_len(self.inner.name.clone()).await?),
+            None => None,
+        };
+        let l2_entries = match &self.inner.redis {
+            Some(redis) => redis
+                .scan(&self.redis_key("*"), 10_000_000)
+                .await
+                .ok()
+                .map(|keys| keys.len() as u64),
+            None => None,
+        };
+        self.inner.l1.run_pending_tasks().await;
+        let tier = |i: usize, entries: Option<u64>| TierReport {
+            hits: totals[i],
+            misses: totals[i + 1],
+            skipped: totals[i + 2],
+            errors: totals[i + 3],
+            hit_ratio: ratio(totals[i], totals[i] + totals[i + 1]),
+            entries,
+        };
+        let requests = totals[0];
+        Ok(CacheReport {
+            name: self.inner.name.clone(),
+            requests,
+            hit_ratio: ratio(totals[1] + totals[5] + totals[9], requests),
+            l1: tier(1, Some(self.inner.l1.entry_count())),
+            l2: tier(5, l2_entries),
+            l3: tier(9, l3_entries),
+            upstream_calls: totals[13],
+            upstream_errors: totals[14],
+            stale_served: totals[15],
+        })
     }
 
     /// The counters so far.

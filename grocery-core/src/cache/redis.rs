@@ -103,6 +103,40 @@ impl RedisTier {
         self.run::<i64>(redis::cmd("DEL").arg(key)).await.map(drop)
     }
 
+    /// The keys matching `pattern` (a Redis glob), found with `SCAN`, at most
+    /// `cap` of them.
+    pub(crate) async fn scan(&self, pattern: &str, cap: usize) -> Result<Vec<String>, Unavailable> {
+        let mut keys = Vec::new();
+        let mut cursor = 0_u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = self
+                .run(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(pattern)
+                        .arg("COUNT")
+                        .arg(1_000),
+                )
+                .await?;
+            keys.extend(batch);
+            if next == 0 || keys.len() >= cap {
+                keys.truncate(cap);
+                return Ok(keys);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Delete `keys` (in batches of 500); returns how many existed.
+    pub(crate) async fn del_many(&self, keys: &[String]) -> Result<u64, Unavailable> {
+        let mut deleted = 0;
+        for chunk in keys.chunks(500) {
+            deleted += self.run::<u64>(redis::cmd("DEL").arg(chunk)).await?;
+        }
+        Ok(deleted)
+    }
+
     async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, Unavailable> {
         let probe = {
             let mut down = self

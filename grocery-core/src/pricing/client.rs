@@ -9,11 +9,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::source::{BoxFuture, DemoMarket, Offer, PriceSource, Quote};
-use crate::cache::{CacheStats, Tier, TieredCache};
+use crate::cache::{CacheReport, CacheStats, Tier, TieredCache};
 use crate::error::{Error, Result};
 use crate::grocery::Grocery;
 use crate::resilience::{
-    BreakerConfig, Bulkhead, CircuitBreaker, RateLimiter, RetryBudget, RetryConfig, retry,
+    BreakerSnapshot, Bulkhead, CircuitBreaker, RateLimiter, RetryBudget, RetryConfig, retry,
 };
 
 /// A current price, as the CLI, the server and the agent show it.
@@ -41,10 +41,27 @@ pub struct PriceAnswer {
     pub in_stock: bool,
 }
 
+/// One price source's guards and usage now, for health checks and metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    /// The source (store) name.
+    pub name: String,
+    /// Its circuit breaker: state, calls and failures in the window, rejections.
+    pub breaker: BreakerSnapshot,
+    /// Calls running now (the bulkhead's count).
+    pub in_flight: usize,
+    /// Calls made today (UTC).
+    pub calls_today: u32,
+    /// Its daily quota, if it has one.
+    pub daily_quota: Option<u32>,
+}
+
 /// One source with its guards.
 #[derive(Debug, Clone)]
 struct Guarded {
     source: Arc<dyn PriceSource>,
+    /// Longest wait for one call.
+    timeout: Duration,
     /// Calls made today (UTC day number, count), against the daily quota.
     calls_today: Arc<std::sync::Mutex<(i64, u32)>>,
     breaker: CircuitBreaker,
@@ -119,9 +136,6 @@ pub struct Pricing<'a> {
     state: &'a PricingState,
 }
 
-/// Longest wait for a source's call, in all.
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// The sources the configuration asks for, in order.
 ///
 /// # Errors
@@ -129,6 +143,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) fn configured_sources(
     config: &crate::config::PricingConfig,
 ) -> Result<Vec<Arc<dyn PriceSource>>> {
+    config.guard.validate()?;
     let mut sources: Vec<Arc<dyn PriceSource>> = Vec::new();
     if let Some(w) = &config.walmart {
         sources.push(Arc::new(super::http::WalmartSource::new(w)?));
@@ -143,11 +158,15 @@ pub(crate) fn configured_sources(
 }
 
 impl Guarded {
-    /// Count one call against the daily quota; `false` when it is used up.
-    fn take_quota(&self) -> bool {
+    /// Count one call against the daily quota; `false` when it is used up, or
+    /// when more than `share_percent` of it is (the warmer leaves the rest for
+    /// people's requests).
+    fn take_quota(&self, share_percent: u32) -> bool {
         let Some(quota) = self.source.daily_quota() else {
             return true;
         };
+        let quota = u32::try_from(u64::from(quota) * u64::from(share_percent.min(100)) / 100)
+            .unwrap_or(quota);
         let today = jiff::Timestamp::now().as_second().div_euclid(86_400);
         let mut calls = self.calls_today.lock().unwrap_or_else(|e| e.into_inner());
         if calls.0 != today {
@@ -162,15 +181,27 @@ impl Guarded {
 }
 
 impl PricingState {
-    /// The configured sources, guarded, behind the handle's tiered cache.
+    /// The configured sources, guarded as `[pricing.guard]` says, behind the
+    /// handle's tiered cache.
     pub(crate) fn new(g: &Grocery) -> Self {
+        let cfg = &g.config().pricing.guard;
         let guard = |source: Arc<dyn PriceSource>| {
             let name = source.name().to_string();
-            let retry = RetryConfig::default();
+            let retry: RetryConfig = cfg.retry.clone();
             Guarded {
-                breaker: CircuitBreaker::new(name.clone(), BreakerConfig::default()),
-                bulkhead: Bulkhead::new(name.clone(), 8, Duration::from_secs(1)),
-                limiter: Arc::new(RateLimiter::new(name, 50.0, 50, Duration::from_secs(2))),
+                timeout: Duration::from_millis(cfg.timeout_ms),
+                breaker: CircuitBreaker::new(name.clone(), cfg.breaker.clone()),
+                bulkhead: Bulkhead::new(
+                    name.clone(),
+                    cfg.max_concurrent,
+                    Duration::from_millis(cfg.max_queue_wait_ms),
+                ),
+                limiter: Arc::new(RateLimiter::new(
+                    name,
+                    cfg.rate_per_sec,
+                    cfg.burst,
+                    Duration::from_millis(cfg.max_rate_wait_ms),
+                )),
                 budget: Arc::new(RetryBudget::new(&retry)),
                 retry,
                 source,
@@ -205,7 +236,11 @@ impl<'a> Pricing<'a> {
         let cached = self
             .state
             .cache
-            .get_with(&product.id, max_age, self.loader(product.clone()))
+            .get_with(
+                &product.id,
+                max_age,
+                self.loader(product.clone(), 100, true),
+            )
             .await?;
         let quote = cached
             .value
@@ -224,9 +259,49 @@ impl<'a> Pricing<'a> {
         })
     }
 
-    /// Hit and miss counts of the price cache, per tier.
+    /// Hit and miss counts of the price cache, per tier, in this process.
     pub fn cache_stats(&self) -> CacheStats {
         self.state.cache.stats()
+    }
+
+    /// Hit and miss counts of the price cache per tier, summed over every
+    /// process that used this database, with each tier's entries now.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn cache_report(&self) -> Result<CacheReport> {
+        self.state.cache.report().await
+    }
+
+    /// Wait for the background refreshes of stale prices started so far (tests,
+    /// shutdown).
+    pub async fn wait_for_refreshes(&self) {
+        self.state.cache.wait_for_refreshes().await;
+    }
+
+    /// Add this process's cache counts to the database's totals.
+    pub(crate) async fn flush_stats(&self) -> Result<()> {
+        self.state.cache.flush_stats().await
+    }
+
+    /// Each configured source in the order they are asked, with its breaker's
+    /// state and counts, calls in flight and quota used today.
+    pub fn sources(&self) -> Vec<SourceStatus> {
+        let today = jiff::Timestamp::now().as_second().div_euclid(86_400);
+        self.state
+            .sources
+            .iter()
+            .map(|s| {
+                let (day, calls) = *s.calls_today.lock().unwrap_or_else(|e| e.into_inner());
+                SourceStatus {
+                    name: s.source.name().to_string(),
+                    breaker: s.breaker.snapshot(),
+                    in_flight: s.bulkhead.in_flight(),
+                    calls_today: if day == today { calls } else { 0 },
+                    daily_quota: s.source.daily_quota(),
+                }
+            })
+            .collect()
     }
 
     /// Empty the price cache (memory and SQLite); returns SQLite rows deleted.
@@ -239,20 +314,26 @@ impl<'a> Pricing<'a> {
 
     /// What the cache calls on a miss: ask the sources, record a fresh price in
     /// the history and check it against tracks.
+    /// `quota_percent`: the share of each source's daily quota this call may
+    /// use (100 for people's requests, less for the warmer); `check`: whether to
+    /// check a new price against tracks here (the scheduled check does it itself).
     fn loader(
         &self,
         product: crate::catalog::Product,
+        quota_percent: u32,
+        check: bool,
     ) -> impl FnOnce() -> BoxFuture<'static, Result<Option<Quote>>> + Send + 'static {
         let sources = Arc::clone(&self.state.sources);
         let g = self.g.clone();
         move || {
             Box::pin(async move {
-                let quote = fetch(&sources, &product).await?;
+                let quote = fetch(&sources, &product, quota_percent).await?;
                 if let Some(q) = &quote {
                     let prices = g.prices();
                     if prices
                         .record(&q.product_id, &q.source, q.price, Some(q.observed_at))
                         .await?
+                        && check
                     {
                         prices.check_at(&q.product_id, q.price).await?;
                     }
@@ -276,6 +357,7 @@ impl<'a> Pricing<'a> {
         refresh_after: Duration,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<usize> {
+        let quota_percent = self.g.config().pricing.warm_quota_percent;
         let mut ids = self.state.popularity.top(top);
         if ids.len() < top {
             for id in self.g.catalog().most_popular(top) {
@@ -296,7 +378,11 @@ impl<'a> Pricing<'a> {
             let got = self
                 .state
                 .cache
-                .get_with(id, Some(refresh_after), self.loader(product))
+                .get_with(
+                    id,
+                    Some(refresh_after),
+                    self.loader(product, quota_percent, true),
+                )
                 .await;
             match got {
                 Ok(c) => fetched += usize::from(c.tier == Tier::Upstream),
@@ -308,10 +394,73 @@ impl<'a> Pricing<'a> {
         Ok(fetched)
     }
 
-    /// Run [`Pricing::warm`] every `every` in the background, for the `top`
-    /// products, refreshing prices older than `refresh_after`; the task ends
-    /// when the last handle is dropped. Failures are logged, not fatal.
-    pub fn start_warmer(&self, every: Duration, top: usize, refresh_after: Duration) {
+    /// Price every product anyone tracks (from the cache when its price is at
+    /// most `max_age` old, else from its source) and check the tracks against
+    /// it: each new crossing raises one alert, stored and published on
+    /// [`Grocery::subscribe`]. Returns the alerts raised. A product whose source
+    /// fails is skipped (logged) and checked next time.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn check_tracks(&self, max_age: Duration) -> Result<Vec<super::Alert>> {
+        let mut alerts = Vec::new();
+        for id in self.g.store().tracked_products().await? {
+            let Ok(product) = self.g.catalog().get(&id) else {
+                continue;
+            };
+            let got = self
+                .state
+                .cache
+                .get_with(&id, Some(max_age), self.loader(product, 100, false))
+                .await;
+            match got.map(|c| c.value) {
+                Ok(Some(quote)) => {
+                    alerts.extend(self.g.prices().check_at(&id, quote.price).await?);
+                }
+                Ok(None) => {}
+                Err(e) if e.kind() == crate::ErrorKind::Internal => return Err(e),
+                Err(e) => tracing::warn!(product = %id, error = %e, "tracked product not priced"),
+            }
+        }
+        Ok(alerts)
+    }
+
+    /// Start the scheduled jobs `[pricing]` asks for, in the background: the
+    /// warmer (every `warm_every_secs`, the `warm_top` most asked-for products,
+    /// refreshing prices older than `warm_refresh_after_secs`) and the check of
+    /// tracked products (every `check_every_secs`). The tasks end when the last
+    /// handle is dropped; a failed round is logged and the next one runs. Needs
+    /// a tokio runtime (does nothing outside one). The server calls this.
+    pub fn start_background(&self) {
+        let cfg = &self.g.config().pricing;
+        if cfg.warm_top > 0 && cfg.warm_every_secs > 0 {
+            let (top, refresh_after) = (
+                cfg.warm_top,
+                Duration::from_secs(cfg.warm_refresh_after_secs),
+            );
+            self.every(Duration::from_secs(cfg.warm_every_secs), move |g| {
+                Box::pin(async move {
+                    g.pricing()
+                        .warm(top, refresh_after, |_, _| {})
+                        .await
+                        .map(drop)
+                })
+            });
+        }
+        if cfg.check_every_secs > 0 {
+            let every = Duration::from_secs(cfg.check_every_secs);
+            self.every(every, move |g| {
+                Box::pin(async move { g.pricing().check_tracks(every).await.map(drop) })
+            });
+        }
+    }
+
+    /// Run `round` every `every` (the first one at once) while a handle lives.
+    fn every(
+        &self,
+        every: Duration,
+        round: impl Fn(Grocery) -> BoxFuture<'static, Result<()>> + Send + 'static,
+    ) {
         let weak = self.g.downgrade();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -324,8 +473,8 @@ impl<'a> Pricing<'a> {
                 let Some(g) = Grocery::upgrade(&weak) else {
                     break;
                 };
-                if let Err(e) = g.pricing().warm(top, refresh_after, |_, _| {}).await {
-                    tracing::warn!(error = %e, "price warmer round failed");
+                if let Err(e) = round(g).await {
+                    tracing::warn!(error = %e, "scheduled pricing round failed");
                 }
             }
         });
@@ -333,11 +482,15 @@ impl<'a> Pricing<'a> {
 }
 
 /// Ask the sources in order for `product`; `None` when none sells it.
-async fn fetch(sources: &[Guarded], product: &crate::catalog::Product) -> Result<Option<Quote>> {
+async fn fetch(
+    sources: &[Guarded],
+    product: &crate::catalog::Product,
+    quota_percent: u32,
+) -> Result<Option<Quote>> {
     let mut last_err = None;
     for s in sources {
         // Out of quota for today: skipped, not hammered.
-        if !s.take_quota() {
+        if !s.take_quota(quota_percent) {
             tracing::debug!(source = s.source.name(), "daily quota used up; skipping");
             continue;
         }
@@ -345,7 +498,7 @@ async fn fetch(sources: &[Guarded], product: &crate::catalog::Product) -> Result
         let attempt = retry(&s.retry, &s.budget, || async {
             s.limiter.acquire().await?;
             s.bulkhead
-                .run(s.breaker.call(CALL_TIMEOUT, s.source.quote(one)))
+                .run(s.breaker.call(s.timeout, s.source.quote(one)))
                 .await
         })
         .await;

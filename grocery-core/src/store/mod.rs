@@ -41,6 +41,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../migrations/0002_agent_sessions.sql")),
         M::up(include_str!("../../migrations/0003_cache.sql")),
         M::up(include_str!("../../migrations/0004_price_tracking.sql")),
+        M::up(include_str!("../../migrations/0005_cache_counters.sql")),
     ])
 });
 
@@ -334,10 +335,10 @@ mod tests {
                 .await
                 .unwrap()
         }
-        assert_eq!(version(&store).await, 4);
+        assert_eq!(version(&store).await, 5);
         drop(store);
         let store = Store::open(&path, opts()).await.unwrap();
-        assert_eq!(version(&store).await, 4);
+        assert_eq!(version(&store).await, 5);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
             .await

@@ -119,6 +119,19 @@ impl Store {
         .await
     }
 
+    /// The products anyone tracks, for the scheduled check.
+    pub(crate) async fn tracked_products(&self) -> Result<Vec<String>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT DISTINCT p.id FROM price_tracks t JOIN products p ON p.pk = t.product_pk
+                 ORDER BY p.id",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
     /// Every track of a product, for checking a new price against.
     pub(crate) async fn tracks_of_product(&self, product_id: String) -> Result<Vec<Track>> {
         self.read(move |c| {
