@@ -17,7 +17,7 @@ use grocery_core::catalog::Product;
 use grocery_core::config::Secret;
 use grocery_core::money::Money;
 use grocery_core::pricing::http::{
-    KrogerConfig, KrogerSource, SourceError, WalmartConfig, WalmartSource,
+    KrogerConfig, KrogerSource, SourceError, WalmartConfig, WalmartHit, WalmartSource,
 };
 use grocery_core::pricing::source::{Offer, PriceSource, Quote};
 use grocery_core::resilience::RateLimited;
@@ -72,6 +72,8 @@ enum WalmartCall {
     Ids(Vec<String>),
     /// `GET /v2/items?upc=...`: the UPC.
     Upc(String),
+    /// `GET /v2/search?query=...&numItems=...`.
+    Search { query: String, num_items: String },
 }
 
 #[derive(Clone)]
@@ -218,7 +220,53 @@ async fn walmart_items(
             Some(item) => Json(json!({ "items": [item] })).into_response(),
             None => walmart_error(StatusCode::BAD_REQUEST, 4003, "Invalid UPC"),
         },
+        WalmartCall::Search { .. } => unreachable!("not an items call"),
     }
+}
+
+/// `GET /v2/search`: items whose name contains the query, by itemId, at most
+/// `numItems` (10 when absent, 25 at most).
+async fn walmart_search(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let query = q.get("query").cloned().unwrap_or_default();
+    let num_items = q.get("numItems").cloned().unwrap_or_default();
+    fake.walmart.lock().unwrap().push(WalmartCall::Search {
+        query: query.clone(),
+        num_items: num_items.clone(),
+    });
+    if let Some(r) = fake.fault().await {
+        return r;
+    }
+    if !walmart_authorized(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let n = match num_items.parse::<usize>() {
+        Ok(n @ 1..=25) => n,
+        Err(_) if num_items.is_empty() => 10,
+        _ => return walmart_error(StatusCode::BAD_REQUEST, 4001, "numItems is 1..=25"),
+    };
+    let mut found: Vec<Value> = fake
+        .table
+        .lock()
+        .unwrap()
+        .values()
+        .filter(|item| {
+            let name = item["name"].as_str().unwrap_or_default().to_lowercase();
+            name.contains(&query.to_lowercase())
+        })
+        .cloned()
+        .collect();
+    found.sort_by_key(|item| item["itemId"].as_u64());
+    let total = found.len();
+    found.truncate(n);
+    Json(json!({
+        "query": query, "sort": "relevance", "responseGroup": "base",
+        "totalResults": total, "start": 1, "numItems": found.len(), "items": found,
+    }))
+    .into_response()
 }
 
 async fn kroger_token(State(fake): State<Fake>, headers: HeaderMap, body: String) -> Response {
@@ -337,6 +385,7 @@ async fn walmart(timeout_ms: u64) -> (WalmartSource, Fake) {
     let fake = Fake::new(walmart_table());
     let app = Router::new()
         .route("/v2/items", get(walmart_items))
+        .route("/v2/search", get(walmart_search))
         .with_state(fake.clone());
     let base_url = serve(app, &fake).await;
     let source = WalmartSource::new(&WalmartConfig {
@@ -617,6 +666,78 @@ async fn walmart_not_found_answers_to_a_upc_lookup_mean_not_sold() {
 }
 
 #[tokio::test]
+async fn walmart_search_returns_hits_and_teaches_item_ids() {
+    let (walmart, fake) = walmart(2_000).await;
+    let hits = walmart.search("  Item 2 ", 25).await.unwrap();
+    assert_eq!(
+        fake.take_walmart(),
+        [WalmartCall::Search {
+            query: "Item 2".into(),
+            num_items: "25".into()
+        }]
+    );
+    // "item 2", "item 20" ... "item 29", by itemId, then the one without a UPC.
+    assert_eq!(hits.len(), 12, "{hits:#?}");
+    assert_eq!(
+        hits[0],
+        WalmartHit {
+            item_id: "1002".into(),
+            name: "item 2".into(),
+            upc: Some("000000000102".into()),
+            price: Some(Money::usd(115)),
+            in_stock: true,
+        }
+    );
+    assert_eq!(hits[1].item_id, "1020");
+    assert_eq!(hits[1].price, Some(Money::usd(120)));
+    let last = &hits[11];
+    assert_eq!((last.item_id.as_str(), last.upc.as_ref()), ("7777", None));
+
+    // A later quote of products found asks by itemId, in one call.
+    let ps = products(30);
+    let quotes = walmart
+        .quote(&[ps[2].clone(), ps[21].clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.take_walmart(),
+        [WalmartCall::Ids(vec!["1002".into(), "1021".into()])]
+    );
+    let q = by_id(&quotes);
+    assert_eq!(q["p-2"].price, Money::usd(115));
+    assert_eq!(q["p-21"].price, Money::usd(121));
+
+    // `limit` caps the hits (and numItems, at 25).
+    assert_eq!(walmart.search("item", 3).await.unwrap().len(), 3);
+    assert_eq!(walmart.search("item", 100).await.unwrap().len(), 25);
+    let sent: Vec<String> = fake
+        .take_walmart()
+        .into_iter()
+        .filter_map(|c| match c {
+            WalmartCall::Search { num_items, .. } => Some(num_items),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, ["3", "25"]);
+    assert!(
+        walmart
+            .search("nothing like it", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    fake.take_walmart();
+
+    // Nothing to ask: no call.
+    assert!(walmart.search("milk", 0).await.unwrap().is_empty());
+    for bad in ["", "   ", &"x".repeat(201)] {
+        let e = walmart.search(bad, 5).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}");
+    }
+    assert!(fake.take_walmart().is_empty());
+}
+
+#[tokio::test]
 async fn walmart_follows_a_changed_item_id_and_forgets_a_vanished_one() {
     let (walmart, fake) = walmart(2_000).await;
     let ps = products(2);
@@ -710,6 +831,21 @@ async fn server_errors_and_malformed_json_are_typed_upstream_errors() {
         assert_eq!(walmart.quote(&ps).await.unwrap().len(), 2);
         asked_by(&fake, kind);
     }
+
+    // Search fails the same ways.
+    let (walmart, fake) = walmart(2_000).await;
+    fake.set(Mode::Raw(StatusCode::INTERNAL_SERVER_ERROR, "oops"));
+    let e = walmart.search("item", 5).await.unwrap_err();
+    assert!(
+        matches!(source_error(&e), SourceError::Status(500)),
+        "{e:?}"
+    );
+    fake.set(Mode::Raw(StatusCode::OK, "{\"products\": []}"));
+    let e = walmart.search("item", 5).await.unwrap_err();
+    assert!(
+        matches!(source_error(&e), SourceError::Malformed(_)),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]
@@ -721,6 +857,8 @@ async fn too_many_requests_carries_retry_after() {
         assert_eq!(e.kind(), ErrorKind::Upstream);
         assert_eq!(RateLimited::retry_after(&e), Some(Duration::from_secs(7)));
         asked_by(&fake, kind);
+        let e = walmart.search("item", 5).await.unwrap_err();
+        assert_eq!(RateLimited::retry_after(&e), Some(Duration::from_secs(7)));
     }
 
     let (kroger, fake) = kroger().await;

@@ -9,8 +9,9 @@
 //!
 //! Kroger takes UPCs as its product ids. Walmart does not: its batch lookup
 //! takes Walmart **itemIds**, and a UPC is looked up one per call. So the
-//! Walmart source learns each product's itemId from a UPC lookup, keeps it in
-//! a bounded map, and asks for known items 20 at a time; see [`WalmartSource`].
+//! Walmart source learns each product's itemId (from a UPC lookup or a
+//! [search](WalmartSource::search)), keeps it in a bounded map, and asks for
+//! known items 20 at a time; see [`WalmartSource`].
 //!
 //! Prices arrive as JSON numbers in dollars. They are turned into whole cents
 //! from the number's decimal text (never by multiplying a float), rounding half
@@ -54,6 +55,10 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_PRICE_CENTS: i64 = 10_000_000;
 /// Most itemIds in one Walmart item lookup (`ids=` takes up to 20).
 pub const WALMART_MAX_BATCH: usize = 20;
+/// Most hits one Walmart search returns (`numItems` takes up to 25).
+pub const WALMART_MAX_SEARCH: usize = 25;
+/// Longest Walmart search query accepted, in characters.
+pub const WALMART_MAX_QUERY_CHARS: usize = 200;
 /// UPC → itemId entries a [`WalmartSource`] keeps (least used go first).
 pub const WALMART_ID_ENTRIES: u64 = 100_000;
 /// How long a UPC Walmart answered "not found" for is not asked again.
@@ -331,6 +336,8 @@ fn cents(n: &serde_json::Number) -> Option<i64> {
 /// 2. A product with a UPC but no known itemId is looked up by UPC, one per
 ///    call: `GET {base_url}/v2/items?upc=UPC` (zero-padded to 12 digits). The
 ///    answer has the same shape, so it is both the quote and the itemId learnt.
+/// 3. [`WalmartSource::search`] (`GET {base_url}/v2/search?query=...`) teaches
+///    the itemIds of the items it returns, too.
 ///
 /// Items are matched back to products by `upc` (by the itemId asked for when
 /// an item has no `upc`). An item that comes back under another itemId than
@@ -369,10 +376,35 @@ impl std::fmt::Debug for WalmartSource {
     }
 }
 
+/// One item Walmart returned from a [`WalmartSource::search`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalmartHit {
+    /// Walmart's itemId (digits).
+    pub item_id: String,
+    /// The item's name, as Walmart shows it.
+    pub name: String,
+    /// The item's UPC, as Walmart sent it; `None` when it sent none.
+    pub upc: Option<String>,
+    /// The sale price; `None` when missing or unusable (see the module docs).
+    pub price: Option<Money>,
+    /// Whether Walmart has it (`stock` is not "Not available").
+    pub in_stock: bool,
+}
+
 /// The answer of an item lookup, by itemIds or by UPC.
 #[derive(Deserialize)]
 struct WalmartAnswer {
     items: Vec<WalmartItem>,
+}
+
+/// The answer of a search; neither field present is not a search answer.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WalmartSearchAnswer {
+    #[serde(default)]
+    items: Option<Vec<WalmartItem>>,
+    #[serde(default)]
+    total_results: Option<u64>,
 }
 
 /// Walmart's error body, e.g. `{"errors": [{"code": 4002, "message": "..."}]}`.
@@ -387,6 +419,8 @@ struct WalmartItem {
     /// A JSON number in Walmart's answers; a string is accepted too.
     #[serde(default)]
     item_id: Option<serde_json::Value>,
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     upc: Option<String>,
     #[serde(default)]
@@ -496,6 +530,67 @@ impl WalmartSource {
                 .time_to_live(WALMART_UNKNOWN_TTL)
                 .build(),
         })
+    }
+
+    /// Search Walmart's catalog: `GET {base_url}/v2/search?query=...&numItems=...`,
+    /// answering `{"query", "totalResults", "items": [...]}`. Returns at most
+    /// `limit` hits (capped at [`WALMART_MAX_SEARCH`]; 0 makes no call), in
+    /// Walmart's order. Hits with a UPC teach the source their itemIds, so a
+    /// later quote of those products is a batched `ids=` lookup.
+    ///
+    /// The search is one upstream call, outside the pricing client's quotas
+    /// and guards.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty query or one longer than
+    /// [`WALMART_MAX_QUERY_CHARS`]; otherwise as the [module docs](self) say
+    /// (`Upstream`, `Timeout`).
+    #[tracing::instrument(skip_all, err)]
+    pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<WalmartHit>> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Err(Error::InvalidInput("walmart search: empty query".into()));
+        }
+        if query.chars().count() > WALMART_MAX_QUERY_CHARS {
+            return Err(Error::InvalidInput(format!(
+                "walmart search: query longer than {WALMART_MAX_QUERY_CHARS} characters"
+            )));
+        }
+        let limit = limit.min(WALMART_MAX_SEARCH);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let num_items = limit.to_string();
+        let url = self
+            .http
+            .url("/v2/search", &[("query", query), ("numItems", &num_items)])?;
+        let (status, body) = self.get(url).await?;
+        let answer: WalmartSearchAnswer = self.http.parse(status, &body)?;
+        if answer.items.is_none() && answer.total_results.is_none() {
+            return Err(self.http.upstream(SourceError::Malformed(
+                "search answer has neither items nor totalResults".into(),
+            )));
+        }
+        let mut hits = Vec::new();
+        for item in answer.items.unwrap_or_default() {
+            let Some(item_id) = item.id() else {
+                continue;
+            };
+            if let Some(key) = item.key() {
+                self.learn(key, item_id.clone());
+            }
+            hits.push(WalmartHit {
+                price: item.sale_price.as_ref().and_then(cents).map(Money::usd),
+                in_stock: item.in_stock(),
+                name: item.name.unwrap_or_default(),
+                upc: item.upc.map(|u| u.trim().to_string()),
+                item_id,
+            });
+            if hits.len() == limit {
+                break;
+            }
+        }
+        Ok(hits)
     }
 
     fn headers(&self) -> Result<HeaderMap> {
