@@ -17,12 +17,13 @@ use grocery_core::catalog::Product;
 use grocery_core::config::Secret;
 use grocery_core::money::Money;
 use grocery_core::pricing::http::{
-    KrogerConfig, KrogerSource, SourceError, WalmartConfig, WalmartSource,
+    KrogerConfig, KrogerSource, SourceError, WalmartConfig, WalmartHit, WalmartSource,
 };
 use grocery_core::pricing::source::{Offer, PriceSource, Quote};
 use grocery_core::resilience::RateLimited;
 use grocery_core::{Error, ErrorKind};
 use serde_json::{Value, json};
+use tokio::sync::Notify;
 
 const WALMART_KEY: &str = "walmart-key-s3cr3t";
 const KROGER_SECRET: &str = "kroger-secret-xyz";
@@ -64,13 +65,29 @@ enum Mode {
     Hang,
 }
 
+/// One call the Walmart fake received.
+#[derive(Clone, Debug, PartialEq)]
+enum WalmartCall {
+    /// `GET /v2/items?ids=...`: the itemIds.
+    Ids(Vec<String>),
+    /// `GET /v2/items?upc=...`: the UPC.
+    Upc(String),
+    /// `GET /v2/search?query=...&numItems=...`.
+    Search { query: String, num_items: String },
+}
+
 #[derive(Clone)]
 struct Fake {
     mode: Arc<Mutex<Mode>>,
-    /// Product calls received, and the ids each carried.
+    /// Kroger: product calls received, and the ids each carried.
     calls: Arc<Mutex<Vec<Vec<String>>>>,
-    /// Items by UPC (without leading zeros).
-    table: Arc<HashMap<String, Value>>,
+    /// Walmart: calls received, in order.
+    walmart: Arc<Mutex<Vec<WalmartCall>>>,
+    /// Items by UPC (without leading zeros); Walmart's item without a UPC is
+    /// under a non-digit key.
+    table: Arc<Mutex<HashMap<String, Value>>>,
+    /// Walmart: former itemId -> UPC key of the item that now answers for it.
+    moved: Arc<Mutex<HashMap<String, String>>>,
     /// Kroger: token requests received.
     token_calls: Arc<AtomicUsize>,
     /// Kroger: the token the fake accepts now (`None`: every token is expired).
@@ -78,6 +95,10 @@ struct Fake {
     /// Kroger: `expires_in` of issued tokens.
     expires_in: u64,
     headers: Arc<Mutex<Vec<HeaderMap>>>,
+    /// Wakes the server's graceful shutdown.
+    stop: Arc<Notify>,
+    /// The server task, done once every connection is closed.
+    server: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Fake {
@@ -85,11 +106,15 @@ impl Fake {
         Fake {
             mode: Arc::new(Mutex::new(Mode::Good)),
             calls: Arc::default(),
-            table: Arc::new(table),
+            walmart: Arc::default(),
+            table: Arc::new(Mutex::new(table)),
+            moved: Arc::default(),
             token_calls: Arc::default(),
             valid: Arc::default(),
             expires_in: 1_800,
             headers: Arc::default(),
+            stop: Arc::default(),
+            server: Arc::default(),
         }
     }
 
@@ -99,6 +124,21 @@ impl Fake {
 
     fn calls(&self) -> Vec<Vec<String>> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// Walmart calls received since the last call of this method.
+    fn take_walmart(&self) -> Vec<WalmartCall> {
+        std::mem::take(&mut *self.walmart.lock().unwrap())
+    }
+
+    /// Stop serving: close every connection, then the listener. Later calls
+    /// are refused.
+    async fn shut_down(&self) {
+        self.stop.notify_one();
+        let server = self.server.lock().unwrap().take();
+        if let Some(server) = server {
+            server.await.unwrap();
+        }
     }
 
     /// The fault for the current mode, or `None` to answer normally.
@@ -125,28 +165,108 @@ fn key(upc: &str) -> String {
     upc.trim_start_matches('0').to_string()
 }
 
+/// Walmart's error body.
+fn walmart_error(status: StatusCode, code: u32, message: &str) -> Response {
+    let body = json!({"errors": [{"code": code, "message": message}]});
+    (status, Json(body)).into_response()
+}
+
+fn walmart_authorized(headers: &HeaderMap) -> bool {
+    headers.get("WM_SEC.AUTH_SIGNATURE").map(|v| v.as_bytes()) == Some(WALMART_KEY.as_bytes())
+}
+
+/// `GET /v2/items`: by `ids` (at most 20 itemIds; unknown ones are left out)
+/// or by one `upc` (an unknown UPC is a 400 error body).
 async fn walmart_items(
     State(fake): State<Fake>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let ids: Vec<String> = q
-        .get("ids")
-        .map(|s| s.split(',').map(str::to_string).collect())
-        .unwrap_or_default();
-    fake.calls.lock().unwrap().push(ids.clone());
+    let call = match (q.get("ids"), q.get("upc")) {
+        (Some(ids), None) => WalmartCall::Ids(ids.split(',').map(str::to_string).collect()),
+        (None, Some(upc)) => WalmartCall::Upc(upc.clone()),
+        _ => return walmart_error(StatusCode::BAD_REQUEST, 4000, "ids or upc is required"),
+    };
+    fake.walmart.lock().unwrap().push(call.clone());
     fake.headers.lock().unwrap().push(headers.clone());
     if let Some(r) = fake.fault().await {
         return r;
     }
-    if headers.get("WM_SEC.AUTH_SIGNATURE").map(|v| v.as_bytes()) != Some(WALMART_KEY.as_bytes()) {
+    if !walmart_authorized(&headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let items: Vec<Value> = ids
-        .iter()
-        .filter_map(|id| fake.table.get(&key(id)).cloned())
+    let table = fake.table.lock().unwrap();
+    match call {
+        WalmartCall::Ids(ids) if ids.len() > 20 => {
+            walmart_error(StatusCode::BAD_REQUEST, 4001, "at most 20 ids")
+        }
+        WalmartCall::Ids(ids) => {
+            let moved = fake.moved.lock().unwrap();
+            let items: Vec<Value> = ids
+                .iter()
+                .filter_map(|id| {
+                    table
+                        .values()
+                        .find(|item| {
+                            item["itemId"].as_u64().map(|n| n.to_string()).as_ref() == Some(id)
+                        })
+                        .or_else(|| table.get(moved.get(id)?))
+                        .cloned()
+                })
+                .collect();
+            Json(json!({ "items": items })).into_response()
+        }
+        WalmartCall::Upc(upc) => match table.get(&key(&upc)) {
+            Some(item) => Json(json!({ "items": [item] })).into_response(),
+            None => walmart_error(StatusCode::BAD_REQUEST, 4003, "Invalid UPC"),
+        },
+        WalmartCall::Search { .. } => unreachable!("not an items call"),
+    }
+}
+
+/// `GET /v2/search`: items whose name contains the query, by itemId, at most
+/// `numItems` (10 when absent, 25 at most).
+async fn walmart_search(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let query = q.get("query").cloned().unwrap_or_default();
+    let num_items = q.get("numItems").cloned().unwrap_or_default();
+    fake.walmart.lock().unwrap().push(WalmartCall::Search {
+        query: query.clone(),
+        num_items: num_items.clone(),
+    });
+    if let Some(r) = fake.fault().await {
+        return r;
+    }
+    if !walmart_authorized(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let n = match num_items.parse::<usize>() {
+        Ok(n @ 1..=25) => n,
+        Err(_) if num_items.is_empty() => 10,
+        _ => return walmart_error(StatusCode::BAD_REQUEST, 4001, "numItems is 1..=25"),
+    };
+    let mut found: Vec<Value> = fake
+        .table
+        .lock()
+        .unwrap()
+        .values()
+        .filter(|item| {
+            let name = item["name"].as_str().unwrap_or_default().to_lowercase();
+            name.contains(&query.to_lowercase())
+        })
+        .cloned()
         .collect();
-    Json(json!({ "items": items })).into_response()
+    found.sort_by_key(|item| item["itemId"].as_u64());
+    let total = found.len();
+    found.truncate(n);
+    Json(json!({
+        "query": query, "sort": "relevance", "responseGroup": "base",
+        "totalResults": total, "start": 1, "numItems": found.len(), "items": found,
+    }))
+    .into_response()
 }
 
 async fn kroger_token(State(fake): State<Fake>, headers: HeaderMap, body: String) -> Response {
@@ -194,23 +314,34 @@ async fn kroger_products(
     {
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    let table = fake.table.lock().unwrap();
     let data: Vec<Value> = ids
         .iter()
-        .filter_map(|id| fake.table.get(&key(id)).cloned())
+        .filter_map(|id| table.get(&key(id)).cloned())
         .collect();
     Json(json!({ "data": data, "meta": {} })).into_response()
 }
 
-async fn serve(app: Router) -> String {
+/// Serve `app` for `fake` on 127.0.0.1:0; its URL.
+async fn serve(app: Router, fake: &Fake) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let stop = Arc::clone(&fake.stop);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.notified().await })
+            .await
+            .unwrap();
+    });
+    *fake.server.lock().unwrap() = Some(server);
     format!("http://{addr}")
 }
 
+/// Walmart's items 0..30 (UPC `{100 + i:012}`, itemId `1000 + i`, "item i",
+/// $1.00 + i cents, with a few odd ones), and "item 2 without a UPC".
 fn walmart_table() -> HashMap<String, Value> {
     let mut t = HashMap::new();
-    for i in 0..21 {
+    for i in 0..30 {
         let upc = format!("{:012}", 100 + i);
         let cents = 100 + i;
         let price = format!("{}.{:02}", cents / 100, cents % 100);
@@ -243,15 +374,20 @@ fn walmart_table() -> HashMap<String, Value> {
     set(3, json!({"stock": "Not available"}));
     set(4, json!({"salePrice": -1.0}));
     set(5, json!({"salePrice": 100_000.01}));
+    t.insert(
+        "no upc".into(),
+        json!({"itemId": 7777, "name": "Item 2 without a UPC", "salePrice": 5.0}),
+    );
     t
 }
 
 async fn walmart(timeout_ms: u64) -> (WalmartSource, Fake) {
     let fake = Fake::new(walmart_table());
     let app = Router::new()
-        .route("/v1/items", get(walmart_items))
+        .route("/v2/items", get(walmart_items))
+        .route("/v2/search", get(walmart_search))
         .with_state(fake.clone());
-    let base_url = serve(app).await;
+    let base_url = serve(app, &fake).await;
     let source = WalmartSource::new(&WalmartConfig {
         base_url,
         consumer_id: "consumer-1".into(),
@@ -288,7 +424,7 @@ async fn kroger_with(fake: Fake) -> (KrogerSource, Fake) {
         .route("/v1/connect/oauth2/token", post(kroger_token))
         .route("/v1/products", get(kroger_products))
         .with_state(fake.clone());
-    let base_url = serve(app).await;
+    let base_url = serve(app, &fake).await;
     let source = KrogerSource::new(&KrogerConfig {
         base_url,
         client_id: "kroger-client".into(),
@@ -305,6 +441,56 @@ async fn kroger() -> (KrogerSource, Fake) {
     kroger_with(Fake::new(kroger_table())).await
 }
 
+/// How a Walmart source asks for `products(2)`.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// Their itemIds are unknown: one `upc=` call each.
+    Upc,
+    /// Their itemIds are known: one `ids=` call.
+    Ids,
+}
+
+/// A Walmart source whose next quote of `products(2)` is of `kind`, with its
+/// fake's call log empty.
+async fn walmart_asking_by(kind: Kind, timeout_ms: u64) -> (WalmartSource, Fake) {
+    let (walmart, fake) = walmart(timeout_ms).await;
+    if let Kind::Ids = kind {
+        assert_eq!(walmart.quote(&products(2)).await.unwrap().len(), 2);
+    }
+    fake.take_walmart();
+    (walmart, fake)
+}
+
+/// The first Walmart call was of `kind`.
+fn asked_by(fake: &Fake, kind: Kind) {
+    let calls = fake.take_walmart();
+    let first = calls.first();
+    match kind {
+        Kind::Upc => assert!(matches!(first, Some(WalmartCall::Upc(_))), "{calls:?}"),
+        Kind::Ids => assert!(matches!(first, Some(WalmartCall::Ids(_))), "{calls:?}"),
+    }
+}
+
+fn ids(calls: &[WalmartCall]) -> Vec<Vec<String>> {
+    calls
+        .iter()
+        .filter_map(|c| match c {
+            WalmartCall::Ids(ids) => Some(ids.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn upcs(calls: &[WalmartCall]) -> Vec<String> {
+    calls
+        .iter()
+        .filter_map(|c| match c {
+            WalmartCall::Upc(upc) => Some(upc.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn source_error(e: &Error) -> &SourceError {
     match e {
         Error::Upstream { source, .. } => source
@@ -314,26 +500,9 @@ fn source_error(e: &Error) -> &SourceError {
     }
 }
 
-#[tokio::test]
-async fn walmart_batches_by_twenty_and_prices_in_exact_cents() {
-    let (walmart, fake) = walmart(2_000).await;
-    assert_eq!(walmart.name(), "walmart");
-    assert_eq!(walmart.max_batch(), 20);
-    assert_eq!(walmart.daily_quota(), Some(5_000));
-    let mut ps = products(21);
-    ps.push(product("no-upc", None));
-    let quotes = walmart.quote(&ps).await.unwrap();
-
-    let calls = fake.calls();
-    assert_eq!(calls.len(), 2, "21 products with UPCs: 20 + 1");
-    assert_eq!(calls[0].len(), 20);
-    assert_eq!(calls[1].len(), 1);
-    assert!(calls.iter().all(|ids| ids.len() <= 20));
-    let h = &fake.headers.lock().unwrap()[0];
-    assert_eq!(h["WM_CONSUMER.ID"], "consumer-1");
-    assert_eq!(h["WM_SEC.KEY_VERSION"], "1");
-
-    let q = by_id(&quotes);
+/// The quotes for `products(21)` and a product without a UPC.
+fn assert_walmart_prices(quotes: &[Quote]) {
+    let q = by_id(quotes);
     // Items 4 (negative) and 5 (over $100,000) are left out, as is the product without a UPC.
     assert_eq!(quotes.len(), 19, "{quotes:#?}");
     assert!(!q.contains_key("p-4") && !q.contains_key("p-5") && !q.contains_key("no-upc"));
@@ -365,6 +534,251 @@ async fn walmart_batches_by_twenty_and_prices_in_exact_cents() {
 }
 
 #[tokio::test]
+async fn walmart_prices_in_exact_cents_by_upc_and_by_item_id() {
+    let (walmart, fake) = walmart(2_000).await;
+    assert_eq!(walmart.name(), "walmart");
+    assert_eq!(walmart.max_batch(), 20);
+    assert_eq!(walmart.daily_quota(), Some(5_000));
+    let mut ps = products(21);
+    ps.push(product("no-upc", None));
+
+    let first = walmart.quote(&ps).await.unwrap();
+    let calls = fake.take_walmart();
+    assert_eq!(upcs(&calls).len(), 21, "{calls:?}");
+    assert_eq!(upcs(&calls)[0], "000000000100");
+    assert!(ids(&calls).is_empty());
+    assert_walmart_prices(&first);
+    // A clone: a guard held over the next quote would block the fake.
+    let h = fake.headers.lock().unwrap()[0].clone();
+    assert_eq!(h["WM_CONSUMER.ID"], "consumer-1");
+    assert_eq!(h["WM_SEC.KEY_VERSION"], "1");
+
+    // Items 4 and 5 were left out for their prices, but their itemIds are known.
+    let second = walmart.quote(&ps).await.unwrap();
+    let calls = fake.take_walmart();
+    assert_eq!(
+        ids(&calls).iter().map(Vec::len).collect::<Vec<_>>(),
+        [20, 1]
+    );
+    assert_eq!(ids(&calls)[0][0], "1000");
+    assert!(upcs(&calls).is_empty());
+    assert_walmart_prices(&second);
+}
+
+#[tokio::test]
+async fn walmart_resolves_upcs_once_then_batches_item_ids_by_twenty() {
+    let (walmart, fake) = walmart(2_000).await;
+    let ps = products(25);
+    let first = walmart.quote(&ps).await.unwrap();
+    let calls = fake.take_walmart();
+    assert_eq!(calls.len(), 25, "{calls:?}");
+    assert_eq!(upcs(&calls).len(), 25, "one upc lookup per product");
+
+    let second = walmart.quote(&ps).await.unwrap();
+    let calls = fake.take_walmart();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let batches = ids(&calls);
+    assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [20, 5]);
+    let mut asked: Vec<&String> = batches.iter().flatten().collect();
+    asked.sort();
+    asked.dedup();
+    assert_eq!(asked.len(), 25, "each itemId once");
+
+    // Both answers price the same 23 products (4 and 5 have bad prices) alike.
+    let strip = |qs: &[Quote]| {
+        let mut v: Vec<(String, Money)> =
+            qs.iter().map(|q| (q.product_id.clone(), q.price)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(first.len(), 23);
+    assert_eq!(strip(&first), strip(&second));
+}
+
+#[tokio::test]
+async fn walmart_leaves_an_unknown_upc_out_and_does_not_ask_again() {
+    let (walmart, fake) = walmart(2_000).await;
+    let mut ps = products(1);
+    // 14 digits here; Walmart is asked with the 12-digit UPC.
+    ps.push(product("ghost", Some("00000000099999")));
+
+    let quotes = walmart.quote(&ps).await.unwrap();
+    assert_eq!(quotes.len(), 1, "{quotes:#?}");
+    assert_eq!(quotes[0].product_id, "p-0");
+    let calls = fake.take_walmart();
+    assert_eq!(upcs(&calls), ["000000000100", "000000099999"]);
+
+    for _ in 0..2 {
+        let again = walmart.quote(&ps).await.unwrap();
+        assert_eq!(again.len(), 1);
+        let calls = fake.take_walmart();
+        assert_eq!(
+            calls,
+            [WalmartCall::Ids(vec!["1000".into()])],
+            "no call for the ghost"
+        );
+    }
+}
+
+#[tokio::test]
+async fn walmart_not_found_answers_to_a_upc_lookup_mean_not_sold() {
+    for (status, body, not_sold) in [
+        (StatusCode::OK, r#"{"items": []}"#, true),
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"errors": [{"code": 4003, "message": "Invalid UPC"}]}"#,
+            true,
+        ),
+        (
+            StatusCode::NOT_FOUND,
+            r#"{"errors": [{"code": 4004, "message": "No item found"}]}"#,
+            true,
+        ),
+        // Not Walmart's answer about a UPC (a wrong base_url, a proxy): failures.
+        (StatusCode::NOT_FOUND, "Not Found", false),
+        (StatusCode::BAD_REQUEST, r#"{"errors": []}"#, false),
+    ] {
+        let (walmart, fake) = walmart(2_000).await;
+        let ps = products(1);
+        fake.set(Mode::Raw(status, body));
+        let got = walmart.quote(&ps).await;
+        fake.set(Mode::Good);
+        if not_sold {
+            assert!(got.unwrap().is_empty(), "{status} {body}");
+            fake.take_walmart();
+            assert!(walmart.quote(&ps).await.unwrap().is_empty());
+            assert!(
+                fake.take_walmart().is_empty(),
+                "remembered: {status} {body}"
+            );
+        } else {
+            let e = got.unwrap_err();
+            assert!(
+                matches!(source_error(&e), SourceError::Status(s) if *s == status.as_u16()),
+                "{e:?}"
+            );
+            fake.take_walmart();
+            // Not remembered: asked again, and now it is there.
+            assert_eq!(walmart.quote(&ps).await.unwrap().len(), 1);
+            assert_eq!(upcs(&fake.take_walmart()).len(), 1);
+        }
+    }
+}
+
+#[tokio::test]
+async fn walmart_search_returns_hits_and_teaches_item_ids() {
+    let (walmart, fake) = walmart(2_000).await;
+    let hits = walmart.search("  Item 2 ", 25).await.unwrap();
+    assert_eq!(
+        fake.take_walmart(),
+        [WalmartCall::Search {
+            query: "Item 2".into(),
+            num_items: "25".into()
+        }]
+    );
+    // "item 2", "item 20" ... "item 29", by itemId, then the one without a UPC.
+    assert_eq!(hits.len(), 12, "{hits:#?}");
+    assert_eq!(
+        hits[0],
+        WalmartHit {
+            item_id: "1002".into(),
+            name: "item 2".into(),
+            upc: Some("000000000102".into()),
+            price: Some(Money::usd(115)),
+            in_stock: true,
+        }
+    );
+    assert_eq!(hits[1].item_id, "1020");
+    assert_eq!(hits[1].price, Some(Money::usd(120)));
+    let last = &hits[11];
+    assert_eq!((last.item_id.as_str(), last.upc.as_ref()), ("7777", None));
+
+    // A later quote of products found asks by itemId, in one call.
+    let ps = products(30);
+    let quotes = walmart
+        .quote(&[ps[2].clone(), ps[21].clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.take_walmart(),
+        [WalmartCall::Ids(vec!["1002".into(), "1021".into()])]
+    );
+    let q = by_id(&quotes);
+    assert_eq!(q["p-2"].price, Money::usd(115));
+    assert_eq!(q["p-21"].price, Money::usd(121));
+
+    // `limit` caps the hits (and numItems, at 25).
+    assert_eq!(walmart.search("item", 3).await.unwrap().len(), 3);
+    assert_eq!(walmart.search("item", 100).await.unwrap().len(), 25);
+    let sent: Vec<String> = fake
+        .take_walmart()
+        .into_iter()
+        .filter_map(|c| match c {
+            WalmartCall::Search { num_items, .. } => Some(num_items),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, ["3", "25"]);
+    assert!(
+        walmart
+            .search("nothing like it", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    fake.take_walmart();
+
+    // Nothing to ask: no call.
+    assert!(walmart.search("milk", 0).await.unwrap().is_empty());
+    for bad in ["", "   ", &"x".repeat(201)] {
+        let e = walmart.search(bad, 5).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}");
+    }
+    assert!(fake.take_walmart().is_empty());
+}
+
+#[tokio::test]
+async fn walmart_follows_a_changed_item_id_and_forgets_a_vanished_one() {
+    let (walmart, fake) = walmart(2_000).await;
+    let ps = products(2);
+    assert_eq!(walmart.quote(&ps).await.unwrap().len(), 2);
+    fake.take_walmart();
+    {
+        let mut table = fake.table.lock().unwrap();
+        // Item 0 moved to itemId 9000; the old id answers with it.
+        table.get_mut("100").unwrap()["itemId"] = json!(9000);
+        fake.moved
+            .lock()
+            .unwrap()
+            .insert("1000".into(), "100".into());
+        // Item 1 is 9001 now, and its old id answers nothing.
+        table.get_mut("101").unwrap()["itemId"] = json!(9001);
+    }
+    let quotes = walmart.quote(&ps).await.unwrap();
+    assert_eq!(
+        fake.take_walmart(),
+        [WalmartCall::Ids(vec!["1000".into(), "1001".into()])]
+    );
+    assert_eq!(quotes.len(), 1);
+    assert_eq!(quotes[0].product_id, "p-0");
+
+    // p-1 is looked up by UPC again; p-0 under its new id.
+    assert_eq!(walmart.quote(&ps).await.unwrap().len(), 2);
+    assert_eq!(
+        fake.take_walmart(),
+        [
+            WalmartCall::Ids(vec!["9000".into()]),
+            WalmartCall::Upc("000000000101".into())
+        ]
+    );
+    assert_eq!(walmart.quote(&ps).await.unwrap().len(), 2);
+    assert_eq!(
+        fake.take_walmart(),
+        [WalmartCall::Ids(vec!["9000".into(), "9001".into()])]
+    );
+}
+
+#[tokio::test]
 async fn walmart_without_upcs_makes_no_call() {
     let (walmart, fake) = walmart(2_000).await;
     let quotes = walmart
@@ -372,49 +786,80 @@ async fn walmart_without_upcs_makes_no_call() {
         .await
         .unwrap();
     assert!(quotes.is_empty());
-    assert!(fake.calls().is_empty());
+    assert!(fake.take_walmart().is_empty());
 }
 
 #[tokio::test]
 async fn server_errors_and_malformed_json_are_typed_upstream_errors() {
+    // A body past the size limit is refused, not buffered.
+    let huge: &'static str = Box::leak(" ".repeat(5 * 1024 * 1024).into_boxed_str());
+    for kind in [Kind::Upc, Kind::Ids] {
+        let (walmart, fake) = walmart_asking_by(kind, 2_000).await;
+        let ps = products(2);
+        fake.set(Mode::Raw(StatusCode::INTERNAL_SERVER_ERROR, "oops"));
+        let e = walmart.quote(&ps).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Upstream);
+        assert!(
+            matches!(source_error(&e), SourceError::Status(500)),
+            "{kind:?} {e:?}"
+        );
+        asked_by(&fake, kind);
+
+        fake.set(Mode::Raw(StatusCode::OK, "{\"items\": [{\"upc\": "));
+        let e = walmart.quote(&ps).await.unwrap_err();
+        assert!(
+            matches!(source_error(&e), SourceError::Malformed(_)),
+            "{kind:?} {e:?}"
+        );
+        asked_by(&fake, kind);
+
+        fake.set(Mode::Raw(StatusCode::OK, "{\"products\": []}"));
+        let e = walmart.quote(&ps).await.unwrap_err();
+        assert!(
+            matches!(source_error(&e), SourceError::Malformed(_)),
+            "{kind:?} {e:?}"
+        );
+        asked_by(&fake, kind);
+
+        fake.set(Mode::Raw(StatusCode::OK, huge));
+        let e = walmart.quote(&ps).await.unwrap_err();
+        assert!(matches!(source_error(&e), SourceError::TooLarge), "{e:?}");
+        asked_by(&fake, kind);
+
+        // Failures teach nothing and forget nothing: asked the same way again.
+        fake.set(Mode::Good);
+        assert_eq!(walmart.quote(&ps).await.unwrap().len(), 2);
+        asked_by(&fake, kind);
+    }
+
+    // Search fails the same ways.
     let (walmart, fake) = walmart(2_000).await;
-    let ps = products(2);
     fake.set(Mode::Raw(StatusCode::INTERNAL_SERVER_ERROR, "oops"));
-    let e = walmart.quote(&ps).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Upstream);
+    let e = walmart.search("item", 5).await.unwrap_err();
     assert!(
         matches!(source_error(&e), SourceError::Status(500)),
         "{e:?}"
     );
-
-    fake.set(Mode::Raw(StatusCode::OK, "{\"items\": [{\"upc\": "));
-    let e = walmart.quote(&ps).await.unwrap_err();
-    assert!(
-        matches!(source_error(&e), SourceError::Malformed(_)),
-        "{e:?}"
-    );
-
     fake.set(Mode::Raw(StatusCode::OK, "{\"products\": []}"));
-    let e = walmart.quote(&ps).await.unwrap_err();
+    let e = walmart.search("item", 5).await.unwrap_err();
     assert!(
         matches!(source_error(&e), SourceError::Malformed(_)),
         "{e:?}"
     );
-
-    // A body past the size limit is refused, not buffered.
-    let huge: &'static str = Box::leak(" ".repeat(5 * 1024 * 1024).into_boxed_str());
-    fake.set(Mode::Raw(StatusCode::OK, huge));
-    let e = walmart.quote(&ps).await.unwrap_err();
-    assert!(matches!(source_error(&e), SourceError::TooLarge), "{e:?}");
 }
 
 #[tokio::test]
 async fn too_many_requests_carries_retry_after() {
-    let (walmart, fake) = walmart(2_000).await;
-    fake.set(Mode::TooMany);
-    let e = walmart.quote(&products(1)).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Upstream);
-    assert_eq!(RateLimited::retry_after(&e), Some(Duration::from_secs(7)));
+    for kind in [Kind::Upc, Kind::Ids] {
+        let (walmart, fake) = walmart_asking_by(kind, 2_000).await;
+        fake.set(Mode::TooMany);
+        let e = walmart.quote(&products(2)).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Upstream);
+        assert_eq!(RateLimited::retry_after(&e), Some(Duration::from_secs(7)));
+        asked_by(&fake, kind);
+        let e = walmart.search("item", 5).await.unwrap_err();
+        assert_eq!(RateLimited::retry_after(&e), Some(Duration::from_secs(7)));
+    }
 
     let (kroger, fake) = kroger().await;
     fake.set(Mode::TooMany);
@@ -424,19 +869,22 @@ async fn too_many_requests_carries_retry_after() {
 
 #[tokio::test]
 async fn a_slow_server_times_out_within_about_the_timeout() {
-    let (walmart, fake) = walmart(300).await;
-    fake.set(Mode::Hang);
-    let started = Instant::now();
-    let e = walmart.quote(&products(1)).await.unwrap_err();
-    let took = started.elapsed();
-    assert!(
-        matches!(e, Error::Timeout { ref service } if service == "walmart"),
-        "{e:?}"
-    );
-    assert!(
-        took >= Duration::from_millis(250) && took < Duration::from_secs(2),
-        "{took:?}"
-    );
+    for kind in [Kind::Upc, Kind::Ids] {
+        let (walmart, fake) = walmart_asking_by(kind, 300).await;
+        fake.set(Mode::Hang);
+        let started = Instant::now();
+        let e = walmart.quote(&products(2)).await.unwrap_err();
+        let took = started.elapsed();
+        assert!(
+            matches!(e, Error::Timeout { ref service } if service == "walmart"),
+            "{kind:?} {e:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(250) && took < Duration::from_secs(2),
+            "{kind:?} {took:?}"
+        );
+        asked_by(&fake, kind);
+    }
 }
 
 #[tokio::test]
@@ -455,6 +903,17 @@ async fn connection_refused_fails_fast_with_a_typed_error() {
     .unwrap();
     let started = Instant::now();
     let e = walmart.quote(&products(1)).await.unwrap_err();
+    assert!(
+        matches!(source_error(&e), SourceError::Transport(_)),
+        "{e:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // By itemId: a source that knows them, whose upstream is gone.
+    let (walmart, fake) = walmart_asking_by(Kind::Ids, 5_000).await;
+    fake.shut_down().await;
+    let started = Instant::now();
+    let e = walmart.quote(&products(2)).await.unwrap_err();
     assert!(
         matches!(source_error(&e), SourceError::Transport(_)),
         "{e:?}"

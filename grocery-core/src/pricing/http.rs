@@ -1,11 +1,17 @@
-//! Store APIs as [`PriceSource`]s: a Walmart-style item lookup ([`WalmartSource`])
-//! and a Kroger-style Products API with OAuth2 client credentials
-//! ([`KrogerSource`]).
+//! Store APIs as [`PriceSource`]s: the Walmart Affiliate Product API
+//! ([`WalmartSource`]) and a Kroger-style Products API with OAuth2 client
+//! credentials ([`KrogerSource`]).
 //!
 //! Both map catalog products to store items by UPC ([`Product::upc`]); a product
 //! without a UPC is not sold by these sources and is left out of the answer, as
 //! is a product the store did not return. UPCs are compared as digits with
 //! leading zeros ignored, since stores pad them to 12, 13 or 14 digits.
+//!
+//! Kroger takes UPCs as its product ids. Walmart does not: its batch lookup
+//! takes Walmart **itemIds**, and a UPC is looked up one per call. So the
+//! Walmart source learns each product's itemId (from a UPC lookup or a
+//! [search](WalmartSource::search)), keeps it in a bounded map, and asks for
+//! known items 20 at a time; see [`WalmartSource`].
 //!
 //! Prices arrive as JSON numbers in dollars. They are turned into whole cents
 //! from the number's decimal text (never by multiplying a float), rounding half
@@ -21,6 +27,9 @@
 //!   HTTP 429 (its `Retry-After` seconds; 1 s when missing or not a number);
 //! - [`Error::Upstream`] with a [`SourceError`] source for everything else
 //!   (connection refused, other HTTP errors, malformed JSON, oversize bodies).
+//!
+//! "Not found" is not a failure: Walmart's answer that it does not know a UPC
+//! leaves the product out (and is remembered for [`WALMART_UNKNOWN_TTL`]).
 //!
 //! These sources do not retry (except Kroger's single retry after refreshing an
 //! expired token): the pricing client puts its breaker, bulkhead, rate limit and
@@ -44,8 +53,16 @@ use crate::resilience::RateLimited;
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Largest price accepted from a store API, in cents ($100,000).
 pub const MAX_PRICE_CENTS: i64 = 10_000_000;
-/// Most UPCs in one Walmart call.
+/// Most itemIds in one Walmart item lookup (`ids=` takes up to 20).
 pub const WALMART_MAX_BATCH: usize = 20;
+/// Most hits one Walmart search returns (`numItems` takes up to 25).
+pub const WALMART_MAX_SEARCH: usize = 25;
+/// Longest Walmart search query accepted, in characters.
+pub const WALMART_MAX_QUERY_CHARS: usize = 200;
+/// UPC → itemId entries a [`WalmartSource`] keeps (least used go first).
+pub const WALMART_ID_ENTRIES: u64 = 100_000;
+/// How long a UPC Walmart answered "not found" for is not asked again.
+pub const WALMART_UNKNOWN_TTL: Duration = Duration::from_secs(3_600);
 /// Most UPCs in one Kroger call (`filter.productId` takes up to 50).
 pub const KROGER_MAX_BATCH: usize = 50;
 
@@ -72,7 +89,7 @@ pub enum SourceError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WalmartConfig {
-    /// API root, without the `/v1/...` path.
+    /// API root, without the `/v2/...` path.
     pub base_url: String,
     /// Sent as `WM_CONSUMER.ID`.
     pub consumer_id: String,
@@ -306,19 +323,44 @@ fn cents(n: &serde_json::Number) -> Option<i64> {
     dollars_to_cents(&n.to_string())
 }
 
-/// Prices from a Walmart-style affiliate item API; see the [module docs](self).
+/// Prices from the Walmart Affiliate Product API; see the [module docs](self).
 ///
-/// `GET {base_url}/v1/items?ids=UPC1,UPC2,...` (at most [`WALMART_MAX_BATCH`])
-/// with `WM_CONSUMER.ID`, `WM_SEC.KEY_VERSION` and `WM_SEC.AUTH_SIGNATURE`
-/// headers; answers `{"items": [{"upc", "salePrice", "msrp", "stock",
-/// "rollback", "clearance", ...}]}`. The catalog has no Walmart item ids, so the
-/// products' UPCs are sent as the ids and items are matched back by their `upc`.
+/// Every call carries `WM_CONSUMER.ID`, `WM_SEC.KEY_VERSION` and
+/// `WM_SEC.AUTH_SIGNATURE` headers. Walmart's item lookup takes Walmart
+/// itemIds, which the catalog does not have, so the source learns them:
+///
+/// 1. A product whose itemId is known is asked in a batch:
+///    `GET {base_url}/v2/items?ids=ID1,ID2,...` (at most
+///    [`WALMART_MAX_BATCH`] per call), answering `{"items": [{"itemId", "upc",
+///    "salePrice", "msrp", "stock", "rollback", "clearance", ...}]}`.
+/// 2. A product with a UPC but no known itemId is looked up by UPC, one per
+///    call: `GET {base_url}/v2/items?upc=UPC` (zero-padded to 12 digits). The
+///    answer has the same shape, so it is both the quote and the itemId learnt.
+/// 3. [`WalmartSource::search`] (`GET {base_url}/v2/search?query=...`) teaches
+///    the itemIds of the items it returns, too.
+///
+/// Items are matched back to products by `upc` (by the itemId asked for when
+/// an item has no `upc`). An item that comes back under another itemId than
+/// the one asked for updates the map; a known itemId whose product is missing
+/// from the answer is forgotten, so the next quote looks the UPC up again.
+///
+/// A UPC lookup Walmart answers "not found" (HTTP 200 with no items, or 400 or
+/// 404 with an `{"errors": [...]}` body) leaves the product out and is
+/// remembered for [`WALMART_UNKNOWN_TTL`], during which the product costs no
+/// call. A 404 without that body (a wrong `base_url`, say) is a failure.
+///
+/// The map keeps up to [`WALMART_ID_ENTRIES`] UPCs, in memory only; clones of
+/// a source share it.
 #[derive(Clone)]
 pub struct WalmartSource {
     http: Http,
     consumer_id: String,
     api_key: Secret,
     daily_quota: u32,
+    /// UPC key → Walmart itemId.
+    item_ids: moka::sync::Cache<String, String>,
+    /// UPC keys Walmart does not know, for [`WALMART_UNKNOWN_TTL`].
+    unknown: moka::sync::Cache<String, ()>,
 }
 
 impl std::fmt::Debug for WalmartSource {
@@ -329,18 +371,56 @@ impl std::fmt::Debug for WalmartSource {
             .field("consumer_id", &self.consumer_id)
             .field("api_key", &self.api_key)
             .field("daily_quota", &self.daily_quota)
+            .field("known_item_ids", &self.item_ids.entry_count())
             .finish_non_exhaustive()
     }
 }
 
+/// One item Walmart returned from a [`WalmartSource::search`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalmartHit {
+    /// Walmart's itemId (digits).
+    pub item_id: String,
+    /// The item's name, as Walmart shows it.
+    pub name: String,
+    /// The item's UPC, as Walmart sent it; `None` when it sent none.
+    pub upc: Option<String>,
+    /// The sale price; `None` when missing or unusable (see the module docs).
+    pub price: Option<Money>,
+    /// Whether Walmart has it (`stock` is not "Not available").
+    pub in_stock: bool,
+}
+
+/// The answer of an item lookup, by itemIds or by UPC.
 #[derive(Deserialize)]
 struct WalmartAnswer {
     items: Vec<WalmartItem>,
 }
 
+/// The answer of a search; neither field present is not a search answer.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WalmartSearchAnswer {
+    #[serde(default)]
+    items: Option<Vec<WalmartItem>>,
+    #[serde(default)]
+    total_results: Option<u64>,
+}
+
+/// Walmart's error body, e.g. `{"errors": [{"code": 4002, "message": "..."}]}`.
+#[derive(Deserialize)]
+struct WalmartErrors {
+    errors: Vec<serde::de::IgnoredAny>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WalmartItem {
+    /// A JSON number in Walmart's answers; a string is accepted too.
+    #[serde(default)]
+    item_id: Option<serde_json::Value>,
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     upc: Option<String>,
     #[serde(default)]
@@ -355,11 +435,63 @@ struct WalmartItem {
     clearance: bool,
 }
 
+impl WalmartItem {
+    /// Its itemId, if it is one we can send back in `ids=`: 1 to 20 digits.
+    fn id(&self) -> Option<String> {
+        let id = match self.item_id.as_ref()? {
+            serde_json::Value::Number(n) => n.as_u64()?.to_string(),
+            serde_json::Value::String(s) => s.trim().to_string(),
+            _ => return None,
+        };
+        // Anything else could smuggle a `,` or `&` into the next `ids=` list.
+        (!id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())).then_some(id)
+    }
+
+    fn key(&self) -> Option<String> {
+        self.upc.as_deref().and_then(upc_key)
+    }
+
+    fn in_stock(&self) -> bool {
+        self.stock
+            .as_deref()
+            .is_none_or(|s| !s.trim().eq_ignore_ascii_case("not available"))
+    }
+
+    /// The quote this item gives `product`; `None` (logged) for a missing or
+    /// unusable sale price.
+    fn quote(&self, product: &Product, observed_at: Timestamp) -> Option<Quote> {
+        let Some(price) = self.sale_price.as_ref().and_then(cents) else {
+            tracing::warn!(product = %product.id, "walmart: missing or bad salePrice; item left out");
+            return None;
+        };
+        let was = self.msrp.as_ref().and_then(cents).filter(|&m| m > price);
+        let mut offers = Vec::new();
+        if let Some(was) = was.map(Money::usd) {
+            if self.clearance {
+                offers.push(Offer::Clearance { was });
+            } else if self.rollback {
+                offers.push(Offer::Rollback { was });
+            }
+        }
+        Some(Quote {
+            product_id: product.id.clone(),
+            source: WalmartSource::NAME.to_string(),
+            price: Money::usd(price),
+            offers,
+            in_stock: self.in_stock(),
+            observed_at,
+        })
+    }
+}
+
+/// A product to quote by itemId: the product, its UPC key and the itemId.
+type ById<'a> = (&'a Product, String, String);
+
 impl WalmartSource {
     /// The source's name, as a store.
     pub const NAME: &'static str = "walmart";
 
-    /// Build the source from its settings.
+    /// Build the source from its settings; its itemId map starts empty.
     ///
     /// # Errors
     /// [`Error::Config`] when `base_url` is not an http(s) URL (or carries
@@ -392,7 +524,73 @@ impl WalmartSource {
             consumer_id: config.consumer_id.trim().to_string(),
             api_key: config.api_key.clone(),
             daily_quota: config.daily_quota,
+            item_ids: moka::sync::Cache::new(WALMART_ID_ENTRIES),
+            unknown: moka::sync::Cache::builder()
+                .max_capacity(WALMART_ID_ENTRIES)
+                .time_to_live(WALMART_UNKNOWN_TTL)
+                .build(),
         })
+    }
+
+    /// Search Walmart's catalog: `GET {base_url}/v2/search?query=...&numItems=...`,
+    /// answering `{"query", "totalResults", "items": [...]}`. Returns at most
+    /// `limit` hits (capped at [`WALMART_MAX_SEARCH`]; 0 makes no call), in
+    /// Walmart's order. Hits with a UPC teach the source their itemIds, so a
+    /// later quote of those products is a batched `ids=` lookup.
+    ///
+    /// The search is one upstream call, outside the pricing client's quotas
+    /// and guards.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty query or one longer than
+    /// [`WALMART_MAX_QUERY_CHARS`]; otherwise as the [module docs](self) say
+    /// (`Upstream`, `Timeout`).
+    #[tracing::instrument(skip_all, err)]
+    pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<WalmartHit>> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Err(Error::InvalidInput("walmart search: empty query".into()));
+        }
+        if query.chars().count() > WALMART_MAX_QUERY_CHARS {
+            return Err(Error::InvalidInput(format!(
+                "walmart search: query longer than {WALMART_MAX_QUERY_CHARS} characters"
+            )));
+        }
+        let limit = limit.min(WALMART_MAX_SEARCH);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let num_items = limit.to_string();
+        let url = self
+            .http
+            .url("/v2/search", &[("query", query), ("numItems", &num_items)])?;
+        let (status, body) = self.get(url).await?;
+        let answer: WalmartSearchAnswer = self.http.parse(status, &body)?;
+        if answer.items.is_none() && answer.total_results.is_none() {
+            return Err(self.http.upstream(SourceError::Malformed(
+                "search answer has neither items nor totalResults".into(),
+            )));
+        }
+        let mut hits = Vec::new();
+        for item in answer.items.unwrap_or_default() {
+            let Some(item_id) = item.id() else {
+                continue;
+            };
+            if let Some(key) = item.key() {
+                self.learn(key, item_id.clone());
+            }
+            hits.push(WalmartHit {
+                price: item.sale_price.as_ref().and_then(cents).map(Money::usd),
+                in_stock: item.in_stock(),
+                name: item.name.unwrap_or_default(),
+                upc: item.upc.map(|u| u.trim().to_string()),
+                item_id,
+            });
+            if hits.len() == limit {
+                break;
+            }
+        }
+        Ok(hits)
     }
 
     fn headers(&self) -> Result<HeaderMap> {
@@ -415,55 +613,138 @@ impl WalmartSource {
         Ok(h)
     }
 
-    async fn quote_batch(&self, products: &[Product]) -> Result<Vec<Quote>> {
-        let wanted = with_upc(products);
-        if wanted.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = wanted
-            .iter()
-            .filter_map(|(p, _)| p.upc.as_deref().map(str::trim))
-            .collect();
-        let url = self.http.url("/v1/items", &[("ids", &ids.join(","))])?;
+    async fn get(&self, url: reqwest::Url) -> Result<(u16, Vec<u8>)> {
         let request = self.http.client.get(url).headers(self.headers()?);
-        let (status, body) = self.http.send(request).await?;
+        self.http.send(request).await
+    }
+
+    /// Remember `key`'s itemId (it is a known item from now on).
+    fn learn(&self, key: String, item_id: String) {
+        self.unknown.invalidate(&key);
+        if self.item_ids.get(&key).as_ref() != Some(&item_id) {
+            self.item_ids.insert(key, item_id);
+        }
+    }
+
+    /// Quotes for `products`: batched by known itemIds, else one UPC lookup
+    /// each; products known to be unknown are skipped.
+    async fn quote_all(&self, products: &[Product]) -> Result<Vec<Quote>> {
+        let mut by_id: Vec<ById<'_>> = Vec::new();
+        let mut by_upc: Vec<(&Product, String)> = Vec::new();
+        for (product, key) in with_upc(products) {
+            if self.unknown.contains_key(&key) {
+                continue;
+            }
+            match self.item_ids.get(&key) {
+                Some(id) => by_id.push((product, key, id)),
+                None => by_upc.push((product, key)),
+            }
+        }
+        let mut quotes = Vec::new();
+        // Each itemId once, however many products share it.
+        let mut ids: Vec<&str> = Vec::new();
+        for (_, _, id) in &by_id {
+            if !ids.contains(&id.as_str()) {
+                ids.push(id);
+            }
+        }
+        for batch in ids.chunks(WALMART_MAX_BATCH) {
+            let wanted: Vec<&ById<'_>> = by_id
+                .iter()
+                .filter(|(_, _, id)| batch.contains(&id.as_str()))
+                .collect();
+            quotes.extend(self.lookup_ids(batch, &wanted).await?);
+        }
+        let mut asked: Vec<&str> = Vec::new();
+        for (_, key) in &by_upc {
+            if asked.contains(&key.as_str()) {
+                continue;
+            }
+            asked.push(key);
+            let same: Vec<&Product> = by_upc
+                .iter()
+                .filter(|(_, k)| k == key)
+                .map(|(p, _)| *p)
+                .collect();
+            quotes.extend(self.lookup_upc(key, &same).await?);
+        }
+        Ok(quotes)
+    }
+
+    /// One `ids=` call for `ids`; quotes for the `wanted` products it returns.
+    async fn lookup_ids(&self, ids: &[&str], wanted: &[&ById<'_>]) -> Result<Vec<Quote>> {
+        let url = self.http.url("/v2/items", &[("ids", &ids.join(","))])?;
+        let (status, body) = self.get(url).await?;
         let answer: WalmartAnswer = self.http.parse(status, &body)?;
         let observed_at = Timestamp::now();
         let mut quotes = Vec::new();
-        for item in answer.items {
-            let Some(key) = item.upc.as_deref().and_then(upc_key) else {
-                continue;
-            };
-            let Some((product, _)) = wanted.iter().find(|(_, k)| *k == key) else {
-                continue;
-            };
-            let Some(price) = item.sale_price.as_ref().and_then(cents) else {
-                tracing::warn!(product = %product.id, "walmart: missing or bad salePrice; item left out");
-                continue;
-            };
-            let was = item.msrp.as_ref().and_then(cents).filter(|&m| m > price);
-            let mut offers = Vec::new();
-            if let Some(was) = was.map(Money::usd) {
-                if item.clearance {
-                    offers.push(Offer::Clearance { was });
-                } else if item.rollback {
-                    offers.push(Offer::Rollback { was });
-                }
-            }
-            let in_stock = item
-                .stock
-                .as_deref()
-                .is_none_or(|s| !s.trim().eq_ignore_ascii_case("not available"));
-            quotes.push(Quote {
-                product_id: product.id.clone(),
-                source: Self::NAME.to_string(),
-                price: Money::usd(price),
-                offers,
-                in_stock,
-                observed_at,
+        let mut seen: Vec<String> = Vec::new();
+        for item in &answer.items {
+            let item_id = item.id();
+            // By UPC; by the itemId asked for when the item carries no UPC.
+            let key = item.key().or_else(|| {
+                let id = item_id.as_deref()?;
+                wanted.iter().find(|w| w.2 == id).map(|w| w.1.clone())
             });
+            let Some(key) = key else {
+                continue;
+            };
+            let mut matched = false;
+            for (product, _, _) in wanted.iter().copied().filter(|w| w.1 == key) {
+                matched = true;
+                quotes.extend(item.quote(product, observed_at));
+            }
+            if matched {
+                if let Some(id) = item_id {
+                    // Walmart may answer an old itemId with the item's new one.
+                    self.learn(key.clone(), id);
+                }
+                seen.push(key);
+            }
+        }
+        for (product, key, id) in wanted {
+            if !seen.contains(key) {
+                // Gone under that itemId: ask by UPC next time.
+                tracing::debug!(product = %product.id, item_id = %id, "walmart: itemId not returned; forgotten");
+                self.item_ids.invalidate(key);
+            }
         }
         Ok(quotes)
+    }
+
+    /// One `upc=` call for `key`; quotes for `products` (all with that UPC),
+    /// and the itemId learnt, or `key` remembered as unknown.
+    async fn lookup_upc(&self, key: &str, products: &[&Product]) -> Result<Vec<Quote>> {
+        let upc = format!("{key:0>12}");
+        let url = self.http.url("/v2/items", &[("upc", &upc)])?;
+        let (status, body) = self.get(url).await?;
+        // Walmart's "no such UPC" is an error body, not a failure.
+        let not_found = matches!(status, 400 | 404)
+            && serde_json::from_slice::<WalmartErrors>(&body).is_ok_and(|e| !e.errors.is_empty());
+        let item = if not_found {
+            None
+        } else {
+            let answer: WalmartAnswer = self.http.parse(status, &body)?;
+            // Several items may share a UPC (sellers, variants): the first that
+            // carries this UPC, or none at all.
+            answer
+                .items
+                .into_iter()
+                .find(|i| i.upc.is_none() || i.key().as_deref() == Some(key))
+        };
+        let Some(item) = item else {
+            tracing::debug!(status, "walmart: UPC not found; remembered as not sold");
+            self.unknown.insert(key.to_string(), ());
+            return Ok(Vec::new());
+        };
+        if let Some(id) = item.id() {
+            self.learn(key.to_string(), id);
+        }
+        let observed_at = Timestamp::now();
+        Ok(products
+            .iter()
+            .filter_map(|p| item.quote(p, observed_at))
+            .collect())
     }
 }
 
@@ -480,16 +761,14 @@ impl PriceSource for WalmartSource {
         WALMART_MAX_BATCH
     }
 
+    /// Takes any number of products; the calls are made one after another, and
+    /// the first failure fails the whole quote (itemIds learnt before it are
+    /// kept).
+    ///
     /// # Errors
     /// See the [module docs](self).
     fn quote<'a>(&'a self, products: &'a [Product]) -> BoxFuture<'a, Result<Vec<Quote>>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            for chunk in products.chunks(WALMART_MAX_BATCH) {
-                out.extend(self.quote_batch(chunk).await?);
-            }
-            Ok(out)
-        })
+        Box::pin(self.quote_all(products))
     }
 }
 
