@@ -246,3 +246,203 @@ async fn the_handle_is_send_sync_and_clone() {
     fn assert_traits<T: Send + Sync + Clone + 'static>() {}
     assert_traits::<Grocery>();
 }
+
+#[tokio::test]
+async fn sharing_gives_each_role_its_rights_and_nothing_more() {
+    use grocery_core::lists::Role;
+    let (t, id) = setup().await;
+    let g = &t.grocery;
+    let ed = g.users().add("Ed").await.unwrap();
+    let vi = g.users().add("Vi").await.unwrap();
+    let stranger = g.users().add("Stranger").await.unwrap();
+    g.lists().add_item(id, NewItem::new("milk")).await.unwrap();
+
+    // Before sharing, nobody else sees it: not found, not forbidden.
+    let e = g.lists_for(ed.id).get(id).await.unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+    g.lists().share(id, ed.id, Role::Editor).await.unwrap();
+    g.lists().share(id, vi.id, Role::Viewer).await.unwrap();
+
+    let as_ed = g.lists_for(ed.id);
+    let seen = as_ed.all().await.unwrap();
+    assert_eq!((seen.len(), seen[0].role), (1, Role::Editor));
+    as_ed.add_item(id, NewItem::new("eggs")).await.unwrap();
+    assert!(matches!(
+        as_ed.rename(id, "Mine").await.unwrap_err(),
+        Error::Forbidden(_)
+    ));
+    assert!(matches!(
+        as_ed.delete(id).await.unwrap_err(),
+        Error::Forbidden(_)
+    ));
+    assert!(matches!(
+        as_ed
+            .share(id, stranger.id, Role::Viewer)
+            .await
+            .unwrap_err(),
+        Error::Forbidden(_)
+    ));
+
+    let as_vi = g.lists_for(vi.id);
+    let list = as_vi.get(id).await.unwrap();
+    assert_eq!((list.role, list.items.len()), (Role::Viewer, 2));
+    let before = list.version;
+    assert!(matches!(
+        as_vi.add_item(id, NewItem::new("bread")).await.unwrap_err(),
+        Error::Forbidden(_)
+    ));
+    assert!(matches!(
+        as_vi.clear(id).await.unwrap_err(),
+        Error::Forbidden(_)
+    ));
+    assert_eq!(
+        g.lists().get(id).await.unwrap().version,
+        before,
+        "nothing changed"
+    );
+    assert!(g.lists_for(stranger.id).all().await.unwrap().is_empty());
+
+    // A viewer may leave; the owner may take access away.
+    assert!(as_vi.unshare(id, vi.id).await.unwrap());
+    assert!(matches!(
+        as_vi.get(id).await.unwrap_err(),
+        Error::NotFound { .. }
+    ));
+    assert!(g.lists().unshare(id, ed.id).await.unwrap());
+    assert!(g.lists_for(ed.id).all().await.unwrap().is_empty());
+    // Sharing with the owner or as owner is refused.
+    assert!(matches!(
+        g.lists()
+            .share(id, UserId::LOCAL, Role::Editor)
+            .await
+            .unwrap_err(),
+        Error::InvalidInput(_)
+    ));
+    assert!(matches!(
+        g.lists().share(id, ed.id, Role::Owner).await.unwrap_err(),
+        Error::InvalidInput(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_write_based_on_an_old_version_changes_nothing() {
+    let (t, id) = setup().await;
+    let g = &t.grocery;
+    let v1 = g.lists().get(id).await.unwrap().version;
+    g.lists()
+        .expecting(v1)
+        .add_item(id, NewItem::new("milk"))
+        .await
+        .unwrap();
+    let v2 = g.lists().get(id).await.unwrap().version;
+    assert!(v2 > v1);
+    // A second device still at v1 loses the race, typed, and writes nothing.
+    let e = g
+        .lists()
+        .expecting(v1)
+        .add_items(id, vec![NewItem::new("eggs"), NewItem::new("bread")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::StaleVersion { expected, current, .. } if expected == v1 && current == v2),
+        "{e:?}"
+    );
+    let list = g.lists().get(id).await.unwrap();
+    assert_eq!((list.version, list.items.len()), (v2, 1));
+    assert!(matches!(
+        g.lists().expecting(v1).delete(id).await.unwrap_err(),
+        Error::StaleVersion { .. }
+    ));
+    g.lists().expecting(v2).rename(id, "Weekly").await.unwrap();
+}
+
+#[tokio::test]
+async fn every_change_is_logged_in_order_for_those_who_may_see_it() {
+    use grocery_core::lists::{ChangeKind, Role};
+    use grocery_core::pricing::Event;
+    let (t, id) = setup().await;
+    let g = &t.grocery;
+    let ed = g.users().add("Ed").await.unwrap();
+    let mut live = g.subscribe();
+    let start = g.lists().changes_since(0, 1_000).await.unwrap().unwrap();
+    let cursor = start.last().map_or(0, |c| c.seq);
+
+    g.lists().add_item(id, NewItem::new("milk")).await.unwrap();
+    g.lists().share(id, ed.id, Role::Editor).await.unwrap();
+    g.lists_for(ed.id)
+        .add_item(id, NewItem::new("eggs"))
+        .await
+        .unwrap();
+    let other = g.lists().create("Party").await.unwrap();
+    g.lists().delete(other.id).await.unwrap();
+
+    // The owner sees all five, in order, with rising versions per list.
+    let mine = g.lists().changes_since(cursor, 100).await.unwrap().unwrap();
+    let kinds: Vec<_> = mine.iter().map(|c| (c.list_id, c.kind)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (id, ChangeKind::Changed),
+            (id, ChangeKind::Shared),
+            (id, ChangeKind::Changed),
+            (other.id, ChangeKind::Changed),
+            (other.id, ChangeKind::Deleted),
+        ]
+    );
+    assert!(mine.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(mine[2].actor, ed.id);
+    // Ed sees the list from the moment it was shared, not the owner's other list.
+    let eds = g
+        .lists_for(ed.id)
+        .changes_since(cursor, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    let seqs: Vec<i64> = eds.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, vec![mine[1].seq, mine[2].seq]);
+    // Resuming from the middle gives the rest.
+    let rest = g
+        .lists()
+        .changes_since(mine[2].seq, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rest.len(), 2);
+
+    // The same five arrive live, in order.
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), live.recv()).await {
+            Ok(Ok(Event::ListChanged(c))) => got.push(c.seq),
+            Ok(Ok(_)) => {}
+            other => panic!("no live change: {other:?}"),
+        }
+    }
+    assert_eq!(got, mine.iter().map(|c| c.seq).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn changes_written_by_another_process_reach_live_subscribers() {
+    use grocery_core::pricing::Event;
+    let (t, id) = setup().await;
+    let server = &t.grocery;
+    let mut live = server.subscribe();
+    // Another handle on the same file stands for the CLI in another process.
+    let cli = Grocery::open(server.config().clone()).await.unwrap();
+    cli.lists()
+        .add_item(id, NewItem::new("coffee"))
+        .await
+        .unwrap();
+    let change = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), live.recv()).await {
+            Ok(Ok(Event::ListChanged(c))) => break c,
+            Ok(Ok(_)) => {}
+            other => panic!("the other process's change never arrived: {other:?}"),
+        }
+    };
+    assert_eq!(change.list_id, id);
+    assert_eq!(
+        change.version,
+        server.lists().get(id).await.unwrap().version
+    );
+}

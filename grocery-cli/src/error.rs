@@ -23,7 +23,11 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Core(e) => match e.kind() {
-                ErrorKind::NotUnderstood | ErrorKind::InvalidInput | ErrorKind::Conflict => 65,
+                ErrorKind::NotUnderstood
+                | ErrorKind::InvalidInput
+                | ErrorKind::Conflict
+                | ErrorKind::StaleVersion => 65,
+                ErrorKind::Forbidden => 77,
                 ErrorKind::NotFound => 66,
                 ErrorKind::Upstream => 69,
                 ErrorKind::Timeout => 75,

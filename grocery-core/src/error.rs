@@ -40,9 +40,24 @@ pub enum Error {
         /// The identifier or name that was looked up.
         id: String,
     },
-    /// The change conflicts with the current state (duplicate name, stale version). HTTP 409.
+    /// The change conflicts with the current state (duplicate name). HTTP 409.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The caller may see this but not do this to it (a viewer editing a shared
+    /// list, an editor deleting it). HTTP 403.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    /// The write was based on an older version than the current one; nothing
+    /// was changed. HTTP 412.
+    #[error("{what} changed since version {expected}; it is at version {current}")]
+    StaleVersion {
+        /// The kind of thing (`list`).
+        what: &'static str,
+        /// The version the caller based the change on.
+        expected: i64,
+        /// The version now.
+        current: i64,
+    },
     /// An upstream service failed. HTTP 503.
     #[error("upstream {service} failed")]
     Upstream {
@@ -93,6 +108,10 @@ pub enum ErrorKind {
     NotFound,
     /// See [`Error::Conflict`].
     Conflict,
+    /// See [`Error::Forbidden`].
+    Forbidden,
+    /// See [`Error::StaleVersion`].
+    StaleVersion,
     /// See [`Error::Upstream`].
     Upstream,
     /// See [`Error::Timeout`].
@@ -111,6 +130,8 @@ impl ErrorKind {
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::StaleVersion => "stale_version",
             ErrorKind::Upstream => "upstream",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Config => "config",
@@ -127,6 +148,8 @@ impl Error {
             Error::InvalidInput(_) | Error::InvalidRow { .. } => ErrorKind::InvalidInput,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
+            Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::StaleVersion { .. } => ErrorKind::StaleVersion,
             Error::Upstream { .. } => ErrorKind::Upstream,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Config(_) => ErrorKind::Config,

@@ -44,10 +44,19 @@ pub(crate) struct Inner {
     price_sources: Vec<Arc<dyn crate::pricing::source::PriceSource>>,
     /// The shared L2 cache tier, when `cache.redis_url` is set.
     redis: Option<crate::cache::RedisTier>,
+    /// The task publishing logged list changes, started by the first subscriber.
+    tailer: std::sync::OnceLock<()>,
     /// Sessions changed since the last flush, by (user, name).
     dirty_sessions:
         std::sync::Mutex<std::collections::HashMap<(UserId, String), crate::agent::SharedSession>>,
 }
+
+/// How often the list change log is read for other processes' changes.
+const TAIL_INTERVAL: Duration = Duration::from_millis(250);
+/// How long logged list changes are kept for clients that reconnect.
+pub const LIST_CHANGES_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often old list changes are pruned.
+const LIST_CHANGES_PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// How often changed agent sessions are written to the store.
 const SESSION_FLUSH: Duration = Duration::from_millis(500);
@@ -105,6 +114,7 @@ impl Grocery {
             dirty_sessions: Default::default(),
             events: tokio::sync::broadcast::channel(1_024).0,
             pricing: std::sync::OnceLock::new(),
+            tailer: std::sync::OnceLock::new(),
             price_sources,
         });
         // Write changed sessions behind the requests, in batches; the task ends
@@ -293,11 +303,80 @@ impl Grocery {
         Prices::new(self, user)
     }
 
-    /// Live events (price alerts; list changes later): a receiver that sees what
-    /// happens from now on. A receiver that falls more than 1,024 events behind
-    /// gets a `Lagged` error and continues from the oldest kept.
+    /// Live events: list changes (from this process, and within a quarter
+    /// second from any other process writing the same database: the CLI,
+    /// another server), price changes and price alerts. A receiver sees what
+    /// happens from now on; one that falls more than 1,024 events behind gets a
+    /// `Lagged` error and continues from the oldest kept (a client then
+    /// resyncs, with [`crate::Lists::changes_since`] for lists). Each event
+    /// says who may see it; a server filters by user. Needs a tokio runtime
+    /// for list changes.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::pricing::Event> {
-        self.inner.events.subscribe()
+        let rx = self.inner.events.subscribe();
+        self.inner.tailer.get_or_init(|| self.start_tailer());
+        rx
+    }
+
+    /// Publish logged list changes in order: at once after this process's
+    /// commits, and every [`TAIL_INTERVAL`] for other processes' (the log is
+    /// the one source, so each change goes out once, in `seq` order). Prunes
+    /// changes older than [`LIST_CHANGES_KEPT`] now and then.
+    fn start_tailer(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = self.downgrade();
+        let notify = self.inner.store.change_logged();
+        runtime.spawn(async move {
+            let mut last: Option<i64> = None;
+            let mut pruned_at = tokio::time::Instant::now();
+            loop {
+                let notified = notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let Some(g) = Grocery::upgrade(&weak) else {
+                    break;
+                };
+                let store = &g.inner.store;
+                let from = match last {
+                    Some(seq) => Ok(seq),
+                    None => store.list_change_bounds().await.map(|(max, _)| max),
+                };
+                let read = match from {
+                    Ok(from) => {
+                        last = Some(from);
+                        store.list_changes(from, None, 1_000).await
+                    }
+                    Err(e) => Err(e),
+                };
+                match read {
+                    Ok(changes) => {
+                        let more = changes.len() == 1_000;
+                        for c in changes {
+                            last = Some(c.seq);
+                            g.publish(crate::pricing::Event::ListChanged(c));
+                        }
+                        if more {
+                            continue;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not read the list change log"),
+                }
+                if pruned_at.elapsed() > LIST_CHANGES_PRUNE_EVERY {
+                    pruned_at = tokio::time::Instant::now();
+                    let before = crate::store::now_ms()
+                        - i64::try_from(LIST_CHANGES_KEPT.as_millis()).unwrap_or(i64::MAX);
+                    if let Err(e) = store.prune_list_changes(before).await {
+                        tracing::warn!(error = %e, "could not prune the list change log");
+                    }
+                }
+                drop(g);
+                tokio::select! {
+                    () = &mut notified => {}
+                    () = tokio::time::sleep(TAIL_INTERVAL) => {}
+                }
+            }
+        });
     }
 
     /// Send an event to the subscribers (none listening is fine).

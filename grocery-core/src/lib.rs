@@ -106,7 +106,7 @@ pub use cache::{CacheConfig, CacheReport, CacheStats, Cached, Tier, TierReport, 
 pub use catalog::{Catalog, Department, Product, SearchHit};
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
-pub use grocery::Grocery;
+pub use grocery::{Grocery, LIST_CHANGES_KEPT};
 pub use jiff;
 pub use lists::{GroceryList, ItemId, ListId, ListItem, Lists, NewItem, PricedList, User, UserId};
 pub use money::{Currency, Money};

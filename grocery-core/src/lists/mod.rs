@@ -4,8 +4,8 @@
 mod model;
 
 pub use model::{
-    GroceryList, ItemId, ItemPatch, ListId, ListItem, ListSummary, MAX_NAME_CHARS, MAX_NOTE_CHARS,
-    NewItem, PricedLine, PricedList, User, UserId,
+    ChangeKind, GroceryList, ItemId, ItemPatch, ListChange, ListId, ListItem, ListSummary,
+    MAX_NAME_CHARS, MAX_NOTE_CHARS, NewItem, PricedLine, PricedList, Role, User, UserId,
 };
 
 pub(crate) use model::clean_name;
@@ -23,11 +23,87 @@ pub const DEFAULT_LIST: &str = "Shopping";
 pub struct Lists<'a> {
     g: &'a Grocery,
     owner: UserId,
+    expected: Option<i64>,
 }
 
 impl<'a> Lists<'a> {
     pub(crate) fn new(g: &'a Grocery, owner: UserId) -> Self {
-        Lists { g, owner }
+        Lists {
+            g,
+            owner,
+            expected: None,
+        }
+    }
+
+    /// The same operations, but each write happens only if the list is still
+    /// at `version` (what the caller last read; the HTTP `If-Match`), failing
+    /// with [`Error::StaleVersion`] and changing nothing otherwise.
+    #[must_use]
+    pub fn expecting(self, version: i64) -> Self {
+        Lists {
+            expected: Some(version),
+            ..self
+        }
+    }
+
+    fn access(&self) -> crate::store::Access {
+        crate::store::Access {
+            user: self.owner,
+            expected: self.expected,
+        }
+    }
+
+    /// Share a list with another user as [`Role::Editor`] or [`Role::Viewer`]
+    /// (or change their role). Only the owner may.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a list this user cannot see or an unknown user;
+    /// [`Error::Forbidden`] when this user is not the owner;
+    /// [`Error::InvalidInput`] for sharing with the owner or as owner.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn share(&self, id: ListId, user: UserId, role: Role) -> Result<GroceryList> {
+        self.g
+            .store()
+            .share_list(self.access(), id, user, role)
+            .await
+    }
+
+    /// Take a user's access to a list away (the owner may; anyone may leave a
+    /// list shared with them). Returns whether they had access.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Forbidden`] for someone else's access
+    /// when this user is not the owner.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn unshare(&self, id: ListId, user: UserId) -> Result<bool> {
+        self.g.store().unshare_list(self.access(), id, user).await
+    }
+
+    /// The changes to lists this user may see, logged after `after` (a `seq`
+    /// they saw), oldest first, at most `limit`. `None` when `after` is older
+    /// than the log keeps ([`crate::LIST_CHANGES_KEPT`]): the client
+    /// must reload its lists.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn changes_since(&self, after: i64, limit: usize) -> Result<Option<Vec<ListChange>>> {
+        let store = self.g.store();
+        let (_, oldest) = store.list_change_bounds().await?;
+        if after < oldest.saturating_sub(1) {
+            return Ok(None);
+        }
+        store
+            .list_changes(after, Some(self.owner), limit)
+            .await
+            .map(Some)
+    }
+
+    /// Who a list is shared with, and as what.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a list this user cannot see.
+    pub async fn shares(&self, id: ListId) -> Result<Vec<(User, Role)>> {
+        self.g.store().list_shares(self.owner, id).await
     }
 
     /// Create a list.
@@ -41,7 +117,7 @@ impl<'a> Lists<'a> {
         self.g.store().create_list(self.owner, name).await
     }
 
-    /// All of this user's lists, oldest first.
+    /// The lists this user owns or was shared, oldest first.
     ///
     /// # Errors
     /// Storage errors.
@@ -96,7 +172,10 @@ impl<'a> Lists<'a> {
             }
             other => other,
         };
-        self.g.store().edit(self.owner, target, create, plan).await
+        self.g
+            .store()
+            .edit(self.access(), target, create, plan)
+            .await
     }
 
     /// An item checked and tidied as [`Lists::add_items`] would store it.
@@ -118,7 +197,7 @@ impl<'a> Lists<'a> {
                 other => Ok(other),
             })
             .collect::<Result<Vec<_>>>()?;
-        self.g.store().apply(self.owner, list, ops).await
+        self.g.store().apply(self.access(), list, ops).await
     }
 
     /// A list by name, created if missing.
@@ -144,7 +223,7 @@ impl<'a> Lists<'a> {
     #[tracing::instrument(skip_all, err)]
     pub async fn rename(&self, id: ListId, name: &str) -> Result<GroceryList> {
         let name = clean_name("list name", name)?;
-        self.g.store().rename_list(self.owner, id, name).await
+        self.g.store().rename_list(self.access(), id, name).await
     }
 
     /// Delete a list and its items.
@@ -153,7 +232,7 @@ impl<'a> Lists<'a> {
     /// [`Error::NotFound`].
     #[tracing::instrument(skip_all, err)]
     pub async fn delete(&self, id: ListId) -> Result<()> {
-        self.g.store().delete_list(self.owner, id).await
+        self.g.store().delete_list(self.access(), id).await
     }
 
     /// Add an item. An unchecked item of the same product (or, without a product,
@@ -166,7 +245,7 @@ impl<'a> Lists<'a> {
     #[tracing::instrument(skip_all, err)]
     pub async fn add_item(&self, list: ListId, item: NewItem) -> Result<ListItem> {
         let item = self.clean(item)?;
-        self.g.store().add_item(self.owner, list, item).await
+        self.g.store().add_item(self.access(), list, item).await
     }
 
     /// Add several items in one transaction: all are added or none.
@@ -179,7 +258,7 @@ impl<'a> Lists<'a> {
             .into_iter()
             .map(|i| self.clean(i))
             .collect::<Result<Vec<_>>>()?;
-        self.g.store().add_items(self.owner, list, items).await
+        self.g.store().add_items(self.access(), list, items).await
     }
 
     fn clean(&self, mut item: NewItem) -> Result<NewItem> {
@@ -212,7 +291,7 @@ impl<'a> Lists<'a> {
         }
         self.g
             .store()
-            .update_item(self.owner, list, item, patch)
+            .update_item(self.access(), list, item, patch)
             .await
     }
 
@@ -234,7 +313,7 @@ impl<'a> Lists<'a> {
     /// [`Error::NotFound`].
     #[tracing::instrument(skip_all, err)]
     pub async fn remove_item(&self, list: ListId, item: ItemId) -> Result<()> {
-        self.g.store().remove_item(self.owner, list, item).await
+        self.g.store().remove_item(self.access(), list, item).await
     }
 
     /// Put back a list's items as they were in `items` (an earlier snapshot), in
@@ -244,7 +323,10 @@ impl<'a> Lists<'a> {
     /// [`Error::NotFound`].
     #[tracing::instrument(skip_all, err)]
     pub async fn restore(&self, list: ListId, items: Vec<ListItem>) -> Result<()> {
-        self.g.store().restore_items(self.owner, list, items).await
+        self.g
+            .store()
+            .restore_items(self.access(), list, items)
+            .await
     }
 
     /// Remove every item; returns how many were removed.
@@ -253,7 +335,7 @@ impl<'a> Lists<'a> {
     /// [`Error::NotFound`].
     #[tracing::instrument(skip_all, err)]
     pub async fn clear(&self, list: ListId) -> Result<u64> {
-        self.g.store().clear_items(self.owner, list).await
+        self.g.store().clear_items(self.access(), list).await
     }
 
     /// Remove every checked item; returns how many were removed.
@@ -262,7 +344,7 @@ impl<'a> Lists<'a> {
     /// [`Error::NotFound`].
     #[tracing::instrument(skip_all, err)]
     pub async fn clear_checked(&self, list: ListId) -> Result<u64> {
-        self.g.store().clear_checked(self.owner, list).await
+        self.g.store().clear_checked(self.access(), list).await
     }
 
     /// The list priced from the catalog: each linked item is bought in whole packs

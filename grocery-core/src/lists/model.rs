@@ -52,6 +52,81 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
+/// What a user may do with a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Read it.
+    Viewer,
+    /// Read it and change its items.
+    Editor,
+    /// Everything: rename, delete, share.
+    Owner,
+}
+
+impl Role {
+    /// `owner`, `editor` or `viewer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Editor => "editor",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// The role named `s` (`owner`, `editor`, `viewer`).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] for any other text.
+    pub fn parse(s: &str) -> crate::Result<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "owner" => Ok(Role::Owner),
+            "editor" => Ok(Role::Editor),
+            "viewer" => Ok(Role::Viewer),
+            other => Err(crate::Error::invalid(format!(
+                "unknown role `{other}`: expected owner, editor or viewer"
+            ))),
+        }
+    }
+}
+
+/// What happened to a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Its items or name changed.
+    Changed,
+    /// It was deleted.
+    Deleted,
+    /// It was shared with someone (or their role changed).
+    Shared,
+    /// Someone's access was removed.
+    Unshared,
+}
+
+/// One change to a list, as live subscribers receive it: in commit order,
+/// numbered by `seq` across all lists (the resume cursor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListChange {
+    /// Position in the database's change log; a client resumes after the last
+    /// one it saw.
+    pub seq: i64,
+    /// The list.
+    pub list_id: ListId,
+    /// The list's version after the change.
+    pub version: i64,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// Who did it.
+    pub actor: UserId,
+    /// When (UTC).
+    pub at: Timestamp,
+    /// Who may see it: the owner and the users it is shared with (and one just
+    /// removed). Not sent to clients.
+    #[serde(skip)]
+    pub audience: Vec<UserId>,
+}
+
 /// A grocery list with its items, in the order they were added.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroceryList {
@@ -61,6 +136,8 @@ pub struct GroceryList {
     pub name: String,
     /// Owner.
     pub owner: UserId,
+    /// What the user who read it may do with it.
+    pub role: Role,
     /// Bumped by every change; the HTTP ETag.
     pub version: i64,
     /// Creation time (UTC).
@@ -78,6 +155,10 @@ pub struct ListSummary {
     pub id: ListId,
     /// Name.
     pub name: String,
+    /// What the user who read it may do with it.
+    pub role: Role,
+    /// Bumped by every change.
+    pub version: i64,
     /// Items on the list.
     pub items: u64,
     /// Items not yet checked off.

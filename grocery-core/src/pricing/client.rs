@@ -333,9 +333,16 @@ impl<'a> Pricing<'a> {
                     if prices
                         .record(&q.product_id, &q.source, q.price, Some(q.observed_at))
                         .await?
-                        && check
                     {
-                        prices.check_at(&q.product_id, q.price).await?;
+                        g.publish(super::Event::PriceChanged(super::PriceChange {
+                            product_id: q.product_id.clone(),
+                            source: q.source.clone(),
+                            price: q.price,
+                            at: q.observed_at,
+                        }));
+                        if check {
+                            prices.check_at(&q.product_id, q.price).await?;
+                        }
                     }
                 }
                 Ok(quote)

@@ -93,8 +93,26 @@ pub struct Alert {
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
-    /// A price alert was raised.
+    /// A price alert was raised (for `alert.user` only).
     PriceAlert(Alert),
+    /// A list changed (for the users in its audience).
+    ListChanged(crate::lists::ListChange),
+    /// A product's price changed at a store (for whoever tracks it or has it on
+    /// a list).
+    PriceChanged(PriceChange),
+}
+
+/// A new price observed for a product, different from the one before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriceChange {
+    /// The product.
+    pub product_id: String,
+    /// The store.
+    pub source: String,
+    /// The new price.
+    pub price: Money,
+    /// When it was observed (UTC).
+    pub at: Timestamp,
 }
 
 /// Minimum, average and maximum of a product's prices over a period.

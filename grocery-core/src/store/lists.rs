@@ -1,12 +1,16 @@
-//! Lists and their items. Every statement is scoped by owner, so a list that is
-//! not the caller's reads as not found.
+//! Lists and their items. Every statement is scoped by the caller: a list they
+//! neither own nor were shared reads as not found; a write needs the role for
+//! it (and, when the caller gives one, the version it was based on). Every
+//! change bumps the list's version and appends to the change log
+//! (`list_events`) in the same transaction.
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::{Store, amount_from_sql, amount_to_sql, now_ms, ts, unit_from_sql};
 use crate::error::{Error, Result};
 use crate::lists::{
-    GroceryList, ItemId, ItemPatch, ListId, ListItem, ListSummary, NewItem, UserId,
+    ChangeKind, GroceryList, ItemId, ItemPatch, ListChange, ListId, ListItem, ListSummary, NewItem,
+    Role, UserId,
 };
 use crate::quantity::Quantity;
 
@@ -67,12 +71,41 @@ fn conflict_on_unique(e: rusqlite::Error, name: &str) -> Error {
     }
 }
 
-fn list_header(conn: &Connection, owner: UserId, id: ListId) -> Result<GroceryList> {
+/// Who is asking, and for a write the list version it is based on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Access {
+    /// The caller.
+    pub user: UserId,
+    /// For writes: fail with [`Error::StaleVersion`] unless the list is at this version.
+    pub expected: Option<i64>,
+}
+
+impl From<UserId> for Access {
+    fn from(user: UserId) -> Self {
+        Access {
+            user,
+            expected: None,
+        }
+    }
+}
+
+fn role_from_sql(s: &str) -> Role {
+    match s {
+        "owner" => Role::Owner,
+        "editor" => Role::Editor,
+        _ => Role::Viewer,
+    }
+}
+
+/// The list as `user` sees it (without items): theirs, or shared with them.
+fn list_header(conn: &Connection, user: UserId, id: ListId) -> Result<GroceryList> {
     conn.prepare_cached(
-        "SELECT id, name, owner_id, version, created_at, updated_at FROM lists \
-         WHERE id = ?1 AND owner_id = ?2",
+        "SELECT l.id, l.name, l.owner_id, l.version, l.created_at, l.updated_at, \
+         CASE WHEN l.owner_id = ?2 THEN 'owner' ELSE s.role END \
+         FROM lists l LEFT JOIN list_shares s ON s.list_id = l.id AND s.user_id = ?2 \
+         WHERE l.id = ?1 AND (l.owner_id = ?2 OR s.user_id IS NOT NULL)",
     )?
-    .query_row(params![id.0, owner.0], |r| {
+    .query_row(params![id.0, user.0], |r| {
         Ok(GroceryList {
             id: ListId(r.get(0)?),
             name: r.get(1)?,
@@ -80,11 +113,81 @@ fn list_header(conn: &Connection, owner: UserId, id: ListId) -> Result<GroceryLi
             version: r.get(3)?,
             created_at: ts(r.get(4)?),
             updated_at: ts(r.get(5)?),
+            role: role_from_sql(&r.get::<_, String>(6)?),
             items: Vec::new(),
         })
     })
     .optional()?
     .ok_or_else(|| Error::not_found("list", id.to_string()))
+}
+
+/// The list header, if `who` may do what needs `need` to it, at the version
+/// they expect.
+fn writable(conn: &Connection, who: Access, id: ListId, need: Role) -> Result<GroceryList> {
+    let list = list_header(conn, who.user, id)?;
+    if list.role < need {
+        return Err(Error::Forbidden(match need {
+            Role::Owner => format!("only the owner of `{}` may do that", list.name),
+            _ => format!("`{}` is shared with you to view only", list.name),
+        }));
+    }
+    if let Some(expected) = who.expected
+        && expected != list.version
+    {
+        return Err(Error::StaleVersion {
+            what: "list",
+            expected,
+            current: list.version,
+        });
+    }
+    Ok(list)
+}
+
+thread_local! {
+    /// Set when a write transaction on this (blocking-pool) thread appended to
+    /// the change log; [`Store::write`] reads and clears it after the commit.
+    pub(crate) static LOGGED_CHANGE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The users who may see list `list` now: its owner and those it is shared with.
+fn audience(conn: &Connection, list: ListId) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT owner_id FROM lists WHERE id = ?1 UNION SELECT user_id FROM list_shares \
+         WHERE list_id = ?1",
+    )?;
+    let rows = stmt.query_map(params![list.0], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Append one change to the log, visible to `users`.
+fn log_change(
+    tx: &Transaction<'_>,
+    list: ListId,
+    version: i64,
+    kind: ChangeKind,
+    actor: UserId,
+    users: &[i64],
+    now: i64,
+) -> Result<()> {
+    let kind = match kind {
+        ChangeKind::Changed => "changed",
+        ChangeKind::Deleted => "deleted",
+        ChangeKind::Shared => "shared",
+        ChangeKind::Unshared => "unshared",
+    };
+    tx.prepare_cached(
+        "INSERT INTO list_events (list_id, version, kind, actor_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![list.0, version, kind, actor.0, now])?;
+    let seq = tx.last_insert_rowid();
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO list_event_audience (user_id, seq) VALUES (?1, ?2)",
+    )?;
+    for u in users {
+        stmt.execute(params![u, seq])?;
+    }
+    LOGGED_CHANGE.with(|c| c.set(true));
+    Ok(())
 }
 
 fn get_list(conn: &Connection, owner: UserId, id: ListId) -> Result<GroceryList> {
@@ -109,10 +212,26 @@ fn get_item(conn: &Connection, list: ListId, item: ItemId) -> Result<ListItem> {
         .into_item()
 }
 
-fn touch(tx: &Transaction<'_>, list: ListId, now: i64) -> Result<()> {
-    tx.prepare_cached("UPDATE lists SET version = version + 1, updated_at = ?2 WHERE id = ?1")?
-        .execute(params![list.0, now])?;
-    Ok(())
+/// Bump the list's version and log the change.
+fn touch(tx: &Transaction<'_>, list: ListId, actor: UserId, now: i64) -> Result<()> {
+    touch_as(tx, list, actor, now, ChangeKind::Changed)
+}
+
+fn touch_as(
+    tx: &Transaction<'_>,
+    list: ListId,
+    actor: UserId,
+    now: i64,
+    kind: ChangeKind,
+) -> Result<()> {
+    let version: i64 = tx
+        .prepare_cached(
+            "UPDATE lists SET version = version + 1, updated_at = ?2 WHERE id = ?1 \
+             RETURNING version",
+        )?
+        .query_row(params![list.0, now], |r| r.get(0))?;
+    let users = audience(tx, list)?;
+    log_change(tx, list, version, kind, actor, &users, now)
 }
 
 fn product_pk(tx: &Transaction<'_>, id: &str) -> Result<i64> {
@@ -124,8 +243,9 @@ fn product_pk(tx: &Transaction<'_>, id: &str) -> Result<i64> {
 
 /// Add an item, merging into an unchecked item of the same product (or, unlinked,
 /// the same name) whose unit is compatible.
-fn add_item(tx: &Transaction<'_>, owner: UserId, list: ListId, item: &NewItem) -> Result<ListItem> {
-    list_header(tx, owner, list)?;
+fn add_item(tx: &Transaction<'_>, who: Access, list: ListId, item: &NewItem) -> Result<ListItem> {
+    writable(tx, who, list, Role::Editor)?;
+    let owner = who.user;
     let now = now_ms();
     let qty = match item.quantity {
         Some(q) => q,
@@ -164,7 +284,7 @@ fn add_item(tx: &Transaction<'_>, owner: UserId, list: ListId, item: &NewItem) -
             item.note,
             now
         ])?;
-        touch(tx, list, now)?;
+        touch(tx, list, owner, now)?;
         return get_item(tx, list, ItemId(id));
     }
     tx.prepare_cached(
@@ -182,18 +302,18 @@ fn add_item(tx: &Transaction<'_>, owner: UserId, list: ListId, item: &NewItem) -
         now
     ])?;
     let id = tx.last_insert_rowid();
-    touch(tx, list, now)?;
+    touch(tx, list, owner, now)?;
     get_item(tx, list, ItemId(id))
 }
 
 fn update_item(
     tx: &Transaction<'_>,
-    owner: UserId,
+    who: Access,
     list: ListId,
     item: ItemId,
     patch: &ItemPatch,
 ) -> Result<ListItem> {
-    list_header(tx, owner, list)?;
+    writable(tx, who, list, Role::Editor)?;
     let current = get_item(tx, list, item)?;
     let now = now_ms();
     let name = patch.name.as_ref().unwrap_or(&current.name);
@@ -226,7 +346,7 @@ fn update_item(
         checked,
         now
     ])?;
-    touch(tx, list, now)?;
+    touch(tx, list, who.user, now)?;
     get_item(tx, list, item)
 }
 
@@ -278,10 +398,10 @@ pub(crate) struct Edit<T> {
     pub created: bool,
 }
 
-fn apply_op(tx: &Transaction<'_>, owner: UserId, list: ListId, op: &ListOp) -> Result<OpDone> {
+fn apply_op(tx: &Transaction<'_>, who: Access, list: ListId, op: &ListOp) -> Result<OpDone> {
     Ok(match op {
-        ListOp::Add(item) => OpDone::Item(add_item(tx, owner, list, item)?),
-        ListOp::Update(item, patch) => OpDone::Item(update_item(tx, owner, list, *item, patch)?),
+        ListOp::Add(item) => OpDone::Item(add_item(tx, who, list, item)?),
+        ListOp::Update(item, patch) => OpDone::Item(update_item(tx, who, list, *item, patch)?),
         ListOp::Remove(item) => {
             let n = tx
                 .prepare_cached("DELETE FROM list_items WHERE list_id = ?1 AND id = ?2")?
@@ -289,7 +409,7 @@ fn apply_op(tx: &Transaction<'_>, owner: UserId, list: ListId, op: &ListOp) -> R
             if n == 0 {
                 return Err(Error::not_found("item", item.to_string()));
             }
-            touch(tx, list, now_ms())?;
+            touch(tx, list, who.user, now_ms())?;
             OpDone::Removed
         }
         ListOp::Clear => {
@@ -297,7 +417,7 @@ fn apply_op(tx: &Transaction<'_>, owner: UserId, list: ListId, op: &ListOp) -> R
                 .prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
                 .execute(params![list.0])?;
             if n > 0 {
-                touch(tx, list, now_ms())?;
+                touch(tx, list, who.user, now_ms())?;
             }
             OpDone::Cleared(n as u64)
         }
@@ -309,17 +429,19 @@ impl Store {
     /// list afterwards, read in the same transaction.
     pub(crate) async fn apply(
         &self,
-        owner: UserId,
+        who: Access,
         list: ListId,
         ops: Vec<ListOp>,
     ) -> Result<(Vec<OpDone>, GroceryList)> {
         self.write(move |tx| {
-            list_header(tx, owner, list)?;
+            writable(tx, who, list, Role::Editor)?;
+            // The version is checked once, before the first change.
+            let after_check = Access::from(who.user);
             let mut done = Vec::with_capacity(ops.len());
             for op in &ops {
-                done.push(apply_op(tx, owner, list, op)?);
+                done.push(apply_op(tx, after_check, list, op)?);
             }
-            Ok((done, get_list(tx, owner, list)?))
+            Ok((done, get_list(tx, who.user, list)?))
         })
         .await
     }
@@ -329,7 +451,7 @@ impl Store {
     /// changes `plan` returns and read the list back.
     pub(crate) async fn edit<T, F>(
         &self,
-        owner: UserId,
+        who: Access,
         target: ListRef,
         create: bool,
         plan: F,
@@ -338,6 +460,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
     {
+        let owner = who.user;
         self.write(move |tx| {
             let (id, created) = match target {
                 ListRef::Id(id) => (id, false),
@@ -358,7 +481,9 @@ impl Store {
                             )?
                             .execute(params![owner.0, name, now])
                             .map_err(|e| conflict_on_unique(e, &name))?;
-                            (ListId(tx.last_insert_rowid()), true)
+                            let id = ListId(tx.last_insert_rowid());
+                            log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
+                            (id, true)
                         }
                         None => return Err(Error::not_found("list", name)),
                     }
@@ -366,9 +491,12 @@ impl Store {
             };
             let before = get_list(tx, owner, id)?;
             let (ops, extra) = plan(&before)?;
+            if !ops.is_empty() {
+                writable(tx, who, id, Role::Editor)?;
+            }
             let mut done = Vec::with_capacity(ops.len());
             for op in &ops {
-                done.push(apply_op(tx, owner, id, op)?);
+                done.push(apply_op(tx, Access::from(owner), id, op)?);
             }
             let after = if ops.is_empty() {
                 before.clone()
@@ -416,18 +544,23 @@ impl Store {
             )?
             .execute(params![owner.0, name, now])
             .map_err(|e| conflict_on_unique(e, &name))?;
-            get_list(tx, owner, ListId(tx.last_insert_rowid()))
+            let id = ListId(tx.last_insert_rowid());
+            log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
+            get_list(tx, owner, id)
         })
         .await
     }
 
-    /// The owner's lists, oldest first.
+    /// The lists `owner` owns or was shared, oldest first.
     pub(crate) async fn lists_of(&self, owner: UserId) -> Result<Vec<ListSummary>> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT l.id, l.name, count(i.id), count(i.id) - coalesce(sum(i.checked), 0), \
-                 l.updated_at FROM lists l LEFT JOIN list_items i ON i.list_id = l.id \
-                 WHERE l.owner_id = ?1 GROUP BY l.id ORDER BY l.created_at, l.id",
+                 l.updated_at, CASE WHEN l.owner_id = ?1 THEN 'owner' ELSE s.role END, l.version \
+                 FROM lists l LEFT JOIN list_shares s ON s.list_id = l.id AND s.user_id = ?1 \
+                 LEFT JOIN list_items i ON i.list_id = l.id \
+                 WHERE l.owner_id = ?1 OR s.user_id IS NOT NULL \
+                 GROUP BY l.id ORDER BY l.created_at, l.id",
             )?;
             let rows = stmt.query_map(params![owner.0], |r| {
                 Ok(ListSummary {
@@ -436,6 +569,8 @@ impl Store {
                     items: r.get::<_, i64>(2)? as u64,
                     remaining: r.get::<_, i64>(3)? as u64,
                     updated_at: ts(r.get(4)?),
+                    role: role_from_sql(&r.get::<_, String>(5)?),
+                    version: r.get(6)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -451,33 +586,38 @@ impl Store {
     /// Rename a list.
     pub(crate) async fn rename_list(
         &self,
-        owner: UserId,
+        who: Access,
         id: ListId,
         name: String,
     ) -> Result<GroceryList> {
+        let owner = who.user;
         self.write(move |tx| {
-            list_header(tx, owner, id)?;
-            tx.prepare_cached(
-                "UPDATE lists SET name = ?3, version = version + 1, updated_at = ?4 \
-                 WHERE id = ?1 AND owner_id = ?2",
-            )?
-            .execute(params![id.0, owner.0, name, now_ms()])
-            .map_err(|e| conflict_on_unique(e, &name))?;
+            writable(tx, who, id, Role::Owner)?;
+            tx.prepare_cached("UPDATE lists SET name = ?2 WHERE id = ?1")?
+                .execute(params![id.0, name])
+                .map_err(|e| conflict_on_unique(e, &name))?;
+            touch(tx, id, owner, now_ms())?;
             get_list(tx, owner, id)
         })
         .await
     }
 
     /// Delete a list and its items.
-    pub(crate) async fn delete_list(&self, owner: UserId, id: ListId) -> Result<()> {
+    pub(crate) async fn delete_list(&self, who: Access, id: ListId) -> Result<()> {
         self.write(move |tx| {
-            let n = tx
-                .prepare_cached("DELETE FROM lists WHERE id = ?1 AND owner_id = ?2")?
-                .execute(params![id.0, owner.0])?;
-            if n == 0 {
-                return Err(Error::not_found("list", id.to_string()));
-            }
-            Ok(())
+            let list = writable(tx, who, id, Role::Owner)?;
+            let users = audience(tx, id)?;
+            tx.prepare_cached("DELETE FROM lists WHERE id = ?1")?
+                .execute(params![id.0])?;
+            log_change(
+                tx,
+                id,
+                list.version + 1,
+                ChangeKind::Deleted,
+                who.user,
+                &users,
+                now_ms(),
+            )
         })
         .await
     }
@@ -485,52 +625,51 @@ impl Store {
     /// Add (or merge) an item.
     pub(crate) async fn add_item(
         &self,
-        owner: UserId,
+        who: Access,
         list: ListId,
         item: NewItem,
     ) -> Result<ListItem> {
-        self.write(move |tx| add_item(tx, owner, list, &item)).await
+        self.write(move |tx| add_item(tx, who, list, &item)).await
     }
 
     /// Add several items in one transaction: all land or none do.
     pub(crate) async fn add_items(
         &self,
-        owner: UserId,
+        who: Access,
         list: ListId,
         items: Vec<NewItem>,
     ) -> Result<Vec<ListItem>> {
-        self.write(move |tx| items.iter().map(|i| add_item(tx, owner, list, i)).collect())
-            .await
+        self.write(move |tx| {
+            writable(tx, who, list, Role::Editor)?;
+            let who = Access::from(who.user);
+            items.iter().map(|i| add_item(tx, who, list, i)).collect()
+        })
+        .await
     }
 
     /// Change an item.
     pub(crate) async fn update_item(
         &self,
-        owner: UserId,
+        who: Access,
         list: ListId,
         item: ItemId,
         patch: ItemPatch,
     ) -> Result<ListItem> {
-        self.write(move |tx| update_item(tx, owner, list, item, &patch))
+        self.write(move |tx| update_item(tx, who, list, item, &patch))
             .await
     }
 
     /// Remove an item.
-    pub(crate) async fn remove_item(
-        &self,
-        owner: UserId,
-        list: ListId,
-        item: ItemId,
-    ) -> Result<()> {
+    pub(crate) async fn remove_item(&self, who: Access, list: ListId, item: ItemId) -> Result<()> {
         self.write(move |tx| {
-            list_header(tx, owner, list)?;
+            writable(tx, who, list, Role::Editor)?;
             let n = tx
                 .prepare_cached("DELETE FROM list_items WHERE list_id = ?1 AND id = ?2")?
                 .execute(params![list.0, item.0])?;
             if n == 0 {
                 return Err(Error::not_found("item", item.to_string()));
             }
-            touch(tx, list, now_ms())
+            touch(tx, list, who.user, now_ms())
         })
         .await
     }
@@ -539,12 +678,12 @@ impl Store {
     /// checked state and authors kept; ids are new), in one transaction.
     pub(crate) async fn restore_items(
         &self,
-        owner: UserId,
+        who: Access,
         list: ListId,
         items: Vec<ListItem>,
     ) -> Result<()> {
         self.write(move |tx| {
-            list_header(tx, owner, list)?;
+            writable(tx, who, list, Role::Editor)?;
             tx.prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
                 .execute(params![list.0])?;
             for i in &items {
@@ -572,20 +711,20 @@ impl Store {
                     now_ms()
                 ])?;
             }
-            touch(tx, list, now_ms())
+            touch(tx, list, who.user, now_ms())
         })
         .await
     }
 
     /// Remove every item; returns how many went.
-    pub(crate) async fn clear_items(&self, owner: UserId, list: ListId) -> Result<u64> {
+    pub(crate) async fn clear_items(&self, who: Access, list: ListId) -> Result<u64> {
         self.write(move |tx| {
-            list_header(tx, owner, list)?;
+            writable(tx, who, list, Role::Editor)?;
             let n = tx
                 .prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
                 .execute(params![list.0])?;
             if n > 0 {
-                touch(tx, list, now_ms())?;
+                touch(tx, list, who.user, now_ms())?;
             }
             Ok(n as u64)
         })
@@ -593,16 +732,180 @@ impl Store {
     }
 
     /// Remove every checked item; returns how many went.
-    pub(crate) async fn clear_checked(&self, owner: UserId, list: ListId) -> Result<u64> {
+    pub(crate) async fn clear_checked(&self, who: Access, list: ListId) -> Result<u64> {
         self.write(move |tx| {
-            list_header(tx, owner, list)?;
+            writable(tx, who, list, Role::Editor)?;
             let n = tx
                 .prepare_cached("DELETE FROM list_items WHERE list_id = ?1 AND checked = 1")?
                 .execute(params![list.0])?;
             if n > 0 {
-                touch(tx, list, now_ms())?;
+                touch(tx, list, who.user, now_ms())?;
             }
             Ok(n as u64)
+        })
+        .await
+    }
+
+    /// Share a list with `user` as `role` (editor or viewer), or change their
+    /// role; only the owner may. Returns the list as the owner sees it.
+    pub(crate) async fn share_list(
+        &self,
+        who: Access,
+        id: ListId,
+        user: UserId,
+        role: Role,
+    ) -> Result<GroceryList> {
+        self.write(move |tx| {
+            let list = writable(tx, who, id, Role::Owner)?;
+            if user == list.owner {
+                return Err(Error::invalid("the owner already has every right"));
+            }
+            if role == Role::Owner {
+                return Err(Error::invalid("a list has one owner; share as editor or viewer"));
+            }
+            let exists: bool = tx
+                .prepare_cached("SELECT 1 FROM users WHERE id = ?1 AND revoked_at IS NULL")?
+                .query_row(params![user.0], |_| Ok(true))
+                .optional()?
+                .unwrap_or(false);
+            if !exists {
+                return Err(Error::not_found("user", user.to_string()));
+            }
+            let now = now_ms();
+            tx.prepare_cached(
+                "INSERT INTO list_shares (list_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (list_id, user_id) DO UPDATE SET role = excluded.role",
+            )?
+            .execute(params![id.0, user.0, role.as_str(), now])?;
+            touch_as(tx, id, who.user, now, ChangeKind::Shared)?;
+            get_list(tx, who.user, id)
+        })
+        .await
+    }
+
+    /// Take `user`'s access to a list away (the owner may; a user may leave a
+    /// list shared with them). Returns whether they had access.
+    pub(crate) async fn unshare_list(&self, who: Access, id: ListId, user: UserId) -> Result<bool> {
+        self.write(move |tx| {
+            let need = if user == who.user {
+                Role::Viewer
+            } else {
+                Role::Owner
+            };
+            writable(tx, who, id, need)?;
+            let users = audience(tx, id)?;
+            let n = tx
+                .prepare_cached("DELETE FROM list_shares WHERE list_id = ?1 AND user_id = ?2")?
+                .execute(params![id.0, user.0])?;
+            if n == 0 {
+                return Ok(false);
+            }
+            let now = now_ms();
+            let version: i64 = tx
+                .prepare_cached(
+                    "UPDATE lists SET version = version + 1, updated_at = ?2 WHERE id = ?1 \
+                     RETURNING version",
+                )?
+                .query_row(params![id.0, now], |r| r.get(0))?;
+            log_change(tx, id, version, ChangeKind::Unshared, who.user, &users, now)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Who a list is shared with, and as what (the owner or a sharer may ask).
+    pub(crate) async fn list_shares(
+        &self,
+        user: UserId,
+        id: ListId,
+    ) -> Result<Vec<(crate::lists::User, Role)>> {
+        self.read(move |c| {
+            list_header(c, user, id)?;
+            let mut stmt = c.prepare_cached(
+                "SELECT u.id, u.name, u.created_at, s.role FROM list_shares s \
+                 JOIN users u ON u.id = s.user_id WHERE s.list_id = ?1 ORDER BY u.name",
+            )?;
+            let rows = stmt.query_map(params![id.0], |r| {
+                Ok((
+                    crate::lists::User {
+                        id: UserId(r.get(0)?),
+                        name: r.get(1)?,
+                        created_at: ts(r.get(2)?),
+                    },
+                    role_from_sql(&r.get::<_, String>(3)?),
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    /// Changes logged after `after`, in order, at most `limit`, each with its
+    /// audience; `user` narrows them to what that user may see.
+    pub(crate) async fn list_changes(
+        &self,
+        after: i64,
+        user: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<ListChange>> {
+        self.read(move |c| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut stmt = c.prepare_cached(
+                "SELECT e.seq, e.list_id, e.version, e.kind, e.actor_id, e.at, \
+                 (SELECT group_concat(a.user_id) FROM list_event_audience a WHERE a.seq = e.seq) \
+                 FROM list_events e WHERE e.seq > ?1 AND (?2 IS NULL OR EXISTS \
+                 (SELECT 1 FROM list_event_audience a WHERE a.seq = e.seq AND a.user_id = ?2)) \
+                 ORDER BY e.seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![after, user.map(|u| u.0), limit], |r| {
+                let kind = match r.get::<_, String>(3)?.as_str() {
+                    "deleted" => ChangeKind::Deleted,
+                    "shared" => ChangeKind::Shared,
+                    "unshared" => ChangeKind::Unshared,
+                    _ => ChangeKind::Changed,
+                };
+                let audience: Option<String> = r.get(6)?;
+                Ok(ListChange {
+                    seq: r.get(0)?,
+                    list_id: ListId(r.get(1)?),
+                    version: r.get(2)?,
+                    kind,
+                    actor: UserId(r.get(4)?),
+                    at: ts(r.get(5)?),
+                    audience: audience
+                        .unwrap_or_default()
+                        .split(',')
+                        .filter_map(|u| u.parse().ok().map(UserId))
+                        .collect(),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    /// The last logged change's `seq` (0 when none) and the oldest kept (the
+    /// log is pruned; a client behind it must resync).
+    pub(crate) async fn list_change_bounds(&self) -> Result<(i64, i64)> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT coalesce(max(seq), 0), coalesce(min(seq), 0) FROM list_events",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        })
+        .await
+    }
+
+    /// Forget logged changes older than `before_ms`, keeping the newest; returns
+    /// how many went.
+    pub(crate) async fn prune_list_changes(&self, before_ms: i64) -> Result<usize> {
+        self.write(move |tx| {
+            Ok(tx
+                .prepare_cached(
+                    "DELETE FROM list_events WHERE at < ?1 \
+                     AND seq < (SELECT max(seq) FROM list_events)",
+                )?
+                .execute(params![before_ms])?)
         })
         .await
     }

@@ -19,7 +19,7 @@ mod users;
 
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
 pub(crate) use catalog::{ProductRow, fts_matches};
-pub(crate) use lists::{Edit, ListOp, ListRef, OpDone};
+pub(crate) use lists::{Access, Edit, ListOp, ListRef, OpDone};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +42,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../migrations/0003_cache.sql")),
         M::up(include_str!("../../migrations/0004_price_tracking.sql")),
         M::up(include_str!("../../migrations/0005_cache_counters.sql")),
+        M::up(include_str!(
+            "../../migrations/0006_sharing_and_list_events.sql"
+        )),
     ])
 });
 
@@ -66,6 +69,8 @@ struct Inner {
     /// One permit per reader: reads beyond that wait here, asynchronously,
     /// instead of parking blocking-pool threads on the connection locks.
     read_permits: tokio::sync::Semaphore,
+    /// Woken after a commit that appended to the list change log.
+    change_logged: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -137,8 +142,14 @@ impl Store {
                 read_permits: tokio::sync::Semaphore::new(readers.len()),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                change_logged: Arc::default(),
             }),
         })
+    }
+
+    /// Woken (`notify_waiters`) after each commit that logged a list change.
+    pub(crate) fn change_logged(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.inner.change_logged)
     }
 
     /// The database file.
@@ -172,9 +183,13 @@ impl Store {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let mut conn = lock(&inner.writer);
+            lists::LOGGED_CHANGE.with(|c| c.set(false));
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
+            if lists::LOGGED_CHANGE.with(|c| c.replace(false)) {
+                inner.change_logged.notify_waiters();
+            }
             Ok(out)
         })
         .await?
@@ -335,10 +350,10 @@ mod tests {
                 .await
                 .unwrap()
         }
-        assert_eq!(version(&store).await, 5);
+        assert_eq!(version(&store).await, 6);
         drop(store);
         let store = Store::open(&path, opts()).await.unwrap();
-        assert_eq!(version(&store).await, 5);
+        assert_eq!(version(&store).await, 6);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
             .await

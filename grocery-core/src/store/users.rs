@@ -68,4 +68,70 @@ impl Store {
         })
         .await
     }
+
+    /// Set (or replace) a user's token hash; [`Error::NotFound`] for an
+    /// unknown or revoked user.
+    pub(crate) async fn set_token_hash(&self, user: UserId, hash: String) -> Result<()> {
+        self.write(move |tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE users SET token_hash = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                )?
+                .execute(params![user.0, hash])?;
+            if n == 0 {
+                return Err(Error::not_found("user", user.to_string()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The active user whose token hashes to `hash`.
+    pub(crate) async fn user_by_token_hash(&self, hash: String) -> Result<Option<User>> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT id, name, created_at FROM users WHERE token_hash = ?1 \
+                 AND revoked_at IS NULL",
+            )?
+            .query_row(params![hash], |r| {
+                Ok(User {
+                    id: UserId(r.get(0)?),
+                    name: r.get(1)?,
+                    created_at: ts(r.get(2)?),
+                })
+            })
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Revoke a user by name: their token stops working and they disappear
+    /// from listings (their lists stay, unreachable). Returns the user.
+    pub(crate) async fn revoke_user(&self, name: String) -> Result<User> {
+        self.write(move |tx| {
+            let user = tx
+                .prepare_cached(
+                    "SELECT id, name, created_at FROM users WHERE name = ?1 AND revoked_at IS NULL",
+                )?
+                .query_row(params![name], |r| {
+                    Ok(User {
+                        id: UserId(r.get(0)?),
+                        name: r.get(1)?,
+                        created_at: ts(r.get(2)?),
+                    })
+                })
+                .optional()?
+                .ok_or_else(|| Error::not_found("user", name.clone()))?;
+            if user.id == UserId::LOCAL {
+                return Err(Error::invalid("the local user cannot be revoked"));
+            }
+            tx.prepare_cached(
+                "UPDATE users SET revoked_at = ?2, token_hash = NULL, \
+                 name = name || ' (revoked ' || ?2 || ')' WHERE id = ?1",
+            )?
+            .execute(params![user.id.0, now_ms()])?;
+            Ok(user)
+        })
+        .await
+    }
 }
