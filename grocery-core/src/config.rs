@@ -32,6 +32,58 @@ pub struct Config {
     pub cache: crate::cache::CacheConfig,
     /// Where prices come from.
     pub pricing: PricingConfig,
+    /// The HTTP server (`grocery serve`).
+    pub server: ServerConfig,
+}
+
+/// The `[server]` section: the HTTP server's address, limits and logging.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (`--bind` overrides).
+    pub bind: String,
+    /// Serve without tokens, every request as the local user: a personal
+    /// setup. Refused on any address but loopback (`--no-auth` sets it).
+    pub no_auth: bool,
+    /// Origins allowed to call the API from a browser (CORS); empty allows
+    /// none but the server's own page, `["*"]` any.
+    pub cors_origins: Vec<String>,
+    /// Largest request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Longest time a request may take, in milliseconds (streams excepted).
+    pub request_timeout_ms: u64,
+    /// Requests per second each user may make (token bucket refill rate).
+    pub rate_per_user_per_sec: u32,
+    /// Requests a user may make in a burst (token bucket size).
+    pub rate_burst: u32,
+    /// Most live connections (WebSocket and event streams) at once.
+    pub max_subscribers: usize,
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may take to finish,
+    /// in seconds.
+    pub shutdown_grace_secs: u64,
+    /// Log level (`error`, `warn`, `info`, `debug`, `trace`, or a tracing
+    /// filter); `RUST_LOG` overrides.
+    pub log_level: String,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            no_auth: false,
+            cors_origins: Vec::new(),
+            body_limit_bytes: 64 * 1024,
+            request_timeout_ms: 10_000,
+            rate_per_user_per_sec: 50,
+            rate_burst: 100,
+            max_subscribers: 20_000,
+            shutdown_grace_secs: 10,
+            log_level: "info".into(),
+            log_format: "text".into(),
+        }
+    }
 }
 
 /// The `[pricing]` section: the price sources, one per store, asked in this
@@ -318,6 +370,9 @@ const STRING_KEYS: &[&[&str]] = &[
     &["pricing", "kroger", "client_id"],
     &["pricing", "kroger", "client_secret"],
     &["pricing", "kroger", "location_id"],
+    &["server", "bind"],
+    &["server", "log_level"],
+    &["server", "log_format"],
 ];
 
 impl Config {

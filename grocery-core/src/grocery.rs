@@ -284,6 +284,11 @@ impl Grocery {
         weak.upgrade().map(|inner| Grocery { inner })
     }
 
+    /// The shared Redis tier, when `cache.redis_url` is set.
+    pub fn redis(&self) -> Option<&crate::cache::RedisTier> {
+        self.inner.redis.as_ref()
+    }
+
     /// The price sources configured, in the order they are asked.
     pub(crate) fn price_sources(&self) -> &[Arc<dyn crate::pricing::source::PriceSource>] {
         &self.inner.price_sources

@@ -92,6 +92,7 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 mod grocery;
+pub mod health;
 pub mod lists;
 pub mod llm;
 pub mod money;

@@ -1,8 +1,21 @@
 //! # grocery-http
 //!
 //! The HTTP front end of Grocery Agent: an axum [`Router`] over one
-//! [`grocery_core::Grocery`] handle. Handlers extract, call the core once and wrap
-//! the result; errors map from [`grocery_core::ErrorKind`] in one place.
+//! [`grocery_core::Grocery`] handle. Handlers extract, call the core and wrap
+//! the result; errors map from [`grocery_core::ErrorKind`] in one place
+//! ([`ApiError`]).
+//!
+//! - REST under `/api/v1`: the agent, lists and items (with `ETag` /
+//!   `If-Match`), sharing, products, prices, tracking and alerts;
+//! - live updates: `/api/v1/events` (SSE) and `/api/v1/ws` (WebSocket), see
+//!   [`live`];
+//! - `/health/live`, `/health/ready`, `/health/deep`, `/metrics` (Prometheus);
+//! - `/`: the web page, embedded.
+//!
+//! Every API route needs `Authorization: Bearer TOKEN` (`grocery user add
+//! NAME` prints one) unless the server runs in single-user mode, which only
+//! listens on loopback. Each user has a rate limit (429 with `Retry-After`);
+//! bodies, request times and live connections are bounded.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -13,38 +26,121 @@
 //! ```
 #![warn(missing_docs)]
 
+mod auth;
 mod error;
+pub mod live;
+mod ops;
+pub mod routes;
+mod state;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, header};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use grocery_core::agent::AgentReply;
-use grocery_core::{Grocery, SearchHit};
-use serde::Deserialize;
+use grocery_core::{Config, Grocery};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub use auth::Caller;
 pub use error::ApiError;
+pub use ops::{prometheus, rss_bytes};
+pub use state::{AppState, TOKEN_CACHE_TTL};
 
-/// Shared state of every handler.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The core handle.
-    pub grocery: Grocery,
-}
-
-/// The application router.
+/// The application router over `state`.
 pub fn app(state: AppState) -> Router {
+    use routes as r;
+    let api = Router::new()
+        .route("/agent", post(r::agent))
+        .route("/lists", get(r::all_lists).post(r::create_list))
+        .route(
+            "/lists/{id}",
+            get(r::get_list)
+                .patch(r::rename_list)
+                .delete(r::delete_list),
+        )
+        .route("/lists/{id}/items", post(r::add_item))
+        .route(
+            "/lists/{id}/items/{item}",
+            axum::routing::patch(r::update_item).delete(r::remove_item),
+        )
+        .route("/lists/{id}/items/{item}/check", post(r::check_item))
+        .route("/lists/{id}/items/{item}/uncheck", post(r::uncheck_item))
+        .route("/lists/{id}/clear-checked", post(r::clear_checked))
+        .route("/lists/{id}/shares", get(r::shares))
+        .route(
+            "/lists/{id}/shares/{user}",
+            axum::routing::put(r::share).delete(r::unshare),
+        )
+        .route("/products/search", get(r::search))
+        .route("/products/{id}", get(r::product))
+        .route("/prices/{id}", get(r::price))
+        .route("/prices/{id}/history", get(r::history))
+        .route("/tracks", get(r::tracks).post(r::track))
+        .route("/tracks/{id}", axum::routing::delete(r::untrack))
+        .route("/alerts", get(r::alerts))
+        .route("/events", get(live::events))
+        .route("/ws", get(live::ws));
+    let body_limit = state.config().body_limit_bytes;
+    let cors = cors(&state.config().cors_origins);
     Router::new()
-        .route("/health/live", get(live))
-        .route("/api/v1/products/search", get(search))
-        .route("/api/v1/agent", post(agent))
+        .nest("/api/v1", api)
+        .route("/", get(ops::page))
+        .route("/health/live", get(ops::live))
+        .route("/health/ready", get(ops::ready))
+        .route("/health/deep", get(ops::deep))
+        .route("/metrics", get(ops::metrics_text))
+        .fallback(|| async {
+            ApiError::Core(grocery_core::Error::not_found("route", "this path"))
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::observe,
+        ))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(cors)
+        .layer(
+            // Paths only: a query may carry an access token.
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<_>| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                },
+            ),
+        )
         .with_state(state)
 }
 
-/// Serve until `shutdown` resolves, then drain in-flight requests. Starts the
-/// scheduled pricing jobs (the warmer and the check of tracked products, as
-/// `[pricing]` configures them) for as long as the handle lives.
+fn cors(origins: &[String]) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+        ])
+        .expose_headers([header::ETAG, header::RETRY_AFTER]);
+    if origins.iter().any(|o| o == "*") {
+        return base.allow_origin(AllowOrigin::any());
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    base.allow_origin(AllowOrigin::list(list))
+}
+
+/// Serve until `shutdown` resolves, then close live connections and drain
+/// in-flight requests. Starts the scheduled pricing jobs (the warmer and the
+/// check of tracked products, as `[pricing]` configures them) for as long as
+/// the handle lives.
 ///
 /// # Errors
 /// I/O errors from the listener.
@@ -53,14 +149,31 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_state(AppState::new(grocery), listener, shutdown).await
+}
+
+/// [`serve`] with state built by the caller (tests, custom settings).
+///
+/// # Errors
+/// I/O errors from the listener.
+pub async fn serve_state(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grocery = state.grocery().clone();
     grocery.pricing().start_background();
+    let _ = prometheus();
+    let closing = state.clone();
     let served = axum::serve(
         listener,
-        app(AppState {
-            grocery: grocery.clone(),
-        }),
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing live connections, draining requests");
+        closing.begin_shutdown();
+    })
     .await;
     // Conversations continue after a restart; cache counts add up across runs.
     if let Err(e) = grocery.flush().await {
@@ -69,42 +182,133 @@ pub async fn serve(
     served
 }
 
-async fn live() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// Options of [`run`], from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Address to listen on; `[server] bind` when absent.
+    pub bind: Option<String>,
+    /// Single-user mode without tokens (loopback only).
+    pub no_auth: bool,
 }
 
-#[derive(Debug, Deserialize)]
-struct SearchParams {
-    q: String,
-    #[serde(default)]
-    limit: usize,
+/// Why [`run`] could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration or the database is unusable.
+    #[error(transparent)]
+    Core(#[from] grocery_core::Error),
+    /// Single-user mode on an address other people can reach.
+    #[error("--no-auth serves everyone as the local user; it only listens on loopback, not {0}")]
+    NoAuthOffLoopback(String),
+    /// The bind address is not `HOST:PORT`.
+    #[error("bad bind address `{0}`: expected HOST:PORT, like 127.0.0.1:8080")]
+    BadAddress(String),
+    /// Binding or serving failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The failure.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-async fn search(
-    State(app): State<AppState>,
-    Query(p): Query<SearchParams>,
-) -> Result<Json<Vec<SearchHit>>, ApiError> {
-    Ok(Json(app.grocery.catalog().search(&p.q, p.limit).await?))
+/// Open the database of `config` and serve it until SIGTERM or Ctrl-C (then
+/// drain for up to `shutdown_grace_secs`). Logs the bound address. What
+/// `grocery serve` and `grocery-server` run.
+///
+/// # Errors
+/// See [`ServeError`].
+pub async fn run(mut config: Config, options: ServeOptions) -> Result<(), ServeError> {
+    if let Some(bind) = options.bind {
+        config.server.bind = bind;
+    }
+    config.server.no_auth |= options.no_auth;
+    let bind = config.server.bind.clone();
+    let found = tokio::net::lookup_host(bind.as_str())
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next());
+    let Some(addr) = found else {
+        return Err(ServeError::BadAddress(bind));
+    };
+    if config.server.no_auth && !addr.ip().is_loopback() {
+        return Err(ServeError::NoAuthOffLoopback(addr.to_string()));
+    }
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let grocery = Grocery::open(config).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Io {
+            context: format!("cannot listen on {addr}"),
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Io {
+        context: "no local address".into(),
+        source,
+    })?;
+    let single = grocery.config().server.no_auth;
+    tracing::info!(addr = %bound, single_user = single, "listening on http://{bound}");
+    eprintln!("grocery: listening on http://{bound}");
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        terminate().await;
+        let _ = signalled_tx.send(());
+    };
+    let serving = serve(grocery, listener, shutdown);
+    tokio::pin!(serving);
+    let outcome = tokio::select! {
+        r = &mut serving => r,
+        () = async {
+            let _ = signalled_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(?grace, "requests still running after the grace period; stopping");
+            Ok(())
+        }
+    };
+    outcome.map_err(|source| ServeError::Io {
+        context: "serving failed".into(),
+        source,
+    })
 }
 
-#[derive(Debug, Deserialize)]
-struct AgentRequest {
-    text: String,
-    #[serde(default)]
-    session: Option<String>,
-    #[serde(default)]
-    list: Option<String>,
+/// Resolves on SIGTERM or Ctrl-C.
+async fn terminate() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
 
-async fn agent(
-    State(app): State<AppState>,
-    Json(body): Json<AgentRequest>,
-) -> Result<Json<AgentReply>, ApiError> {
-    let session = body.session.as_deref().unwrap_or("default");
-    Ok(Json(
-        app.grocery
-            .agent()
-            .handle_in(session, &body.text, body.list.as_deref())
-            .await?,
-    ))
+/// Set up logging as `[server]` says (`log_level`, `log_format` text or
+/// json); `RUST_LOG` overrides the level. For the server binaries.
+pub fn init_tracing(config: &grocery_core::config::ServerConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log_format.eq_ignore_ascii_case("json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -1,26 +1,57 @@
-//! `grocery-http`: serve the API on `GROCERY_HTTP_ADDR` (default 127.0.0.1:8080).
+//! `grocery-server`: serve the API (the same as `grocery serve`).
+//!
+//! `grocery-server [--bind ADDR] [--db PATH] [--config FILE] [--no-auth]`
 
-use grocery_core::{Config, Grocery};
+use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let config = Config::load(None)?;
-    let grocery = Grocery::open(config).await?;
-    let addr = std::env::var("GROCERY_HTTP_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!(%addr, "listening");
-    let shutdown = async {
-        // If the signal handler cannot be installed, run until killed.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+use grocery_core::Config;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut options = grocery_http::ServeOptions::default();
+    let (mut db, mut config_path) = (None, None);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--bind" => options.bind = args.next(),
+            "--db" => db = args.next(),
+            "--config" => config_path = args.next(),
+            "--no-auth" => options.no_auth = true,
+            "-h" | "--help" => {
+                println!(
+                    "grocery-server [--bind ADDR] [--db PATH] [--config FILE] [--no-auth]\n\
+                     Serves the Grocery Agent API until SIGTERM or Ctrl-C."
+                );
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("grocery-server: unknown argument `{other}` (try --help)");
+                return ExitCode::from(64);
+            }
+        }
+    }
+    let mut config = match Config::load(config_path.as_deref().map(std::path::Path::new)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("grocery-server: {e}");
+            return ExitCode::from(78);
         }
     };
-    grocery_http::serve(grocery, listener, shutdown).await?;
-    Ok(())
+    if let Some(db) = db {
+        config.store.path = Some(db.into());
+    }
+    grocery_http::init_tracing(&config.server);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("grocery-server: {e}");
+            return ExitCode::from(71);
+        }
+    };
+    match runtime.block_on(grocery_http::run(config, options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("grocery-server: {e}");
+            ExitCode::from(78)
+        }
+    }
 }

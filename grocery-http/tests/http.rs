@@ -1,74 +1,751 @@
-//! Router tests with `oneshot`: the skeleton routes and the error shape.
+//! The server over real TCP on 127.0.0.1:0: tokens, every route's isolation
+//! between users, versions (`If-Match`), sharing, limits, health, metrics,
+//! live updates over WebSocket and SSE, and graceful shutdown.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use grocery_http::{AppState, app};
-use tower::ServiceExt;
+use std::time::Duration;
 
-async fn state() -> (AppState, tempfile::TempDir) {
+use futures_util::{SinkExt, StreamExt};
+use grocery_core::config::ServerConfig;
+use grocery_core::{Config, Grocery};
+use grocery_http::AppState;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+struct Server {
+    base: String,
+    grocery: Grocery,
+    state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_with(edit: impl FnOnce(&mut ServerConfig)) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = grocery_core::Config::default();
+    let mut config = Config::default();
     config.store.path = Some(dir.path().join("g.db"));
-    let grocery = grocery_core::Grocery::open(config).await.unwrap();
-    (AppState { grocery }, dir)
+    config.pricing.warm_top = 0;
+    edit(&mut config.server);
+    let grocery = Grocery::open(config).await.unwrap();
+    let state = AppState::new(grocery.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(grocery_http::serve_state(state.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    Server {
+        base,
+        grocery,
+        state,
+        stop: Some(stop),
+        task,
+        _dir: dir,
+    }
 }
 
-async fn get(state: AppState, uri: &str) -> (StatusCode, serde_json::Value) {
-    let res = app(state)
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    )
+async fn start() -> Server {
+    start_with(|_| {}).await
+}
+
+impl Server {
+    async fn user(&self, name: &str) -> String {
+        self.grocery
+            .users()
+            .add_with_token(name)
+            .await
+            .unwrap()
+            .token
+    }
+
+    async fn call(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let client = reqwest::Client::new();
+        let mut req = client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let (s, _, b) = self.call(Some(token), Method::GET, path, None, &[]).await;
+        (s, b)
+    }
+
+    async fn send(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let (s, _, b) = self.call(Some(token), method, path, Some(body), &[]).await;
+        (s, b)
+    }
 }
 
 #[tokio::test]
-async fn live_answers() {
-    let (s, _d) = state().await;
-    let (status, body) = get(s, "/health/live").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["status"], "ok");
-}
-
-#[tokio::test]
-async fn search_returns_products() {
-    let (s, _d) = state().await;
-    let (status, body) = get(s, "/api/v1/products/search?q=bannana&limit=2").await;
+async fn tokens_are_required_and_errors_have_one_shape() {
+    let s = start().await;
+    let (status, headers, body) = s.call(None, Method::GET, "/api/v1/lists", None, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["kind"], "unauthorized");
+    assert!(headers.contains_key("www-authenticate"));
+    for bad in ["nope", "gro_forged", ""] {
+        let (status, _, _) = s
+            .call(Some(bad), Method::GET, "/api/v1/lists", None, &[])
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}");
+    }
+    // Health and search need no token.
+    let (status, _, body) = s.call(None, Method::GET, "/health/live", None, &[]).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, _, body) = s
+        .call(
+            None,
+            Method::GET,
+            "/api/v1/products/search?q=bannana&limit=2",
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body[0]["kind"], "banana", "{body}");
-}
-
-#[tokio::test]
-async fn invalid_input_is_a_400_with_the_error_shape() {
-    let (s, _d) = state().await;
-    let q = "x".repeat(500);
-    let (status, body) = get(s, &format!("/api/v1/products/search?q={q}")).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"]["kind"], "invalid_input");
-}
-
-#[tokio::test]
-async fn agent_applies_the_request() {
-    let (s, _d) = state().await;
-    let req = Request::post("/api/v1/agent")
+    // Malformed bodies and unknown routes answer in the same JSON shape.
+    let t = s.user("ana").await;
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{}/api/v1/lists", s.base))
+        .bearer_auth(&t)
         .header("content-type", "application/json")
-        .body(Body::from(
-            r#"{"text": "add 2 gallons of milk and a dozen eggs"}"#,
-        ))
-        .unwrap();
-    let res = app(s).oneshot(req).await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .body("{not json")
+        .send()
         .await
         .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(body["list"]["items"].as_array().unwrap().len(), 2, "{body}");
-    assert!(body["list"]["total_cents"].as_i64().unwrap() > 0);
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["kind"], "bad_request");
+    let (status, body) = s.get(&t, "/api/v1/nowhere").await;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (status, body) = s.get(&t, "/api/v1/lists/abc").await;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+}
+
+#[tokio::test]
+async fn the_agent_fills_a_list_with_prices_and_a_total() {
+    let s = start().await;
+    let t = s.user("ana").await;
+    let (status, reply) = s
+        .send(
+            &t,
+            Method::POST,
+            "/api/v1/agent",
+            json!({"text": "add 2 gallons of milk and a dozen eggs"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let (status, lists) = s.get(&t, "/api/v1/lists").await;
+    assert_eq!(status, StatusCode::OK);
+    let list = &lists[0];
+    assert_eq!(list["role"], "owner");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    assert!(list["total_cents"].as_i64().unwrap() > 0, "{list}");
+    let (status, one) = s.get(&t, &format!("/api/v1/lists/{}", list["id"])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["total_cents"], list["total_cents"]);
+    // Huge text is refused, not parsed.
+    let (status, _) = s
+        .send(
+            &t,
+            Method::POST,
+            "/api/v1/agent",
+            json!({"text": "milk ".repeat(1000)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// Every route that names a list, item, track or alert, as another user: 404
+/// (not 403), and nothing changes.
+#[tokio::test]
+async fn a_user_never_reads_or_changes_anothers_data() {
+    let s = start().await;
+    let ana = s.user("ana").await;
+    let bob = s.user("bob").await;
+    let (_, list) = s
+        .send(
+            &ana,
+            Method::POST,
+            "/api/v1/lists",
+            json!({"name": "Ana's"}),
+        )
+        .await;
+    let id = list["id"].as_i64().unwrap();
+    let (_, list) = s
+        .send(
+            &ana,
+            Method::POST,
+            &format!("/api/v1/lists/{id}/items"),
+            json!({"name": "milk"}),
+        )
+        .await;
+    let item = list["items"][0]["id"].as_i64().unwrap();
+    let version = list["version"].as_i64().unwrap();
+    let milk = s.grocery.catalog().search("milk", 1).await.unwrap()[0]
+        .product
+        .id
+        .clone();
+    let (status, _) = s
+        .send(
+            &ana,
+            Method::POST,
+            "/api/v1/tracks",
+            json!({"product_id": milk, "below_cents": 99_999}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let routes: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/api/v1/lists/{id}"), None),
+        (
+            Method::PATCH,
+            format!("/api/v1/lists/{id}"),
+            Some(json!({"name": "mine"})),
+        ),
+        (Method::DELETE, format!("/api/v1/lists/{id}"), None),
+        (
+            Method::POST,
+            format!("/api/v1/lists/{id}/items"),
+            Some(json!({"name": "x"})),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/lists/{id}/items/{item}"),
+            Some(json!({"name": "x"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/lists/{id}/items/{item}"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/lists/{id}/items/{item}/check"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/lists/{id}/items/{item}/uncheck"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/lists/{id}/clear-checked"),
+            None,
+        ),
+        (Method::GET, format!("/api/v1/lists/{id}/shares"), None),
+        (
+            Method::PUT,
+            format!("/api/v1/lists/{id}/shares/bob"),
+            Some(json!({"role": "editor"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/lists/{id}/shares/bob"),
+            None,
+        ),
+    ];
+    for (method, path, body) in routes {
+        let (status, _, err) = s.call(Some(&bob), method.clone(), &path, body, &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {err}");
+        assert_eq!(err["error"]["kind"], "not_found");
+    }
+    let (_, lists) = s.get(&bob, "/api/v1/lists").await;
+    assert_eq!(lists, json!([]));
+    let (_, tracks) = s.get(&bob, "/api/v1/tracks").await;
+    assert_eq!(tracks, json!([]));
+    let (_, alerts) = s.get(&bob, "/api/v1/alerts").await;
+    assert_eq!(alerts, json!([]), "Ana's track fired for Ana only");
+    let (_, alerts) = s.get(&ana, "/api/v1/alerts").await;
+    assert_eq!(alerts.as_array().unwrap().len(), 1);
+    let (status, _, _) = s
+        .call(
+            Some(&bob),
+            Method::DELETE,
+            &format!("/api/v1/tracks/{milk}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Nothing changed.
+    let (_, after) = s.get(&ana, &format!("/api/v1/lists/{id}")).await;
+    assert_eq!(after["version"].as_i64(), Some(version));
+    assert_eq!(after["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_stale_if_match_gets_412_and_changes_nothing() {
+    let s = start().await;
+    let t = s.user("ana").await;
+    let (_, headers, list) = s
+        .call(
+            Some(&t),
+            Method::POST,
+            "/api/v1/lists",
+            Some(json!({"name": "L"})),
+            &[],
+        )
+        .await;
+    let id = list["id"].as_i64().unwrap();
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    assert_eq!(etag, format!("\"{}\"", list["version"]));
+    // Device 1 writes with the current version.
+    let (status, headers, _) = s
+        .call(
+            Some(&t),
+            Method::POST,
+            &format!("/api/v1/lists/{id}/items"),
+            Some(json!({"name": "milk"})),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let new_etag = headers["etag"].to_str().unwrap().to_string();
+    assert_ne!(new_etag, etag);
+    // Device 2 still holds the old version: 412, the current ETag, no change.
+    let (status, headers, body) = s
+        .call(
+            Some(&t),
+            Method::POST,
+            &format!("/api/v1/lists/{id}/items"),
+            Some(json!({"name": "eggs"})),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    assert_eq!(body["error"]["kind"], "stale_version");
+    assert_eq!(headers["etag"].to_str().unwrap(), new_etag);
+    let (status, _, _) = s
+        .call(
+            Some(&t),
+            Method::DELETE,
+            &format!("/api/v1/lists/{id}"),
+            None,
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (_, list) = s.get(&t, &format!("/api/v1/lists/{id}")).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    // A malformed If-Match is a 400.
+    let (status, _, _) = s
+        .call(
+            Some(&t),
+            Method::PATCH,
+            &format!("/api/v1/lists/{id}"),
+            Some(json!({"name": "M"})),
+            &[("if-match", "yesterday")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn sharing_roles_are_enforced_over_http() {
+    let s = start().await;
+    let ana = s.user("ana").await;
+    let vi = s.user("vi").await;
+    let ed = s.user("ed").await;
+    let (_, list) = s
+        .send(
+            &ana,
+            Method::POST,
+            "/api/v1/lists",
+            json!({"name": "Family"}),
+        )
+        .await;
+    let id = list["id"].as_i64().unwrap();
+    for (who, role) in [("vi", "viewer"), ("ed", "editor")] {
+        let (status, _) = s
+            .send(
+                &ana,
+                Method::PUT,
+                &format!("/api/v1/lists/{id}/shares/{who}"),
+                json!({"role": role}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, shares) = s.get(&ana, &format!("/api/v1/lists/{id}/shares")).await;
+    assert_eq!(shares.as_array().unwrap().len(), 2);
+    let (_, lists) = s.get(&vi, "/api/v1/lists").await;
+    assert_eq!(
+        (lists[0]["id"].as_i64(), lists[0]["role"].as_str()),
+        (Some(id), Some("viewer"))
+    );
+    let (status, body) = s
+        .send(
+            &vi,
+            Method::POST,
+            &format!("/api/v1/lists/{id}/items"),
+            json!({"name": "candy"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (status, _) = s
+        .send(
+            &ed,
+            Method::POST,
+            &format!("/api/v1/lists/{id}/items"),
+            json!({"name": "bread"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, _) = s
+        .call(
+            Some(&ed),
+            Method::DELETE,
+            &format!("/api/v1/lists/{id}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = s
+        .call(
+            Some(&ana),
+            Method::DELETE,
+            &format!("/api/v1/lists/{id}/shares/vi"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = s.get(&vi, &format!("/api/v1/lists/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn rate_limits_and_body_limits_answer_with_their_codes() {
+    let s = start_with(|c| {
+        c.rate_per_user_per_sec = 1;
+        c.rate_burst = 3;
+        c.body_limit_bytes = 1_024;
+    })
+    .await;
+    let t = s.user("ana").await;
+    let other = s.user("bob").await;
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let (status, headers, _) = s
+            .call(Some(&t), Method::GET, "/api/v1/lists", None, &[])
+            .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(headers.contains_key("retry-after"));
+        }
+        codes.push(status.as_u16());
+    }
+    assert_eq!(&codes[..3], &[200, 200, 200]);
+    assert!(codes[3..].iter().all(|&c| c == 429), "{codes:?}");
+    // Another user has a bucket of their own.
+    let (status, _) = s.get(&other, "/api/v1/lists").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = s
+        .send(
+            &other,
+            Method::POST,
+            "/api/v1/lists",
+            json!({"name": "x".repeat(4_000)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["kind"], "too_large");
+}
+
+#[tokio::test]
+async fn health_and_metrics_report_the_parts() {
+    let s = start().await;
+    let t = s.user("ana").await;
+    s.get(&t, "/api/v1/lists").await;
+    let (status, _, ready) = s.call(None, Method::GET, "/health/ready", None, &[]).await;
+    assert_eq!(
+        (status, ready["status"].as_str()),
+        (StatusCode::OK, Some("ok")),
+        "{ready}"
+    );
+    let (status, _, deep) = s.call(None, Method::GET, "/health/deep", None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{deep}");
+    let names: Vec<&str> = deep["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "store",
+        "store.write",
+        "cache.l1",
+        "cache.l3",
+        "source.demo",
+    ] {
+        assert!(names.contains(&n), "{n} missing: {deep}");
+    }
+    let (status, _, text) = s.call(None, Method::GET, "/metrics", None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().unwrap().to_string();
+    for m in [
+        "http_request_duration_seconds_bucket",
+        "route=\"/api/v1/lists\"",
+        "http_requests_in_flight",
+        "grocery_cache_hits_total",
+        "grocery_breaker_state",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(text.contains(m), "{m} missing from /metrics");
+    }
+}
+
+async fn ws_connect(
+    s: &Server,
+    token: &str,
+    after: Option<i64>,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let base = s.base.replace("http://", "ws://");
+    let after = after.map(|a| format!("&after={a}")).unwrap_or_default();
+    let url = format!("{base}/api/v1/ws?access_token={token}{after}");
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+/// The next JSON message of `event` kind, skipping others, within 10 s.
+async fn next_event<S>(ws: &mut S, event: &str) -> Value
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no `{event}` message"))
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["event"] == event {
+                return v;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_clients_see_shared_changes_in_order_and_resume_without_gaps() {
+    let s = start().await;
+    let ana = s.user("ana").await;
+    let bob = s.user("bob").await;
+    let eve = s.user("eve").await;
+    let (_, list) = s
+        .send(
+            &ana,
+            Method::POST,
+            "/api/v1/lists",
+            json!({"name": "Shared"}),
+        )
+        .await;
+    let id = list["id"].as_i64().unwrap();
+    s.send(
+        &ana,
+        Method::PUT,
+        &format!("/api/v1/lists/{id}/shares/bob"),
+        json!({"role": "editor"}),
+    )
+    .await;
+    let (_, private) = s
+        .send(
+            &ana,
+            Method::POST,
+            "/api/v1/lists",
+            json!({"name": "Private"}),
+        )
+        .await;
+
+    let mut ana_ws = ws_connect(&s, &ana, None).await;
+    let ready = next_event(&mut ana_ws, "ready").await;
+    let mut eve_ws = ws_connect(&s, &eve, None).await;
+    next_event(&mut eve_ws, "ready").await;
+
+    // Bob (another user, another device) adds two items; Ana sees both, in order.
+    for name in ["milk", "eggs"] {
+        s.send(
+            &bob,
+            Method::POST,
+            &format!("/api/v1/lists/{id}/items"),
+            json!({"name": name}),
+        )
+        .await;
+    }
+    let first = next_event(&mut ana_ws, "list_changed").await;
+    let second = next_event(&mut ana_ws, "list_changed").await;
+    assert_eq!(first["list_id"].as_i64(), Some(id));
+    assert!(first["seq"].as_i64() < second["seq"].as_i64());
+    assert!(first["version"].as_i64() < second["version"].as_i64());
+    assert!(first["seq"].as_i64() > ready["seq"].as_i64());
+    let bob_id = s.grocery.users().find("bob").await.unwrap().id.0;
+    assert_eq!(first["actor"].as_i64(), Some(bob_id));
+
+    // Ana disconnects; changes happen meanwhile (one on her private list, one
+    // by the CLI writing the same database); she resumes after `second`.
+    ana_ws.close(None).await.unwrap();
+    s.send(
+        &ana,
+        Method::POST,
+        &format!("/api/v1/lists/{}/items", private["id"]),
+        json!({"name": "gift"}),
+    )
+    .await;
+    let cli = Grocery::open(s.grocery.config().clone()).await.unwrap();
+    let ana_user = s.grocery.users().find("ana").await.unwrap().id;
+    cli.lists_for(ana_user)
+        .add_item(
+            grocery_core::ListId(id),
+            grocery_core::NewItem::new("coffee"),
+        )
+        .await
+        .unwrap();
+    let mut again = ws_connect(&s, &ana, second["seq"].as_i64()).await;
+    let a = next_event(&mut again, "list_changed").await;
+    let b = next_event(&mut again, "list_changed").await;
+    assert_eq!(a["list_id"], private["id"]);
+    assert_eq!(b["list_id"].as_i64(), Some(id));
+    assert_eq!(
+        b["seq"].as_i64(),
+        Some(a["seq"].as_i64().unwrap() + 1),
+        "no gap, no repeat"
+    );
+    next_event(&mut again, "ready").await;
+
+    // Eve, who has no access, was told nothing; Ana's private change never
+    // reached Bob either.
+    eve_ws.send(Message::Close(None)).await.unwrap();
+    while let Some(Ok(m)) = eve_ws.next().await {
+        if let Message::Text(t) = m {
+            panic!("Eve received {t}");
+        }
+    }
+    let mut bob_ws = ws_connect(&s, &bob, Some(0)).await;
+    loop {
+        let v: Value = match bob_ws.next().await.unwrap().unwrap() {
+            Message::Text(t) => serde_json::from_str(&t).unwrap(),
+            _ => continue,
+        };
+        if v["event"] == "ready" {
+            break;
+        }
+        assert_eq!(v["list_id"].as_i64(), Some(id), "Bob saw another list: {v}");
+    }
+}
+
+#[tokio::test]
+async fn server_sent_events_carry_ids_and_honour_last_event_id() {
+    let s = start().await;
+    let t = s.user("ana").await;
+    let (_, list) = s
+        .send(&t, Method::POST, "/api/v1/lists", json!({"name": "L"}))
+        .await;
+    let id = list["id"].as_i64().unwrap();
+    let seq = s.grocery.lists().latest_change().await.unwrap();
+    s.send(
+        &t,
+        Method::POST,
+        &format!("/api/v1/lists/{id}/items"),
+        json!({"name": "milk"}),
+    )
+    .await;
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/events", s.base))
+        .bearer_auth(&t)
+        .header("last-event-id", seq.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut body = res.bytes_stream();
+    let mut text = String::new();
+    while !text.contains("\"ready\"") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), body.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains(&format!("id: {}", seq + 1)), "{text}");
+    assert!(text.contains("\"list_changed\""), "{text}");
+}
+
+#[tokio::test]
+async fn shutdown_closes_live_sockets_and_finishes() {
+    let mut s = start().await;
+    let t = s.user("ana").await;
+    let mut ws = ws_connect(&s, &t, None).await;
+    next_event(&mut ws, "ready").await;
+    assert_eq!(s.state.subscribers(), 1);
+    s.stop.take().unwrap().send(()).unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Close(frame) = m {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await
+    .unwrap();
+    assert_eq!(closed, Some(1001), "going away");
+    tokio::time::timeout(Duration::from_secs(10), s.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }

@@ -103,6 +103,24 @@ impl RedisTier {
         self.run::<i64>(redis::cmd("DEL").arg(key)).await.map(drop)
     }
 
+    /// Whether Redis answers a `PING` now (tried even while marked down).
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.inner.conn.clone();
+        matches!(
+            tokio::time::timeout(
+                OP_TIMEOUT * 2,
+                redis::cmd("PING").query_async::<String>(&mut conn)
+            )
+            .await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Delete one key; failures are ignored (health checks).
+    pub async fn delete_key(&self, key: &str) {
+        let _ = self.del(key).await;
+    }
+
     /// The keys matching `pattern` (a Redis glob), found with `SCAN`, at most
     /// `cap` of them.
     pub(crate) async fn scan(&self, pattern: &str, cap: usize) -> Result<Vec<String>, Unavailable> {

@@ -98,6 +98,15 @@ impl<'a> Lists<'a> {
             .map(Some)
     }
 
+    /// The `seq` of the latest logged change to any list (0 when none): the
+    /// cursor of "now" for a client that starts listening.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn latest_change(&self) -> Result<i64> {
+        Ok(self.g.store().list_change_bounds().await?.0)
+    }
+
     /// Who a list is shared with, and as what.
     ///
     /// # Errors

@@ -504,9 +504,23 @@ async fn fetch(
         let one = std::slice::from_ref(product);
         let attempt = retry(&s.retry, &s.budget, || async {
             s.limiter.acquire().await?;
-            s.bulkhead
+            let started = std::time::Instant::now();
+            let out = s
+                .bulkhead
                 .run(s.breaker.call(s.timeout, s.source.quote(one)))
-                .await
+                .await;
+            let outcome = match &out {
+                Ok(_) => "ok",
+                Err(e) if crate::resilience::BreakerOpen::is_rejection(e) => "rejected",
+                Err(_) => "error",
+            };
+            metrics::histogram!(
+                "grocery_upstream_request_duration_seconds",
+                "source" => s.source.name().to_string(),
+                "outcome" => outcome,
+            )
+            .record(started.elapsed().as_secs_f64());
+            out
         })
         .await;
         match attempt {

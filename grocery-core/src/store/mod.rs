@@ -147,6 +147,41 @@ impl Store {
         })
     }
 
+    /// A trivial read, for health checks.
+    pub(crate) async fn ping(&self) -> Result<()> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Write a probe row and read it back in the same transaction, for health
+    /// checks.
+    pub(crate) async fn probe_write(&self) -> Result<()> {
+        self.write(|tx| {
+            let now = now_ms().to_string();
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('health_probe', ?1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [&now],
+            )?;
+            let back: String = tx.query_row(
+                "SELECT value FROM meta WHERE key = 'health_probe'",
+                [],
+                |r| r.get(0),
+            )?;
+            if back == now {
+                Ok(())
+            } else {
+                Err(Error::Internal(
+                    "the probe row read back differently".into(),
+                ))
+            }
+        })
+        .await
+    }
+
     /// Woken (`notify_waiters`) after each commit that logged a list change.
     pub(crate) fn change_logged(&self) -> Arc<tokio::sync::Notify> {
         Arc::clone(&self.inner.change_logged)

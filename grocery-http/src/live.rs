@@ -1,0 +1,345 @@
+//! Real-time updates: `GET /api/v1/events` (server-sent events) and
+//! `GET /api/v1/ws` (WebSocket) carry the same JSON messages to a user:
+//!
+//! - `{"event":"list_changed","seq":41,"list_id":3,"version":9,"kind":"changed",...}`
+//!   for every change to a list the user may see (by anyone: another user,
+//!   another device, the CLI writing the same database), in commit order;
+//!   `seq` is the resume cursor;
+//! - `{"event":"price_alert",...}` for the user's alerts, and
+//!   `{"event":"price_changed",...}` for products the user tracks or has on a list;
+//! - `{"event":"ready","seq":41}` once the backlog is sent (the cursor now);
+//! - `{"event":"resync","reason":"..."}` when the server could not keep the
+//!   client whole (the cursor is older than the log keeps, or the client read
+//!   too slowly): reload the lists, then continue.
+//!
+//! A client resumes with `?after=SEQ` (or, for SSE, the standard
+//! `Last-Event-ID`): every list change after it is sent first, then live ones,
+//! with none missed or repeated. A connection's queue is bounded
+//! ([`QUEUE`] messages): a client that falls behind gets `resync`, the
+//! server does not grow. On shutdown, streams end and sockets close cleanly.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use grocery_core::pricing::Event;
+use grocery_core::{Grocery, UserId};
+use serde::Deserialize;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::{AppState, SubscriberGuard};
+
+/// Messages queued per connection before it counts as too slow.
+pub const QUEUE: usize = 256;
+
+/// `?after=SEQ`.
+#[derive(Debug, Deserialize)]
+pub struct ResumeParams {
+    /// The last `seq` the client saw.
+    #[serde(default)]
+    pub after: Option<i64>,
+}
+
+/// One message to a client, as JSON text with its `seq` when it has one.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    seq: Option<i64>,
+    json: String,
+}
+
+fn outgoing(event: &Event) -> Option<Outgoing> {
+    let seq = match event {
+        Event::ListChanged(c) => Some(c.seq),
+        _ => None,
+    };
+    serde_json::to_string(event)
+        .ok()
+        .map(|json| Outgoing { seq, json })
+}
+
+fn control(kind: &str, extra: serde_json::Value) -> Outgoing {
+    let mut v = serde_json::json!({ "event": kind });
+    if let (Some(obj), Some(more)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, x) in more {
+            obj.insert(k.clone(), x.clone());
+        }
+    }
+    Outgoing {
+        seq: None,
+        json: v.to_string(),
+    }
+}
+
+/// The products whose price changes concern `user`: tracked, or on a list.
+async fn watched(g: &Grocery, user: UserId) -> HashSet<String> {
+    let mut ids: HashSet<String> = HashSet::new();
+    if let Ok(tracks) = g.prices_for(user).tracks().await {
+        ids.extend(tracks.into_iter().map(|t| t.product_id));
+    }
+    let lists = g.lists_for(user);
+    if let Ok(all) = lists.all().await {
+        for s in all {
+            if let Ok(list) = lists.get(s.id).await {
+                ids.extend(list.items.into_iter().filter_map(|i| i.product_id));
+            }
+        }
+    }
+    ids
+}
+
+/// Feed one client: the backlog after `after`, then live events for `user`,
+/// into a bounded queue; ends when the client goes or the server shuts down.
+fn subscribe(app: &AppState, user: UserId, after: Option<i64>) -> mpsc::Receiver<Outgoing> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let g = app.grocery().clone();
+    // Subscribe before reading the backlog, so nothing falls in between.
+    let mut live = g.subscribe();
+    let mut shutdown = app.shutdown_signal();
+    tokio::spawn(async move {
+        let mut last = after;
+        // Sends in order; `false` when the client is gone. A full queue means
+        // the client is too slow: drop what it cannot take and tell it to resync.
+        let mut behind = false;
+        let send = |msg: Outgoing, behind: &mut bool| -> bool {
+            if *behind {
+                if tx.capacity() < QUEUE / 2 {
+                    return !tx.is_closed();
+                }
+                *behind = false;
+                if tx
+                    .try_send(control("resync", serde_json::json!({"reason": "too slow"})))
+                    .is_err()
+                {
+                    return !tx.is_closed();
+                }
+            }
+            match tx.try_send(msg) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    *behind = true;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        };
+        if !catch_up(&g, user, &mut last, &tx).await {
+            return;
+        }
+        let mut products = watched(&g, user).await;
+        let mut products_stale = false;
+        loop {
+            let event = tokio::select! {
+                e = live.recv() => e,
+                _ = shutdown.changed() => return,
+                () = tx.closed() => return,
+            };
+            let msg = match event {
+                Ok(Event::ListChanged(c)) => {
+                    if !c.audience.contains(&user) || last.is_some_and(|l| c.seq <= l) {
+                        continue;
+                    }
+                    last = Some(c.seq);
+                    products_stale = true;
+                    outgoing(&Event::ListChanged(c))
+                }
+                Ok(Event::PriceAlert(a)) => {
+                    if a.user != user {
+                        continue;
+                    }
+                    outgoing(&Event::PriceAlert(a))
+                }
+                Ok(Event::PriceChanged(p)) => {
+                    if products_stale {
+                        products = watched(&g, user).await;
+                        products_stale = false;
+                    }
+                    if !products.contains(&p.product_id) {
+                        continue;
+                    }
+                    outgoing(&Event::PriceChanged(p))
+                }
+                Ok(_) => None,
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // The server fell behind the broadcast: replay list
+                    // changes from the log; nothing else can be replayed.
+                    if !catch_up(&g, user, &mut last, &tx).await {
+                        return;
+                    }
+                    Some(control(
+                        "resync",
+                        serde_json::json!({"reason": "prices skipped"}),
+                    ))
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if let Some(msg) = msg
+                && !send(msg, &mut behind)
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Send the logged list changes after `last` (all of them, waiting for room:
+/// a reconnecting client must get everything), then `ready`. `false` when the
+/// client is gone.
+async fn catch_up(
+    g: &Grocery,
+    user: UserId,
+    last: &mut Option<i64>,
+    tx: &mpsc::Sender<Outgoing>,
+) -> bool {
+    let lists = g.lists_for(user);
+    if let Some(after) = *last {
+        loop {
+            match lists.changes_since(last.unwrap_or(after), 500).await {
+                Ok(Some(changes)) => {
+                    let n = changes.len();
+                    for c in changes {
+                        *last = Some(c.seq);
+                        let Some(msg) = outgoing(&Event::ListChanged(c)) else {
+                            continue;
+                        };
+                        if tx.send(msg).await.is_err() {
+                            return false;
+                        }
+                    }
+                    if n < 500 {
+                        break;
+                    }
+                }
+                Ok(None) => {
+                    let msg = control(
+                        "resync",
+                        serde_json::json!({"reason": "the cursor is older than the log keeps"}),
+                    );
+                    if tx.send(msg).await.is_err() {
+                        return false;
+                    }
+                    *last = None;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the list change log");
+                    let msg = control("resync", serde_json::json!({"reason": "log unreadable"}));
+                    if tx.send(msg).await.is_err() {
+                        return false;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    let seq = match *last {
+        Some(s) => s,
+        None => match lists.latest_change().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the list change log");
+                0
+            }
+        },
+    };
+    *last = Some(seq);
+    tx.send(control("ready", serde_json::json!({ "seq": seq })))
+        .await
+        .is_ok()
+}
+
+/// The cursor a request resumes after: `?after=`, else `Last-Event-ID`.
+fn resume_point(params: &ResumeParams, headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    if let Some(a) = params.after {
+        return Ok(Some(a.max(0)));
+    }
+    match headers.get("last-event-id") {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .map(|s| Some(s.max(0)))
+            .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be a seq number")),
+        None => Ok(None),
+    }
+}
+
+/// `GET /api/v1/events`: server-sent events.
+pub(crate) async fn events(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    Query(params): Query<ResumeParams>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let after = resume_point(&params, &headers)?;
+    let guard = app.open_subscriber()?;
+    let rx = subscribe(&app, user, after);
+    let stream = futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+        let msg = rx.recv().await?;
+        let mut ev = SseEvent::default().data(msg.json);
+        if let Some(seq) = msg.seq {
+            ev = ev.id(seq.to_string());
+        }
+        Some((Ok(ev), (rx, guard)))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// `GET /api/v1/ws`: the same messages over a WebSocket.
+pub(crate) async fn ws(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    Query(params): Query<ResumeParams>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let after = resume_point(&params, &headers)?;
+    let guard = app.open_subscriber()?;
+    Ok(upgrade
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| serve_socket(app, user, after, socket, guard))
+        .into_response())
+}
+
+async fn serve_socket(
+    app: AppState,
+    user: UserId,
+    after: Option<i64>,
+    mut socket: WebSocket,
+    _guard: SubscriberGuard,
+) {
+    let mut rx = subscribe(&app, user, after);
+    let mut shutdown = app.shutdown_signal();
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(m) => {
+                    if socket.send(Message::Text(m.json.into())).await.is_err() {
+                        return;
+                    }
+                }
+                None => break,
+            },
+            incoming = socket.recv() => match incoming {
+                // Pings are answered by the library; clients send nothing else we need.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: axum::extract::ws::close_code::AWAY,
+            reason: "server shutting down".into(),
+        })))
+        .await;
+}

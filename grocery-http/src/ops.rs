@@ -1,0 +1,150 @@
+//! Operations: health checks, Prometheus metrics, the request middleware
+//! (timing, in-flight count, timeout) and the embedded web page.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use grocery_core::health::{Health, Status};
+use grocery_core::resilience::BreakerState;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::error::ApiError;
+use crate::routes::ApiJson;
+use crate::state::AppState;
+
+/// Histogram buckets for durations, in seconds (0.25 ms to 10 s).
+const BUCKETS: &[f64] = &[
+    0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    10.0,
+];
+
+/// The process's Prometheus recorder, installed on first use (a process has
+/// one global recorder; every app in it shares it).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+        }
+        handle
+    })
+}
+
+/// Time every request by route and status, count those in flight, and cut
+/// off a request that takes longer than `request_timeout_ms` (live streams
+/// excepted).
+pub(crate) async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().as_str().to_string();
+    let streaming = route == "/api/v1/ws" || route == "/api/v1/events";
+    let started = Instant::now();
+    let in_flight = metrics::gauge!("http_requests_in_flight");
+    in_flight.increment(1.0);
+    let timeout = Duration::from_millis(app.config().request_timeout_ms.max(1));
+    let response = if streaming {
+        next.run(req).await
+    } else {
+        match tokio::time::timeout(timeout, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::TimedOut.into_response(),
+        }
+    };
+    in_flight.decrement(1.0);
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        "method" => method,
+        "route" => route,
+        "status" => status,
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /health/live`: the process answers.
+pub(crate) async fn live() -> ApiJson<serde_json::Value> {
+    ApiJson(serde_json::json!({ "status": "ok" }))
+}
+
+fn health_response(h: Health) -> Response {
+    let status = if h.status == Status::Down {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(h)).into_response()
+}
+
+/// `GET /health/ready`: the store (and Redis, when configured) answer; 503
+/// with details when not.
+pub(crate) async fn ready(State(app): State<AppState>) -> Response {
+    health_response(app.grocery().ready().await)
+}
+
+/// `GET /health/deep`: a store write and read, each cache tier, each price
+/// source's breaker.
+pub(crate) async fn deep(State(app): State<AppState>) -> Response {
+    health_response(app.grocery().deep_health().await)
+}
+
+/// Resident memory of this process, in bytes (Linux; 0 elsewhere).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub(crate) async fn metrics_text(State(app): State<AppState>) -> Response {
+    let g = app.grocery();
+    let pricing = g.pricing();
+    let stats = pricing.cache_stats();
+    for (tier, t) in [("l1", stats.l1), ("l2", stats.l2), ("l3", stats.l3)] {
+        metrics::counter!("grocery_cache_hits_total", "tier" => tier).absolute(t.hits);
+        metrics::counter!("grocery_cache_misses_total", "tier" => tier).absolute(t.misses);
+        metrics::counter!("grocery_cache_errors_total", "tier" => tier).absolute(t.errors);
+    }
+    metrics::counter!("grocery_cache_requests_total").absolute(stats.requests);
+    metrics::counter!("grocery_cache_upstream_loads_total").absolute(stats.loads);
+    metrics::counter!("grocery_cache_stale_served_total").absolute(stats.stale_served);
+    for s in pricing.sources() {
+        let state = match s.breaker.state {
+            BreakerState::Closed => 0.0,
+            BreakerState::HalfOpen => 1.0,
+            BreakerState::Open => 2.0,
+        };
+        metrics::gauge!("grocery_breaker_state", "source" => s.name.clone()).set(state);
+        metrics::counter!("grocery_breaker_rejected_total", "source" => s.name.clone())
+            .absolute(s.breaker.rejected_total);
+        metrics::gauge!("grocery_source_in_flight", "source" => s.name.clone())
+            .set(s.in_flight as f64);
+    }
+    metrics::gauge!("process_resident_memory_bytes").set(rss_bytes() as f64);
+    metrics::gauge!("grocery_live_connections").set(app.subscribers() as f64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        prometheus().render(),
+    )
+        .into_response()
+}
+
+/// `GET /`: the web page, embedded in the binary.
+pub(crate) async fn page() -> Html<&'static str> {
+    Html(include_str!("../static/index.html"))
+}

@@ -1,0 +1,576 @@
+//! The REST handlers under `/api/v1`: each extracts, calls the core once (or
+//! twice, to read back) and wraps the answer.
+//!
+//! Lists carry their version as a strong `ETag` (`"7"`). A write to a list may
+//! send `If-Match` with the version it was based on; when the list has moved
+//! on, the answer is 412 with the current `ETag` and nothing is changed.
+
+use std::time::Duration;
+
+use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use grocery_core::agent::AgentReply;
+use grocery_core::catalog::Product;
+use grocery_core::lists::{GroceryList, ItemPatch, Lists, Role};
+use grocery_core::pricing::client::PriceAnswer;
+use grocery_core::pricing::{Alert, PricePoint, PriceStats, Target, Track};
+use grocery_core::{ItemId, ListId, Money, NewItem, SearchHit, UserId};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `Json` whose rejections are [`ApiError`]s (our JSON error shape).
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `Path` with [`ApiError`] rejections.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// `Query` with [`ApiError`] rejections.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+type ApiResult<T> = Result<T, ApiError>;
+
+// ---- agent ------------------------------------------------------------
+
+/// `POST /api/v1/agent`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRequest {
+    /// What the person said.
+    pub text: String,
+    /// Conversation name (context is kept per user and session).
+    #[serde(default)]
+    pub session: Option<String>,
+    /// The list to act on; the session's or the default list when absent.
+    #[serde(default)]
+    pub list: Option<String>,
+}
+
+/// Longest agent request text, in characters.
+const MAX_TEXT_CHARS: usize = 2_000;
+
+pub(crate) async fn agent(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiJson(body): ApiJson<AgentRequest>,
+) -> ApiResult<ApiJson<AgentReply>> {
+    if body.text.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "text is longer than {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    let session = body.session.as_deref().unwrap_or("default");
+    Ok(ApiJson(
+        app.grocery()
+            .agent_for(user)
+            .handle_in(session, &body.text, body.list.as_deref())
+            .await?,
+    ))
+}
+
+// ---- lists ------------------------------------------------------------
+
+/// One line of a list as the API shows it: the item, its product and price.
+#[derive(Debug, Serialize)]
+pub struct LineView {
+    /// The item.
+    #[serde(flatten)]
+    pub item: grocery_core::ListItem,
+    /// The product's display name, when linked.
+    pub product_name: Option<String>,
+    /// Packs that cover the quantity.
+    pub packs: u32,
+    /// Price of the packs in cents, when known.
+    pub line_total_cents: Option<i64>,
+}
+
+/// A list as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ListView {
+    /// Identifier.
+    pub id: ListId,
+    /// Name.
+    pub name: String,
+    /// What the caller may do with it.
+    pub role: Role,
+    /// Its owner.
+    pub owner: UserId,
+    /// Version (also the `ETag`).
+    pub version: i64,
+    /// Last change (UTC).
+    pub updated_at: jiff::Timestamp,
+    /// Items, oldest first, priced.
+    pub items: Vec<LineView>,
+    /// Total of the unchecked, priced lines, in cents.
+    pub total_cents: i64,
+    /// Unchecked lines without a price.
+    pub unpriced: u64,
+}
+
+fn view(lists: &Lists<'_>, list: GroceryList) -> ApiResult<ListView> {
+    let (id, name, role, owner, updated_at) = (
+        list.id,
+        list.name.clone(),
+        list.role,
+        list.owner,
+        list.updated_at,
+    );
+    let priced = lists.price(list)?;
+    Ok(ListView {
+        id,
+        name,
+        role,
+        owner,
+        version: priced.version,
+        updated_at,
+        total_cents: priced.total.cents,
+        unpriced: priced.unpriced,
+        items: priced
+            .lines
+            .into_iter()
+            .map(|l| LineView {
+                product_name: l.product.as_ref().map(Product::display_name),
+                packs: l.packs,
+                line_total_cents: l.line_total.map(|m| m.cents),
+                item: l.item,
+            })
+            .collect(),
+    })
+}
+
+/// A list answer with its `ETag`.
+fn with_etag(status: StatusCode, list: ListView) -> Response {
+    let etag = HeaderValue::from_str(&format!("\"{}\"", list.version));
+    let mut r = (status, axum::Json(list)).into_response();
+    if let Ok(v) = etag {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+/// The version an `If-Match` header asks for; `None` without one (or `*`).
+fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| ApiError::bad_request("If-Match is not text"))?
+        .trim();
+    if v == "*" {
+        return Ok(None);
+    }
+    v.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("If-Match must be a list's ETag, like \"7\""))
+}
+
+/// The caller's lists, checked against `If-Match` for writes.
+fn lists_of<'a>(app: &'a AppState, user: UserId, headers: &HeaderMap) -> ApiResult<Lists<'a>> {
+    let lists = app.grocery().lists_for(user);
+    Ok(match if_match(headers)? {
+        Some(v) => lists.expecting(v),
+        None => lists,
+    })
+}
+
+async fn read_back(
+    app: &AppState,
+    user: UserId,
+    id: ListId,
+    status: StatusCode,
+) -> ApiResult<Response> {
+    let lists = app.grocery().lists_for(user);
+    let list = lists.get(id).await?;
+    Ok(with_etag(status, view(&lists, list)?))
+}
+
+pub(crate) async fn all_lists(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+) -> ApiResult<ApiJson<Vec<ListView>>> {
+    let lists = app.grocery().lists_for(user);
+    let mut out = Vec::new();
+    for summary in lists.all().await? {
+        match lists.get(summary.id).await {
+            Ok(list) => out.push(view(&lists, list)?),
+            // Deleted between the two reads.
+            Err(grocery_core::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(ApiJson(out))
+}
+
+/// `POST /api/v1/lists` and `PATCH /api/v1/lists/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameBody {
+    /// The list's name.
+    pub name: String,
+}
+
+pub(crate) async fn create_list(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiJson(body): ApiJson<NameBody>,
+) -> ApiResult<Response> {
+    let lists = app.grocery().lists_for(user);
+    let list = lists.create(&body.name).await?;
+    Ok(with_etag(StatusCode::CREATED, view(&lists, list)?))
+}
+
+pub(crate) async fn get_list(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
+    read_back(&app, user, ListId(id), StatusCode::OK).await
+}
+
+pub(crate) async fn rename_list(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<i64>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<NameBody>,
+) -> ApiResult<Response> {
+    let lists = lists_of(&app, user, &headers)?;
+    let list = lists.rename(ListId(id), &body.name).await?;
+    Ok(with_etag(StatusCode::OK, view(&lists, list)?))
+}
+
+pub(crate) async fn delete_list(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<i64>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    lists_of(&app, user, &headers)?.delete(ListId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn add_item(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<i64>,
+    headers: HeaderMap,
+    ApiJson(item): ApiJson<NewItem>,
+) -> ApiResult<Response> {
+    lists_of(&app, user, &headers)?
+        .add_item(ListId(id), item)
+        .await?;
+    read_back(&app, user, ListId(id), StatusCode::CREATED).await
+}
+
+pub(crate) async fn update_item(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath((id, item)): ApiPath<(i64, i64)>,
+    headers: HeaderMap,
+    ApiJson(patch): ApiJson<ItemPatch>,
+) -> ApiResult<Response> {
+    lists_of(&app, user, &headers)?
+        .update_item(ListId(id), ItemId(item), patch)
+        .await?;
+    read_back(&app, user, ListId(id), StatusCode::OK).await
+}
+
+pub(crate) async fn remove_item(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath((id, item)): ApiPath<(i64, i64)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    lists_of(&app, user, &headers)?
+        .remove_item(ListId(id), ItemId(item))
+        .await?;
+    read_back(&app, user, ListId(id), StatusCode::OK).await
+}
+
+async fn set_checked(
+    app: &AppState,
+    user: UserId,
+    headers: &HeaderMap,
+    id: i64,
+    item: i64,
+    checked: bool,
+) -> ApiResult<Response> {
+    lists_of(app, user, headers)?
+        .check(ListId(id), ItemId(item), checked)
+        .await?;
+    read_back(app, user, ListId(id), StatusCode::OK).await
+}
+
+pub(crate) async fn check_item(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath((id, item)): ApiPath<(i64, i64)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    set_checked(&app, user, &headers, id, item, true).await
+}
+
+pub(crate) async fn uncheck_item(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath((id, item)): ApiPath<(i64, i64)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    set_checked(&app, user, &headers, id, item, false).await
+}
+
+pub(crate) async fn clear_checked(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<i64>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    lists_of(&app, user, &headers)?
+        .clear_checked(ListId(id))
+        .await?;
+    read_back(&app, user, ListId(id), StatusCode::OK).await
+}
+
+/// One share of a list.
+#[derive(Debug, Serialize)]
+pub struct ShareView {
+    /// The user it is shared with.
+    pub user: String,
+    /// Their role.
+    pub role: Role,
+}
+
+pub(crate) async fn shares(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<ApiJson<Vec<ShareView>>> {
+    let shares = app.grocery().lists_for(user).shares(ListId(id)).await?;
+    Ok(ApiJson(
+        shares
+            .into_iter()
+            .map(|(u, role)| ShareView { user: u.name, role })
+            .collect(),
+    ))
+}
+
+/// `PUT /api/v1/lists/{id}/shares/{user}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareBody {
+    /// `editor` or `viewer`.
+    pub role: Role,
+}
+
+pub(crate) async fn share(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath((id, name)): ApiPath<(i64, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ShareBody>,
+) -> ApiResult<Response> {
+    let lists = lists_of(&app, user, &headers)?;
+    // Only the owner learns whether a user name exists.
+    lists.get(ListId(id)).await?;
+    let with = app.grocery().users().find(&name).await?;
+    let list = lists.share(ListId(id), with.id, body.role).await?;
+    Ok(with_etag(StatusCode::OK, view(&lists, list)?))
+}
+
+pub(crate) async fn unshare(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath((id, name)): ApiPath<(i64, String)>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let lists = lists_of(&app, user, &headers)?;
+    lists.get(ListId(id)).await?;
+    let with = app.grocery().users().find(&name).await?;
+    if lists.unshare(ListId(id), with.id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(grocery_core::Error::not_found("share", name).into())
+    }
+}
+
+// ---- products and prices ----------------------------------------------
+
+/// `?q=&limit=`.
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    /// The query.
+    pub q: String,
+    /// Most results (default 10, at most 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+pub(crate) async fn search(
+    State(app): State<AppState>,
+    _caller: Option<Caller>,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> ApiResult<ApiJson<Vec<SearchHit>>> {
+    let limit = p.limit.unwrap_or(10).clamp(1, 100);
+    Ok(ApiJson(app.grocery().catalog().search(&p.q, limit).await?))
+}
+
+pub(crate) async fn product(
+    State(app): State<AppState>,
+    _caller: Option<Caller>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<Product>> {
+    Ok(ApiJson(app.grocery().catalog().get(&id)?))
+}
+
+/// `?max_age=SECS` (0: ask the store now).
+#[derive(Debug, Deserialize)]
+pub struct PriceParams {
+    /// How old a cached price the caller accepts, in seconds.
+    #[serde(default)]
+    pub max_age: Option<u64>,
+}
+
+pub(crate) async fn price(
+    State(app): State<AppState>,
+    Caller(_user): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(p): ApiQuery<PriceParams>,
+) -> ApiResult<ApiJson<PriceAnswer>> {
+    Ok(ApiJson(
+        app.grocery()
+            .pricing()
+            .price(&id, p.max_age.map(Duration::from_secs))
+            .await?,
+    ))
+}
+
+/// `?days=N` (default 90, at most 3650).
+#[derive(Debug, Deserialize)]
+pub struct HistoryParams {
+    /// How many days back.
+    #[serde(default)]
+    pub days: Option<u32>,
+}
+
+/// A product's price history over a period.
+#[derive(Debug, Serialize)]
+pub struct HistoryView {
+    /// The product.
+    pub product_id: String,
+    /// Days covered.
+    pub days: u32,
+    /// Change points, oldest first.
+    pub points: Vec<PricePoint>,
+    /// Minimum, average, maximum and latest; absent without observations.
+    pub stats: Option<PriceStats>,
+}
+
+pub(crate) async fn history(
+    State(app): State<AppState>,
+    Caller(_user): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(p): ApiQuery<HistoryParams>,
+) -> ApiResult<ApiJson<HistoryView>> {
+    let days = p.days.unwrap_or(90).clamp(1, 3_650);
+    let g = app.grocery();
+    g.catalog().get(&id)?;
+    let since = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(24 * i64::from(days)))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(ApiJson(HistoryView {
+        points: g.prices().history(&id, Some(since)).await?,
+        stats: g.prices().stats(&id, days).await?,
+        product_id: id,
+        days,
+    }))
+}
+
+pub(crate) async fn tracks(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+) -> ApiResult<ApiJson<Vec<Track>>> {
+    Ok(ApiJson(app.grocery().prices_for(user).tracks().await?))
+}
+
+/// `POST /api/v1/tracks`: one of `below_cents` or `drop_percent`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackBody {
+    /// The product.
+    pub product_id: String,
+    /// Alert at or below this price.
+    #[serde(default)]
+    pub below_cents: Option<i64>,
+    /// Alert this many percent under today's price.
+    #[serde(default)]
+    pub drop_percent: Option<u8>,
+}
+
+pub(crate) async fn track(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiJson(body): ApiJson<TrackBody>,
+) -> ApiResult<(StatusCode, ApiJson<Track>)> {
+    let target = match (body.below_cents, body.drop_percent) {
+        (Some(c), None) => Target::Below(Money::usd(c)),
+        (None, Some(p)) => Target::DropPercent(p),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of below_cents or drop_percent",
+            ));
+        }
+    };
+    let t = app
+        .grocery()
+        .prices_for(user)
+        .track(&body.product_id, target)
+        .await?;
+    Ok((StatusCode::CREATED, ApiJson(t)))
+}
+
+pub(crate) async fn untrack(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    if app.grocery().prices_for(user).untrack(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(grocery_core::Error::not_found("track", id).into())
+    }
+}
+
+/// `?limit=N` (default 50, at most 500).
+#[derive(Debug, Deserialize)]
+pub struct LimitParams {
+    /// Most results.
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+pub(crate) async fn alerts(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiQuery(p): ApiQuery<LimitParams>,
+) -> ApiResult<ApiJson<Vec<Alert>>> {
+    let limit = p.limit.unwrap_or(50).clamp(1, 500);
+    Ok(ApiJson(app.grocery().prices_for(user).alerts(limit).await?))
+}
