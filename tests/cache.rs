@@ -262,3 +262,39 @@ async fn report_counts_every_tier_and_clear_empties_redis_too() {
         .unwrap();
     assert_eq!(again.tier, Tier::Upstream, "nothing left in any tier");
 }
+
+#[tokio::test]
+async fn price_events_cross_instances_through_redis() {
+    use grocery_core::pricing::Event;
+    let url = redis_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = common::config_in(&dir);
+    config.cache.redis_url = Some(Secret::new(&url));
+    config.pricing.warm_top = 0;
+    // Two server instances on one database, sharing Redis.
+    let a = Grocery::open(config.clone()).await.unwrap();
+    let b = Grocery::open(config).await.unwrap();
+    let mut on_b = b.subscribe();
+    // B's relay subscribes in the background. A prices one product after
+    // another (each first observation is a price change) until B hears one
+    // that A saw: it can only have come through Redis, B asked for nothing.
+    let products = a.catalog().most_popular(200);
+    let mut sent = Vec::new();
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        for id in &products {
+            a.pricing().price(id, None).await.unwrap();
+            sent.push(id.clone());
+            match tokio::time::timeout(Duration::from_millis(100), on_b.recv()).await {
+                Ok(Ok(Event::PriceChanged(p))) => return Some(p),
+                Ok(Ok(_)) | Err(_) => {}
+                Ok(Err(e)) => panic!("{e}"),
+            }
+        }
+        None
+    })
+    .await
+    .expect("B never heard A's price changes")
+    .expect("ran out of products");
+    assert!(sent.contains(&heard.product_id));
+    assert_eq!(heard.source, "demo");
+}

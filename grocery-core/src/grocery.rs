@@ -46,6 +46,10 @@ pub(crate) struct Inner {
     redis: Option<crate::cache::RedisTier>,
     /// The task publishing logged list changes, started by the first subscriber.
     tailer: std::sync::OnceLock<()>,
+    /// Events to and from other instances through Redis, when configured.
+    relay: tokio::sync::OnceCell<Option<crate::events::Relay>>,
+    /// Woken when another instance says it logged a list change.
+    remote_change: Arc<tokio::sync::Notify>,
     /// Sessions changed since the last flush, by (user, name).
     dirty_sessions:
         std::sync::Mutex<std::collections::HashMap<(UserId, String), crate::agent::SharedSession>>,
@@ -115,6 +119,8 @@ impl Grocery {
             events: tokio::sync::broadcast::channel(1_024).0,
             pricing: std::sync::OnceLock::new(),
             tailer: std::sync::OnceLock::new(),
+            relay: tokio::sync::OnceCell::new(),
+            remote_change: Arc::default(),
             price_sources,
         });
         // Write changed sessions behind the requests, in batches; the task ends
@@ -318,8 +324,39 @@ impl Grocery {
     /// for list changes.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::pricing::Event> {
         let rx = self.inner.events.subscribe();
-        self.inner.tailer.get_or_init(|| self.start_tailer());
+        self.inner.tailer.get_or_init(|| {
+            self.start_tailer();
+            // Hear other instances through Redis too (see [`crate::events`]).
+            if self.inner.redis.is_some()
+                && let Ok(rt) = tokio::runtime::Handle::try_current()
+            {
+                let g = self.clone();
+                rt.spawn(async move {
+                    if let Some(relay) = g.relay().await {
+                        relay.start(&g);
+                    }
+                });
+            }
+        });
         rx
+    }
+
+    /// The Redis relay, when Redis is configured (made once).
+    async fn relay(&self) -> Option<crate::events::Relay> {
+        let redis = self.inner.redis.clone()?;
+        self.inner
+            .relay
+            .get_or_init(|| async {
+                match self.inner.store.database_id().await {
+                    Ok(id) => Some(crate::events::Relay::new(redis, &id)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no database id; events stay in this process");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
     }
 
     /// Publish logged list changes in order: at once after this process's
@@ -332,6 +369,7 @@ impl Grocery {
         };
         let weak = self.downgrade();
         let notify = self.inner.store.change_logged();
+        let remote = Arc::clone(&self.inner.remote_change);
         runtime.spawn(async move {
             let mut last: Option<i64> = None;
             let mut pruned_at = tokio::time::Instant::now();
@@ -339,6 +377,9 @@ impl Grocery {
                 let notified = notify.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
+                let told = remote.notified();
+                tokio::pin!(told);
+                told.as_mut().enable();
                 let Some(g) = Grocery::upgrade(&weak) else {
                     break;
                 };
@@ -378,14 +419,43 @@ impl Grocery {
                 drop(g);
                 tokio::select! {
                     () = &mut notified => {}
+                    () = &mut told => {}
                     () = tokio::time::sleep(TAIL_INTERVAL) => {}
                 }
             }
         });
     }
 
-    /// Send an event to the subscribers (none listening is fine).
+    /// Send an event to the subscribers (none listening is fine); price
+    /// events also go to other instances through Redis, when configured.
     pub(crate) fn publish(&self, event: crate::pricing::Event) {
+        if self.inner.redis.is_some()
+            && matches!(
+                event,
+                crate::pricing::Event::PriceAlert(_) | crate::pricing::Event::PriceChanged(_)
+            )
+        {
+            if let Some(Some(relay)) = self.inner.relay.get() {
+                relay.send(Some(event.clone()));
+            } else if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let (g, e) = (self.clone(), event.clone());
+                rt.spawn(async move {
+                    if let Some(relay) = g.relay().await {
+                        relay.send(Some(e));
+                    }
+                });
+            }
+        }
+        self.publish_local(event);
+    }
+
+    /// Another instance logged a list change: read the log now.
+    pub(crate) fn remote_change(&self) {
+        self.inner.remote_change.notify_waiters();
+    }
+
+    /// Send an event to this process's subscribers only.
+    pub(crate) fn publish_local(&self, event: crate::pricing::Event) {
         let _ = self.inner.events.send(event);
     }
 

@@ -91,6 +91,7 @@ pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod error;
+mod events;
 mod grocery;
 pub mod health;
 pub mod lists;

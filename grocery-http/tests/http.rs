@@ -749,3 +749,48 @@ async fn shutdown_closes_live_sockets_and_finishes() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn single_user_mode_needs_no_token_and_only_listens_on_loopback() {
+    let s = start_with(|c| c.no_auth = true).await;
+    let (status, _, body) = s
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/lists",
+            Some(json!({"name": "Mine"})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["owner"].as_i64(), Some(grocery_core::UserId::LOCAL.0));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.store.path = Some(dir.path().join("g.db"));
+    for bind in ["0.0.0.0:0", "[::]:0"] {
+        let e = grocery_http::run(
+            config.clone(),
+            grocery_http::ServeOptions {
+                bind: Some(bind.into()),
+                no_auth: true,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, grocery_http::ServeError::NoAuthOffLoopback(_)),
+            "{bind}: {e}"
+        );
+    }
+    let e = grocery_http::run(
+        config,
+        grocery_http::ServeOptions {
+            bind: Some("not an address".into()),
+            no_auth: false,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, grocery_http::ServeError::BadAddress(_)), "{e}");
+}

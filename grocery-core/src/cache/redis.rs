@@ -34,6 +34,7 @@ pub struct RedisTier {
 }
 
 struct Inner {
+    client: redis::Client,
     conn: ConnectionManager,
     /// `Some(last attempt)` while Redis is marked down.
     down: Mutex<Option<Instant>>,
@@ -65,10 +66,11 @@ impl RedisTier {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| Error::Config(format!("cache.redis_url: {e}")))?;
         Ok(RedisTier {
             inner: Arc::new(Inner {
+                client,
                 conn,
                 down: Mutex::new(None),
             }),
@@ -114,6 +116,18 @@ impl RedisTier {
             .await,
             Ok(Ok(_))
         )
+    }
+
+    /// The client, for connections of their own (pub/sub).
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.inner.client
+    }
+
+    /// Publish `message` on `channel`; `false` when Redis is unavailable.
+    pub(crate) async fn publish(&self, channel: &str, message: &str) -> bool {
+        self.run::<i64>(redis::cmd("PUBLISH").arg(channel).arg(message))
+            .await
+            .is_ok()
     }
 
     /// Delete one key; failures are ignored (health checks).

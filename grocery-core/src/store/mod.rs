@@ -147,6 +147,27 @@ impl Store {
         })
     }
 
+    /// This database's random identity, made on first use: processes on the
+    /// same database share it (and so their Redis event channel).
+    pub(crate) async fn database_id(&self) -> Result<String> {
+        let mut bytes = [0_u8; 16];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| Error::Internal(format!("no randomness for an id: {e}")))?;
+        let fresh: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('database_id', ?1) ON CONFLICT DO NOTHING",
+                [&fresh],
+            )?;
+            Ok(tx.query_row(
+                "SELECT value FROM meta WHERE key = 'database_id'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
     /// A trivial read, for health checks.
     pub(crate) async fn ping(&self) -> Result<()> {
         self.read(|c| {
