@@ -93,10 +93,13 @@ async fn fake_kroger() -> (String, Fake) {
 }
 
 const TIMEOUT_MS: u64 = 300;
-const WAIT_IN_OPEN_MS: u64 = 200;
+/// Long enough that an open breaker stays open through a test's reads on a
+/// busy machine (a probe in between would make one more upstream call); the
+/// half-open test waits it out once.
+const WAIT_IN_OPEN_MS: u64 = 3_000;
 
 /// Kroger only (no demo market to fall back on), one attempt per call, a
-/// breaker that opens at 50% of 10 calls (at least 4) and waits 200 ms.
+/// breaker that opens at 50% of 10 calls (at least 4) and waits 3 s.
 fn config(dir: &tempfile::TempDir, base_url: String, cache: CacheConfig) -> Config {
     let mut c = Config::default();
     c.store.path = Some(dir.path().join("g.db"));
@@ -128,6 +131,18 @@ fn config(dir: &tempfile::TempDir, base_url: String, cache: CacheConfig) -> Conf
     c
 }
 
+/// Tiers that keep entries fresh for no time and servable stale for
+/// `max_stale_secs`: every read is answered from the cache and refreshed in
+/// the background, through the breaker.
+fn stale_only(max_stale_secs: u64) -> CacheConfig {
+    CacheConfig {
+        l1_ttl_secs: 0,
+        l3_ttl_secs: 0,
+        max_stale_secs,
+        ..CacheConfig::default()
+    }
+}
+
 /// Products of the embedded catalog that have a UPC, most popular first.
 fn with_upcs(g: &Grocery, n: usize) -> Vec<String> {
     g.catalog()
@@ -152,12 +167,7 @@ fn breaker(g: &Grocery) -> grocery_core::resilience::BreakerSnapshot {
 async fn the_breaker_opens_on_failures_half_opens_after_its_wait_and_stale_prices_are_served() {
     let (url, fake) = fake_kroger().await;
     let dir = tempfile::tempdir().unwrap();
-    let always_stale = CacheConfig {
-        l1_ttl_secs: 0,
-        l3_ttl_secs: 0,
-        max_stale_secs: 3_600,
-        ..CacheConfig::default()
-    };
+    let always_stale = stale_only(3_600);
     let g = Grocery::open(config(&dir, url, always_stale))
         .await
         .unwrap();
@@ -264,13 +274,7 @@ async fn a_hanging_upstream_never_holds_a_caller_past_the_timeout() {
 async fn with_the_upstream_down_every_product_seen_before_is_still_priced() {
     let (url, fake) = fake_kroger().await;
     let dir = tempfile::tempdir().unwrap();
-    // Fresh for no time, servable stale for 30 days.
-    let stale_for_a_month = CacheConfig {
-        l1_ttl_secs: 0,
-        l3_ttl_secs: 0,
-        max_stale_secs: 30 * 24 * 3_600,
-        ..CacheConfig::default()
-    };
+    let stale_for_a_month = stale_only(30 * 24 * 3_600);
     let ids = {
         let g = Grocery::open(config(&dir, url.clone(), stale_for_a_month.clone()))
             .await

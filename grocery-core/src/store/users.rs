@@ -15,6 +15,15 @@ fn conflict(e: rusqlite::Error, name: &str) -> Error {
     }
 }
 
+/// A `users` row selected as `id, name, created_at`.
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: UserId(r.get(0)?),
+        name: r.get(1)?,
+        created_at: ts(r.get(2)?),
+    })
+}
+
 impl Store {
     /// Create a user; [`Error::Conflict`] if the name is taken (case-insensitive).
     pub(crate) async fn add_user(&self, name: String) -> Result<User> {
@@ -38,13 +47,7 @@ impl Store {
             let mut stmt = c.prepare_cached(
                 "SELECT id, name, created_at FROM users WHERE revoked_at IS NULL ORDER BY id",
             )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(User {
-                    id: UserId(r.get(0)?),
-                    name: r.get(1)?,
-                    created_at: ts(r.get(2)?),
-                })
-            })?;
+            let rows = stmt.query_map([], user_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
         .await
@@ -56,13 +59,7 @@ impl Store {
             c.prepare_cached(
                 "SELECT id, name, created_at FROM users WHERE name = ?1 AND revoked_at IS NULL",
             )?
-            .query_row(params![name], |r| {
-                Ok(User {
-                    id: UserId(r.get(0)?),
-                    name: r.get(1)?,
-                    created_at: ts(r.get(2)?),
-                })
-            })
+            .query_row(params![name], user_row)
             .optional()?
             .ok_or_else(|| Error::not_found("user", name))
         })
@@ -93,13 +90,7 @@ impl Store {
                 "SELECT id, name, created_at FROM users WHERE token_hash = ?1 \
                  AND revoked_at IS NULL",
             )?
-            .query_row(params![hash], |r| {
-                Ok(User {
-                    id: UserId(r.get(0)?),
-                    name: r.get(1)?,
-                    created_at: ts(r.get(2)?),
-                })
-            })
+            .query_row(params![hash], user_row)
             .optional()?)
         })
         .await
@@ -113,13 +104,7 @@ impl Store {
                 .prepare_cached(
                     "SELECT id, name, created_at FROM users WHERE name = ?1 AND revoked_at IS NULL",
                 )?
-                .query_row(params![name], |r| {
-                    Ok(User {
-                        id: UserId(r.get(0)?),
-                        name: r.get(1)?,
-                        created_at: ts(r.get(2)?),
-                    })
-                })
+                .query_row(params![name], user_row)
                 .optional()?
                 .ok_or_else(|| Error::not_found("user", name.clone()))?;
             if user.id == UserId::LOCAL {
