@@ -1,6 +1,7 @@
 //! Grocery lists: create, rename, delete; add (merging), update, check and remove
 //! items; price a list from the catalog.
 
+mod current;
 mod model;
 
 pub use model::{

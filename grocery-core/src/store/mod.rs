@@ -11,6 +11,7 @@
 
 mod cache;
 mod catalog;
+mod current;
 mod lists;
 mod prices;
 mod sessions;
@@ -45,6 +46,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../migrations/0006_sharing_and_list_events.sql"
         )),
+        M::up(include_str!("../../migrations/0007_current_list.sql")),
     ])
 });
 
@@ -350,10 +352,10 @@ mod tests {
                 .await
                 .unwrap()
         }
-        assert_eq!(version(&store).await, 6);
+        assert_eq!(version(&store).await, 7);
         drop(store);
         let store = Store::open(&path, opts()).await.unwrap();
-        assert_eq!(version(&store).await, 6);
+        assert_eq!(version(&store).await, 7);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
             .await
