@@ -2,8 +2,10 @@
 //! items; price a list from the catalog.
 
 mod current;
+mod lines;
 mod model;
 
+pub use lines::{LinesAdded, MAX_LINES, RejectedLine};
 pub use model::{
     ChangeKind, GroceryList, ItemId, ItemPatch, ListChange, ListId, ListItem, ListSummary,
     MAX_NAME_CHARS, MAX_NOTE_CHARS, NewItem, PricedLine, PricedList, Role, User, UserId,
