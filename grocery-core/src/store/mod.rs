@@ -9,6 +9,7 @@
 //! `catalog`, `lists`, `prices` and `users` below; a PostgreSQL backend for deployments of
 //! several server instances slots in behind the same methods.
 
+mod backup;
 mod cache;
 mod catalog;
 mod current;
@@ -18,6 +19,7 @@ mod sessions;
 mod tracking;
 mod users;
 
+pub(crate) use backup::restore_blocking;
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
 pub(crate) use catalog::{ProductRow, fts_matches};
 pub(crate) use lists::{Access, Edit, ListOp, ListRef, OpDone};
