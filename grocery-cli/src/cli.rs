@@ -12,7 +12,13 @@ use crate::output::Output;
 
 /// Grocery Agent: shopping lists and a product catalog that understands how people shop.
 #[derive(Debug, Parser)]
-#[command(name = "grocery", version, about, propagate_version = true)]
+#[command(
+    name = "grocery",
+    version,
+    about,
+    propagate_version = true,
+    after_long_help = crate::error::EXIT_CODES
+)]
 pub struct Cli {
     /// Database file (default: grocery.db in the user's data directory).
     #[arg(long, global = true, env = "GROCERY_DB", value_name = "PATH")]
@@ -20,7 +26,7 @@ pub struct Cli {
     /// Configuration file (default: $GROCERY_CONFIG, then the user's config directory).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Print machine-readable JSON instead of tables.
+    /// Print machine-readable JSON (the core's types) instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
     /// Only print errors.
@@ -37,6 +43,10 @@ pub struct Cli {
 enum Command {
     /// Tell the agent what you need (also: grocery "TEXT").
     Ask(commands::ask::Args),
+    /// Talk to the agent line by line, keeping the conversation.
+    Chat(commands::chat::Args),
+    /// Show and edit your lists (without a subcommand: the current list).
+    List(commands::list::Args),
     /// Search the product catalog.
     Search(commands::search::Args),
     /// The current price of a product.
@@ -58,6 +68,15 @@ enum Command {
     /// Show the effective configuration.
     #[command(subcommand)]
     Config(commands::config::Command),
+    /// Users and their API tokens.
+    #[command(subcommand)]
+    User(commands::user::Command),
+    /// Copy the database to FILE while it is in use.
+    Backup(commands::db::BackupArgs),
+    /// Replace the database with a backup.
+    Restore(commands::db::RestoreArgs),
+    /// Print a shell completion script.
+    Completions(commands::completions::Args),
     /// Anything else is a request for the agent: grocery "add milk and eggs".
     #[command(external_subcommand)]
     Text(Vec<String>),
@@ -71,12 +90,20 @@ impl Cli {
             config.store.path = Some(db);
         }
         let mut out = Output::new(self.json, self.quiet);
-        if let Command::Config(cmd) = self.command {
-            return cmd.run(&config, &mut out);
-        }
+        // These work on files, not on an open database.
+        let command = match self.command {
+            Command::Config(cmd) => return cmd.run(&config, &mut out),
+            Command::Completions(args) => return args.run(),
+            Command::Restore(args) => return args.run(&config.database_path()?, &mut out).await,
+            other => other,
+        };
         let grocery = Grocery::open(config).await?;
-        let done = match self.command {
+        let done = match command {
             Command::Ask(args) => args.run(&grocery, &mut out).await,
+            Command::Chat(args) => args.run(&grocery, &mut out).await,
+            Command::List(args) => args.run(&grocery, &mut out).await,
+            Command::User(cmd) => cmd.run(&grocery, &mut out).await,
+            Command::Backup(args) => args.run(&grocery, &mut out).await,
             Command::Text(words) => {
                 commands::ask::Args::from_words(words)
                     .run(&grocery, &mut out)
@@ -90,7 +117,7 @@ impl Cli {
             Command::Track(args) => args.run(&grocery, &mut out).await,
             Command::Alerts(args) => args.run(&grocery, &mut out).await,
             Command::Cache(cmd) => cmd.run(&grocery, &mut out).await,
-            Command::Config(_) => Ok(()),
+            Command::Config(_) | Command::Completions(_) | Command::Restore(_) => Ok(()),
         };
         // The next run continues this conversation and counts this run's cache use.
         let flushed = grocery.flush().await;

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use grocery_core::ErrorKind;
 
+use crate::output::Style;
+
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -22,6 +24,8 @@ impl CliError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
+            // A file the command named could not be read or written.
+            CliError::Core(grocery_core::Error::Io { .. }) => 74,
             CliError::Core(e) => match e.kind() {
                 ErrorKind::NotUnderstood
                 | ErrorKind::InvalidInput
@@ -44,11 +48,52 @@ impl CliError {
             CliError::Core(e) => match e.kind() {
                 ErrorKind::Config => Some("check --config, GROCERY_* variables and --db"),
                 ErrorKind::InvalidInput => Some("fix the input and run the command again"),
+                ErrorKind::NotUnderstood => Some("say it plainly, e.g. \"add milk and eggs\""),
+                ErrorKind::NotFound => {
+                    Some("`grocery list all`, `grocery list`, `grocery user list` show what exists")
+                }
+                ErrorKind::Conflict => Some("pick another name, or stop the other process"),
+                ErrorKind::Forbidden => Some("ask the list's owner"),
+                ErrorKind::StaleVersion => Some("read it again and retry"),
+                ErrorKind::Upstream | ErrorKind::Timeout => {
+                    Some("the price source is unavailable; try again later")
+                }
                 ErrorKind::Internal => Some("run again with -vv for details"),
-                _ => None,
             },
-            _ => None,
+            CliError::Io(_) => Some("check the file or the output stream"),
+            CliError::Usage(_) => Some("see `grocery --help`"),
         }
+    }
+}
+
+/// The exit codes, for `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes (sysexits):
+  0   success
+  2   unknown command or flag, missing argument (clap)
+  64  usage: a well-formed command that asks for something impossible
+  65  invalid input: not understood, malformed, out of range, or a conflict
+  66  not found: no such list, item, product, user or file
+  69  a price source is unavailable
+  70  internal error (storage, a bug)
+  74  I/O error reading or writing a file or the output
+  75  a price source timed out
+  77  not allowed: the list is shared with you to view only
+  78  configuration error: bad --config, GROCERY_* variable or --db file";
+
+/// Print the error with its source chain and hint on stderr, once (red
+/// `error:` on a terminal).
+pub fn print(e: &CliError) {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    let color = crate::output::use_color(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    eprintln!("{} {msg}", Style::Red.paint(color, "error:"));
+    if let Some(h) = e.hint() {
+        eprintln!("{} {h}", Style::Dim.paint(color, "hint:"));
     }
 }
 
@@ -60,15 +105,6 @@ pub fn report(e: &CliError) -> ExitCode {
     {
         return ExitCode::SUCCESS;
     }
-    let mut msg = format!("error: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    eprintln!("{msg}");
-    if let Some(h) = e.hint() {
-        eprintln!("hint: {h}");
-    }
+    print(e);
     ExitCode::from(e.exit_code())
 }

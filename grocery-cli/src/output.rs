@@ -1,6 +1,6 @@
 //! Rendering: aligned tables for people, `--json` of the same core types for programs.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
@@ -8,17 +8,65 @@ use serde::Serialize;
 pub struct Output {
     json: bool,
     quiet: bool,
+    color: bool,
     out: io::StdoutLock<'static>,
+}
+
+/// Whether to colour a stream: only a terminal, and never with `NO_COLOR` set
+/// to anything but the empty string (<https://no-color.org>).
+pub fn use_color(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The few styles the CLI uses.
+#[derive(Debug, Clone, Copy)]
+pub enum Style {
+    /// Headers and totals.
+    Bold,
+    /// Checked-off items, hints.
+    Dim,
+    /// Errors.
+    Red,
+    /// Warnings.
+    Yellow,
+}
+
+impl Style {
+    /// `text` in this style (ANSI SGR) when `on`, else as it is.
+    pub fn paint(self, on: bool, text: &str) -> String {
+        if !on {
+            return text.to_string();
+        }
+        let code = match self {
+            Style::Bold => "1",
+            Style::Dim => "2",
+            Style::Red => "31",
+            Style::Yellow => "33",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
 }
 
 impl Output {
     /// Output to stdout.
     pub fn new(json: bool, quiet: bool) -> Self {
+        let stdout = io::stdout();
         Output {
             json,
             quiet,
-            out: io::stdout().lock(),
+            color: !json && use_color(stdout.is_terminal()),
+            out: stdout.lock(),
         }
+    }
+
+    /// `text` in `style` when stdout is a terminal that takes colour.
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        style.paint(self.color, text)
+    }
+
+    /// Print a line even with `-q` (what `-q` asks for, such as a new token).
+    pub fn always(&mut self, text: &str) -> io::Result<()> {
+        writeln!(self.out, "{text}")
     }
 
     /// Whether `--json` was given.
@@ -77,7 +125,8 @@ impl Output {
                 .collect();
             parts.join("  ").trim_end().to_string()
         };
-        writeln!(self.out, "{}", render(headers.clone()))?;
+        let header = render(headers.clone());
+        writeln!(self.out, "{}", Style::Bold.paint(self.color, &header))?;
         for row in rows {
             writeln!(
                 self.out,

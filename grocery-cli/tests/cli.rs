@@ -335,3 +335,521 @@ fn price_history_track_alerts_and_cache() {
     grocery(&dir).args(["track", "bread"]).assert().code(2);
     grocery(&dir).args(["price", "zzqxv"]).assert().code(66);
 }
+
+/// Run `grocery ARGS` in `dir`; its exit code and stdout.
+fn run(dir: &TempDir, args: &[&str]) -> (i32, String) {
+    let out = grocery(dir).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["item"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn list_shows_the_current_list_priced_with_a_total() {
+    let dir = TempDir::new().unwrap();
+    let v = json(&dir, &["list"]);
+    assert_eq!(v["name"], "Shopping", "the default list: {v}");
+    assert_eq!(v["lines"].as_array().unwrap().len(), 0);
+    grocery(&dir)
+        .args([
+            "list",
+            "add",
+            "2 gallons of milk",
+            "a dozen eggs",
+            "zzqxv widgets",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Added 3 items").and(predicate::str::contains("total $")));
+    let v = json(&dir, &["list"]);
+    for key in ["id", "name", "version", "lines", "total", "unpriced"] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(names(&v), ["milk", "eggs", "zzqxv widgets"]);
+    assert_eq!(v["lines"][0]["item"]["quantity"]["amount"], 2.0);
+    assert_eq!(v["lines"][0]["item"]["quantity"]["unit"], "gal");
+    assert!(v["lines"][0]["product"]["id"].is_string());
+    assert!(v["total"]["cents"].as_i64().unwrap() > 0, "{v}");
+    assert_eq!(v["unpriced"], 1);
+    let (code, out) = run(&dir, &["list"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Shopping") && out.contains("milk") && out.contains("(1 without a price)"),
+        "{out}"
+    );
+    assert!(!out.contains('\u{1b}'), "no colour off a terminal: {out:?}");
+}
+
+#[test]
+fn list_subcommands_create_choose_edit_and_delete() {
+    let dir = TempDir::new().unwrap();
+    assert_eq!(json(&dir, &["list", "new", "Party"])["name"], "Party");
+    assert_eq!(json(&dir, &["list", "use", "party"])["name"], "Party");
+    // The choice persists: the next run's `list` and the agent use it.
+    assert_eq!(json(&dir, &["list"])["name"], "Party");
+    json(&dir, &["ask", "add chips and salsa"]);
+    json(&dir, &["list", "add", "3 limes"]);
+    assert_eq!(names(&json(&dir, &["list"])), ["chips", "salsa", "limes"]);
+    let all = json(&dir, &["list", "all"]);
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == "Party" && l["items"] == 3),
+        "{all}"
+    );
+
+    // ITEM by number, by name (any case) and by a unique part of a name.
+    assert_eq!(json(&dir, &["list", "check", "2"])["checked"], true);
+    assert_eq!(json(&dir, &["list", "uncheck", "SALSA"])["checked"], false);
+    assert_eq!(json(&dir, &["list", "check", "lim"])["name"], "limes");
+    assert_eq!(json(&dir, &["list", "rm", "1"])["name"], "chips");
+    assert_eq!(json(&dir, &["list", "clear", "--checked"])["removed"], 1);
+    assert_eq!(names(&json(&dir, &["list"])), ["salsa"]);
+    assert_eq!(json(&dir, &["list", "clear"])["removed"], 1);
+
+    assert_eq!(
+        json(&dir, &["list", "rename", "party", "Fiesta"])["name"],
+        "Fiesta"
+    );
+    assert_eq!(
+        json(&dir, &["list"])["name"],
+        "Fiesta",
+        "still current after a rename"
+    );
+    json(&dir, &["list", "add", "--list", "Shopping", "bread"]);
+    assert_eq!(names(&json(&dir, &["list", "show", "shopping"])), ["bread"]);
+    assert_eq!(json(&dir, &["list", "delete", "Fiesta"])["name"], "Fiesta");
+    assert_eq!(
+        json(&dir, &["list"])["name"],
+        "Shopping",
+        "back to the default"
+    );
+
+    // Bad input: clear codes, nothing changed.
+    let code = |args: &[&str]| run(&dir, args).0;
+    assert_eq!(code(&["list", "use", "nowhere"]), 66);
+    assert_eq!(code(&["list", "rm", "7"]), 66);
+    assert_eq!(code(&["list", "rm", "caviar"]), 66);
+    assert_eq!(code(&["list", "check", "0"]), 66);
+    assert_eq!(code(&["list", "new", "Shopping"]), 65, "taken");
+    assert_eq!(code(&["list", "new", "  "]), 65);
+    assert_eq!(code(&["list", "new", &"x".repeat(10_000)]), 65);
+    assert_eq!(code(&["list", "new", "tab\there"]), 65);
+    assert_eq!(code(&["list", "add", ""]), 65);
+    assert_eq!(code(&["list", "add", "Heading:"]), 65);
+    assert_eq!(code(&["list", "add", &"9".repeat(5_000)]), 65);
+    assert_eq!(code(&["list", "rename", "Shopping"]), 2);
+    assert_eq!(code(&["list", "frobnicate"]), 2);
+    json(&dir, &["list", "add", "green apples", "red apples"]);
+    assert_eq!(code(&["list", "rm", "apples"]), 65, "ambiguous");
+    assert_eq!(
+        names(&json(&dir, &["list"])),
+        ["bread", "green apples", "red apples"]
+    );
+}
+
+#[test]
+fn list_export_formats() {
+    let dir = TempDir::new().unwrap();
+    json(&dir, &["list", "add", "2 gallons of milk", "bread"]);
+    json(&dir, &["list", "check", "bread"]);
+    let export = |format: &str| run(&dir, &["list", "export", "--format", format]);
+    let (code, csv) = export("csv");
+    assert_eq!(code, 0);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("number,checked,item,quantity,product_id,product,packs,price")
+    );
+    assert!(
+        lines.next().unwrap().starts_with("1,false,milk,2 gal,"),
+        "{csv}"
+    );
+    assert!(lines.next().unwrap().starts_with("2,true,bread,"), "{csv}");
+    let (_, md) = export("markdown");
+    assert!(
+        md.starts_with("# Shopping\n")
+            && md.contains("- [ ] 2 gal milk")
+            && md.contains("- [x] 1 ct bread"),
+        "{md}"
+    );
+    assert!(md.contains("**Total: $"), "{md}");
+    let (_, text) = export("text");
+    assert!(
+        text.contains("2 gal milk") && !text.contains("bread") && text.contains("Total: $"),
+        "{text}"
+    );
+    let (_, table) = export("table");
+    assert!(
+        table.contains("product") && table.contains("total $"),
+        "{table}"
+    );
+    let (_, j) = export("json");
+    let v: Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(names(&v), ["milk", "bread"]);
+    assert_eq!(
+        json(&dir, &["list", "export", "--format", "csv"]),
+        v,
+        "--json wins"
+    );
+    assert_eq!(run(&dir, &["list", "export", "--format", "pdf"]).0, 2);
+}
+
+#[test]
+fn import_recipe_merges_ingredients_and_reports_bad_lines() {
+    let dir = TempDir::new().unwrap();
+    json(&dir, &["list", "add", "2 eggs"]);
+    let recipe = dir.path().join("pancakes.txt");
+    std::fs::write(
+        &recipe,
+        "# Pancakes\nIngredients:\n- 2 cups all-purpose flour\n* 3 large eggs\n\n1 1/2 cups milk\n2 tbsp butter, melted\n1000000000000000 eggs\n",
+    )
+    .unwrap();
+    let out = grocery(&dir)
+        .args(["list", "import-recipe"])
+        .arg(&recipe)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 8"),
+        "the bad line is reported: {stderr}"
+    );
+    let v = json(&dir, &["list"]);
+    assert_eq!(names(&v), ["eggs", "all-purpose flour", "milk", "butter"]);
+    assert_eq!(
+        v["lines"][0]["item"]["quantity"]["amount"], 5.0,
+        "merged with the 2 eggs"
+    );
+    assert!(
+        v["lines"][1]["product"]["id"].is_string(),
+        "resolved to a product: {v}"
+    );
+
+    // --json: the items and the rejected lines.
+    std::fs::write(&recipe, "1 lb coffee\n%%%\n").unwrap();
+    let v = json(&dir, &["list", "import-recipe", recipe.to_str().unwrap()]);
+    assert_eq!(v["items"][0]["name"], "coffee");
+    assert_eq!(v["rejected"][0]["line"], 2);
+    // From stdin.
+    grocery(&dir)
+        .args(["list", "import-recipe", "-", "--json"])
+        .write_stdin("2 lemons\n")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("lemon"));
+
+    // Bad files.
+    let code = |path: &std::path::Path| {
+        grocery(&dir)
+            .args(["list", "import-recipe"])
+            .arg(path)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(code(&dir.path().join("missing.txt")), Some(66));
+    let binary = dir.path().join("photo.jpg");
+    std::fs::write(&binary, [0xff_u8, 0xd8, 0xff, 0xe0, 0x00, 0x10]).unwrap();
+    assert_eq!(code(&binary), Some(65));
+    let huge = dir.path().join("huge.txt");
+    std::fs::write(&huge, "1 cup flour\n".repeat(200_000)).unwrap();
+    assert_eq!(code(&huge), Some(65));
+    let junk = dir.path().join("junk.txt");
+    std::fs::write(&junk, "%%%\n&&&\n").unwrap();
+    assert_eq!(code(&junk), Some(65), "no line is an item");
+    assert_eq!(code(dir.path()), Some(74), "a directory");
+}
+
+#[test]
+fn chat_keeps_the_conversation_between_lines() {
+    let dir = TempDir::new().unwrap();
+    let out = grocery(&dir)
+        .args(["chat", "--json", "--session", "kitchen"])
+        .write_stdin("add eggs\n\nmake that 18\nadd 10^12 eggs\nquit\nadd milk\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let replies: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        replies.len(),
+        3,
+        "blank skipped, nothing after quit: {replies:?}"
+    );
+    assert_eq!(replies[1]["list"]["items"][0]["quantity"], "18 ct");
+    assert_eq!(
+        replies[2]["error"]["kind"], "invalid_input",
+        "an error does not end the chat"
+    );
+    let v = json(&dir, &["list"]);
+    assert_eq!(names(&v), ["eggs"], "milk came after quit");
+    // Plain text; Ctrl-D (end of input) ends it too.
+    grocery(&dir)
+        .args(["chat", "--session", "kitchen"])
+        .write_stdin("undo\n")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Undid"));
+    grocery(&dir).arg("chat").write_stdin("").assert().success();
+}
+
+#[test]
+fn users_get_a_token_once_and_can_be_revoked() {
+    let dir = TempDir::new().unwrap();
+    let (code, token) = run(&dir, &["user", "add", "alice", "-q"]);
+    assert_eq!(code, 0);
+    let token = token.trim();
+    assert!(
+        token.starts_with("gro_") && !token.contains(char::is_whitespace),
+        "only the token: {token:?}"
+    );
+    let (_, text) = run(&dir, &["user", "add", "bob"]);
+    assert!(text.contains("bob") && text.contains("gro_"), "{text}");
+    let v = json(&dir, &["user", "add", "carol"]);
+    assert_eq!(v["user"]["name"], "carol");
+    assert!(v["token"].as_str().unwrap().starts_with("gro_"));
+    let users = json(&dir, &["user", "list"]);
+    let names: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["local", "alice", "bob", "carol"]);
+    assert!(
+        !users.to_string().contains("gro_"),
+        "tokens are never listed"
+    );
+    // Sharing names a user.
+    let shared = json(
+        &dir,
+        &["list", "share", "Shopping", "bob", "--role", "viewer"],
+    );
+    assert_eq!(shared["name"], "Shopping");
+    assert_eq!(json(&dir, &["user", "revoke", "bob"])["name"], "bob");
+    let users = json(&dir, &["user", "list"]);
+    assert_eq!(users.as_array().unwrap().len(), 3);
+    let code = |args: &[&str]| run(&dir, args).0;
+    assert_eq!(code(&["user", "revoke", "bob"]), 66);
+    assert_eq!(
+        code(&["user", "add", "ALICE"]),
+        65,
+        "names are case-insensitive"
+    );
+    assert_eq!(code(&["user", "add", ""]), 65);
+    assert_eq!(code(&["user", "add", &"u".repeat(5_000)]), 65);
+    assert_eq!(code(&["user", "revoke", "local"]), 65);
+    assert_eq!(code(&["list", "share", "Shopping", "nobody"]), 66);
+    assert_eq!(
+        code(&["list", "share", "Shopping", "alice", "--role", "owner"]),
+        2
+    );
+}
+
+#[test]
+fn backup_and_restore_round_trip_and_refuse_bad_files() {
+    let dir = TempDir::new().unwrap();
+    json(&dir, &["list", "add", "milk", "eggs"]);
+    let file = dir.path().join("backup.db");
+    let file_s = file.to_str().unwrap();
+    let v = json(&dir, &["backup", file_s]);
+    for key in [
+        "path",
+        "bytes",
+        "schema_version",
+        "lists",
+        "items",
+        "products",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(
+        (v["lists"].as_u64(), v["items"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(
+        run(&dir, &["backup", file_s]).0,
+        64,
+        "exists: needs --force"
+    );
+    json(&dir, &["list", "add", "bread"]);
+    assert_eq!(json(&dir, &["backup", file_s, "--force"])["items"], 3);
+    json(&dir, &["list", "clear"]);
+    let (code, out) = run(&dir, &["restore", file_s]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Restored") && out.contains("3 items"), "{out}");
+    assert_eq!(names(&json(&dir, &["list"])), ["milk", "eggs", "bread"]);
+    // Into a new database, with --json.
+    let other = TempDir::new().unwrap();
+    assert_eq!(json(&other, &["restore", file_s])["lists"], 1);
+    assert_eq!(names(&json(&other, &["list"])), ["milk", "eggs", "bread"]);
+
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "not a database ".repeat(1000)).unwrap();
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let code = |args: &[&str]| run(&dir, args).0;
+    assert_eq!(code(&["restore", junk.to_str().unwrap()]), 65);
+    assert_eq!(code(&["restore", empty.to_str().unwrap()]), 65);
+    assert_eq!(code(&["restore", "/definitely/not/here.db"]), 66);
+    assert_eq!(code(&["backup", "/proc/no/such/dir/b.db"]), 74);
+    assert_eq!(code(&["backup"]), 2);
+    assert_eq!(
+        names(&json(&dir, &["list"])),
+        ["milk", "eggs", "bread"],
+        "untouched"
+    );
+}
+
+/// Acceptance: a backup taken while another writer commits in a loop restores
+/// to a consistent database holding every item committed before it began.
+#[test]
+fn backup_while_a_writer_is_busy_restores_every_committed_item() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::mpsc;
+
+    let dir = TempDir::new().unwrap();
+    json(&dir, &["list", "new", "Busy"]);
+    let db = dir.path().join("g.db");
+    let committed = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready, started) = mpsc::channel();
+    let writer = {
+        let (committed, stop, db) = (Arc::clone(&committed), Arc::clone(&stop), db.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut config = grocery_core::Config::default();
+                config.store.path = Some(db);
+                let g = grocery_core::Grocery::open(config).await.unwrap();
+                let list = g.lists().find("Busy").await.unwrap();
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    n += 1;
+                    g.lists()
+                        .add_item(list.id, grocery_core::NewItem::new(format!("item {n}")))
+                        .await
+                        .unwrap();
+                    committed.store(n, Ordering::SeqCst);
+                    if n == 50 {
+                        ready.send(()).unwrap();
+                    }
+                }
+                n
+            })
+        })
+    };
+    started.recv().unwrap();
+    let before = committed.load(Ordering::SeqCst);
+    let file = dir.path().join("busy-backup.db");
+    let backup = json(&dir, &["backup", file.to_str().unwrap()]);
+    stop.store(true, Ordering::SeqCst);
+    let last = writer.join().unwrap();
+    assert!(backup["items"].as_u64().unwrap() >= before, "{backup}");
+
+    let restored = TempDir::new().unwrap();
+    json(&restored, &["restore", file.to_str().unwrap()]);
+    let v = json(&restored, &["list", "show", "Busy"]);
+    let got = names(&v);
+    let k = got.len() as u64;
+    assert!(
+        k >= before && k <= last,
+        "{k} items; {before} committed before, {last} in all"
+    );
+    let expected: Vec<String> = (1..=k).map(|n| format!("item {n}")).collect();
+    assert_eq!(
+        got, expected,
+        "every committed item up to the snapshot, no gaps"
+    );
+}
+
+#[test]
+fn completions_help_and_config_redaction() {
+    let dir = TempDir::new().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        grocery(&dir)
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("grocery"));
+    }
+    grocery(&dir).args(["completions", "tcsh"]).assert().code(2);
+    grocery(&dir).arg("--help").assert().success().stdout(
+        predicate::str::contains("Exit codes").and(predicate::str::contains("66  not found")),
+    );
+    for args in [&["config", "show"][..], &["config", "show", "--json"][..]] {
+        grocery(&dir)
+            .args(args)
+            .env("GROCERY_LLM__API_KEY", "sk-very-secret")
+            .env("GROCERY_CACHE__REDIS_URL", "redis://:hunter2@127.0.0.1:1")
+            .assert()
+            .success()
+            .stdout(
+                predicate::str::contains("***")
+                    .and(predicate::str::contains("sk-very-secret").not())
+                    .and(predicate::str::contains("hunter2").not()),
+            );
+    }
+}
+
+#[test]
+fn errors_are_one_line_with_a_hint() {
+    let dir = TempDir::new().unwrap();
+    let out = grocery(&dir)
+        .args(["list", "use", "nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(66));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with("error: list not found: nowhere"),
+        "{stderr}"
+    );
+    assert!(lines[1].starts_with("hint: "), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "NO_COLOR: {stderr:?}");
+}
+
+#[test]
+fn catalog_import_json_and_every_catalog_command_has_json() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("p.csv");
+    std::fs::write(
+        &file,
+        "id,upc,name,brand,department,aisle,size,unit,price_cents,tags\nzz-9,,Quince Paste,Acme,pantry,Spreads,8,oz,699,\n",
+    )
+    .unwrap();
+    let v = json(&dir, &["catalog", "import", file.to_str().unwrap()]);
+    assert_eq!(
+        (v["rows"].as_u64(), v["inserted"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert!(json(&dir, &["alerts"]).as_array().unwrap().is_empty());
+}

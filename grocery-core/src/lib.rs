@@ -60,6 +60,11 @@
 //! tokio's blocking pool, never on the async executor's threads; each logical
 //! operation is one transaction.
 //!
+//! [`Grocery::backup`] copies the database with SQLite's online backup API while
+//! it stays in use (the copy is one snapshot, written whole or not at all);
+//! [`restore`] checks a backup (ours, sound, not from a newer version) and
+//! swaps it in atomically, refusing while another process has the database open.
+//!
 //! The embedded catalog (about 2,600 everyday US products in 17 departments, with
 //! plausible shelf prices) is demo data written for this project; it loads into a
 //! new database on first open. `catalog().import_file` adds or replaces products
@@ -87,6 +92,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+mod backup;
 pub mod cache;
 pub mod catalog;
 pub mod config;
@@ -104,6 +110,7 @@ pub mod resilience;
 mod store;
 pub mod users;
 
+pub use backup::{BackupInfo, BackupProgress, restore, restore_with_progress};
 pub use cache::{CacheConfig, CacheReport, CacheStats, Cached, Tier, TierReport, TieredCache};
 pub use catalog::{Catalog, Department, Product, SearchHit};
 pub use config::Config;

@@ -33,9 +33,10 @@ impl Args {
     }
 
     pub async fn run(self, grocery: &Grocery, out: &mut Output) -> Result<(), CliError> {
+        let list = list_or_current(grocery, self.list).await?;
         let reply = grocery
             .agent()
-            .handle_in(&self.session, &self.text.join(" "), self.list.as_deref())
+            .handle_in(&self.session, &self.text.join(" "), list.as_deref())
             .await?;
         if out.is_json() {
             return Ok(out.json(&reply)?);
@@ -44,11 +45,23 @@ impl Args {
     }
 }
 
+/// `list`, else the list chosen with `grocery list use` (else none: the agent's
+/// default list).
+pub async fn list_or_current(
+    grocery: &Grocery,
+    list: Option<String>,
+) -> Result<Option<String>, CliError> {
+    Ok(match list {
+        Some(l) => Some(l),
+        None => grocery.lists().chosen().await?.map(|l| l.name),
+    })
+}
+
 fn cents(c: i64) -> String {
     format!("${}.{:02}", c / 100, c % 100)
 }
 
-fn render(reply: &AgentReply, out: &mut Output) -> Result<(), CliError> {
+pub fn render(reply: &AgentReply, out: &mut Output) -> Result<(), CliError> {
     out.line(&reply.message)?;
     if let Some(list) = &reply.list {
         let rows: Vec<Vec<String>> = list

@@ -42,7 +42,18 @@ impl Command {
                 Ok(out.table(&["department", ">products"], &rows)?)
             }
             Command::Import { file } => {
-                let summary = grocery.catalog().import_file(&file).await?;
+                // The core validates and writes the file in one call with no
+                // progress to report, so a spinner with the time taken.
+                let spinner = if out.is_json() || out.is_quiet() {
+                    indicatif::ProgressBar::hidden()
+                } else {
+                    indicatif::ProgressBar::new_spinner()
+                        .with_message(format!("importing {}", file.display()))
+                };
+                spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+                let summary = grocery.catalog().import_file(&file).await;
+                spinner.finish_and_clear();
+                let summary = summary?;
                 if out.is_json() {
                     return Ok(out.json(&summary)?);
                 }

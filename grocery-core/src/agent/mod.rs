@@ -837,7 +837,7 @@ impl<'a> Agent<'a> {
             .get_with(key, || Arc::new(Mutex::new(saved))))
     }
 
-    async fn resolve(&self, commands: &[Command]) -> Result<Vec<ResolvedCommand>> {
+    pub(crate) async fn resolve(&self, commands: &[Command]) -> Result<Vec<ResolvedCommand>> {
         let mut out = Vec::with_capacity(commands.len());
         for c in commands {
             let mut items = Vec::with_capacity(c.items.len());

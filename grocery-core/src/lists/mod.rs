@@ -1,8 +1,11 @@
 //! Grocery lists: create, rename, delete; add (merging), update, check and remove
 //! items; price a list from the catalog.
 
+mod current;
+mod lines;
 mod model;
 
+pub use lines::{LinesAdded, MAX_LINES, RejectedLine};
 pub use model::{
     ChangeKind, GroceryList, ItemId, ItemPatch, ListChange, ListId, ListItem, ListSummary,
     MAX_NAME_CHARS, MAX_NOTE_CHARS, NewItem, PricedLine, PricedList, Role, User, UserId,

@@ -9,14 +9,17 @@
 //! `catalog`, `lists`, `prices` and `users` below; a PostgreSQL backend for deployments of
 //! several server instances slots in behind the same methods.
 
+mod backup;
 mod cache;
 mod catalog;
+mod current;
 mod lists;
 mod prices;
 mod sessions;
 mod tracking;
 mod users;
 
+pub(crate) use backup::restore_blocking;
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
 pub(crate) use catalog::{ProductRow, fts_matches};
 pub(crate) use lists::{Access, Edit, ListOp, ListRef, OpDone};
@@ -45,6 +48,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../migrations/0006_sharing_and_list_events.sql"
         )),
+        M::up(include_str!("../../migrations/0007_current_list.sql")),
     ])
 });
 
@@ -406,10 +410,10 @@ mod tests {
                 .await
                 .unwrap()
         }
-        assert_eq!(version(&store).await, 6);
+        assert_eq!(version(&store).await, 7);
         drop(store);
         let store = Store::open(&path, opts()).await.unwrap();
-        assert_eq!(version(&store).await, 6);
+        assert_eq!(version(&store).await, 7);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
             .await
