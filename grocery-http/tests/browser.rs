@@ -4,11 +4,12 @@
 //! The server runs in this process on 127.0.0.1:0 and ChromeDriver on a free
 //! port. Alice signs in and asks the agent for milk and eggs; Bob, with whom
 //! the list is shared, opens the same list in a second session (phone-sized)
-//! and sees Alice's next change arrive over the WebSocket without a reload,
-//! and Alice sees Bob check an item off. Then a single-user server shows the
-//! page without asking for a token. Screenshots of both sessions go to the
-//! test's temp dir, and also to `target/browser-e2e.png` (Alice's) and
-//! `target/browser-e2e-phone.png` (Bob's).
+//! and sees Alice's next change arrive over the WebSocket without a reload.
+//! Alice sees Bob check an item off, also from a stale version (412, reload,
+//! retry), and Bob's page catches up on a change made while its socket was
+//! down. Then a single-user server shows the page without asking for a token.
+//! Screenshots of both sessions go to the test's temp dir, and also to
+//! `target/browser-e2e.png` (Alice's) and `target/browser-e2e-phone.png` (Bob's).
 //!
 //! Every wait polls the DOM until a deadline; there are no fixed sleeps.
 #![cfg(unix)] // process groups; Debian's Chromium
@@ -393,6 +394,26 @@ async fn scenario(server: &Server, alice: &Client, bob: &Client, shots: &Path) -
         p["checked"][1] == true
     })
     .await?;
+
+    // Bob's socket drops; a change made meanwhile arrives when the page
+    // reconnects with `after=` its last seq.
+    bob.execute("state.ws.close();", vec![]).await?;
+    let added = reqwest::Client::new()
+        .post(format!("{}/api/v1/lists/{list_id}/items", server.base))
+        .bearer_auth(&alice_token)
+        .json(&json!({"name": "bananas"}))
+        .send()
+        .await?;
+    ensure(added.status().is_success(), || {
+        format!("adding bananas answered {}", added.status())
+    })?;
+    let page = wait_for(bob, "bananas on Bob's page after reconnecting", |p| {
+        items(p) == 4 && p["live"] == "live"
+    })
+    .await?;
+    ensure(page["marker"] == true, || {
+        format!("Bob's page reloaded: {page}")
+    })?;
     Ok(())
 }
 
