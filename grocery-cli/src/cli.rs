@@ -77,12 +77,32 @@ enum Command {
     Restore(commands::db::RestoreArgs),
     /// Print a shell completion script.
     Completions(commands::completions::Args),
+    /// Serve the HTTP API and web page until SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
     /// Anything else is a request for the agent: grocery "add milk and eggs".
     #[command(external_subcommand)]
     Text(Vec<String>),
 }
 
+/// `grocery serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: `[server] bind`, 127.0.0.1:8080).
+    #[arg(long)]
+    bind: Option<String>,
+    /// Single-user mode: no tokens, every request is the local user. Refused
+    /// on any address but loopback.
+    #[arg(long)]
+    no_auth: bool,
+}
+
 impl Cli {
+    /// Whether the command is `serve` (a long-running server: logs on, a
+    /// multi-threaded runtime).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+
     /// Load the configuration, open the store and run the command.
     pub async fn run(self) -> Result<(), CliError> {
         let mut config = Config::load(self.config.as_deref())?;
@@ -95,6 +115,13 @@ impl Cli {
             Command::Config(cmd) => return cmd.run(&config, &mut out),
             Command::Completions(args) => return args.run(),
             Command::Restore(args) => return args.run(&config.database_path()?, &mut out).await,
+            Command::Serve(args) => {
+                let options = grocery_http::ServeOptions {
+                    bind: args.bind,
+                    no_auth: args.no_auth,
+                };
+                return Ok(grocery_http::run(config, options).await?);
+            }
             other => other,
         };
         let grocery = Grocery::open(config).await?;
@@ -117,7 +144,10 @@ impl Cli {
             Command::Track(args) => args.run(&grocery, &mut out).await,
             Command::Alerts(args) => args.run(&grocery, &mut out).await,
             Command::Cache(cmd) => cmd.run(&grocery, &mut out).await,
-            Command::Config(_) | Command::Completions(_) | Command::Restore(_) => Ok(()),
+            Command::Config(_)
+            | Command::Completions(_)
+            | Command::Restore(_)
+            | Command::Serve(_) => Ok(()),
         };
         // The next run continues this conversation and counts this run's cache use.
         let flushed = grocery.flush().await;

@@ -18,6 +18,18 @@ pub enum CliError {
     /// The command line is well-formed but asks for something impossible.
     #[error("{0}")]
     Usage(String),
+    /// The server could not start or stopped with an error.
+    #[error(transparent)]
+    Serve(grocery_http::ServeError),
+}
+
+impl From<grocery_http::ServeError> for CliError {
+    fn from(e: grocery_http::ServeError) -> Self {
+        match e {
+            grocery_http::ServeError::Core(c) => CliError::Core(c),
+            other => CliError::Serve(other),
+        }
+    }
 }
 
 impl CliError {
@@ -40,6 +52,8 @@ impl CliError {
             },
             CliError::Io(_) => 74,
             CliError::Usage(_) => 64,
+            CliError::Serve(grocery_http::ServeError::Io { .. }) => 74,
+            CliError::Serve(_) => 64,
         }
     }
 
@@ -62,6 +76,10 @@ impl CliError {
             },
             CliError::Io(_) => Some("check the file or the output stream"),
             CliError::Usage(_) => Some("see `grocery --help`"),
+            CliError::Serve(grocery_http::ServeError::Io { .. }) => {
+                Some("is another server using the address? try --bind 127.0.0.1:PORT")
+            }
+            CliError::Serve(_) => Some("see `grocery serve --help`"),
         }
     }
 }

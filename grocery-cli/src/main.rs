@@ -11,11 +11,22 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    cli::init_tracing(cli.verbose, cli.quiet);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // A server logs by default; other commands print their own lines.
+    let serves = cli.serves();
+    cli::init_tracing(
+        if serves {
+            cli.verbose.max(1)
+        } else {
+            cli.verbose
+        },
+        cli.quiet,
+    );
+    let mut builder = if serves {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return error::report(&error::CliError::Io(e)),
     };

@@ -853,3 +853,90 @@ fn catalog_import_json_and_every_catalog_command_has_json() {
     );
     assert!(json(&dir, &["alerts"]).as_array().unwrap().is_empty());
 }
+
+/// One HTTP/1.1 request over a plain socket; the status code and body.
+fn http(addr: &str, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
+}
+
+#[test]
+fn serve_answers_with_a_token_from_user_add_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    let dir = TempDir::new().unwrap();
+    let token = grocery(&dir)
+        .args(["-q", "user", "add", "ana"])
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    assert!(token.starts_with("gro_"), "only the token with -q: {token}");
+
+    // --no-auth is refused off loopback, before anything is opened.
+    grocery(&dir)
+        .args(["serve", "--no-auth", "--bind", "0.0.0.0:0"])
+        .assert()
+        .code(64);
+
+    let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("grocery"))
+        .arg("--db")
+        .arg(dir.path().join("g.db"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_remove("GROCERY_CONFIG")
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server exited").unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep reading the logs so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let (status, _) = http(
+        &addr,
+        "GET /api/v1/lists HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 401, "a token is required on loopback too");
+    let (status, body) = http(
+        &addr,
+        &format!(
+            "GET /api/v1/lists HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!((status, body.trim()), (200, "[]"));
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = server.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}

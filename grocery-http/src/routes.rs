@@ -477,7 +477,7 @@ pub struct HistoryView {
     pub product_id: String,
     /// Days covered.
     pub days: u32,
-    /// Change points, oldest first.
+    /// Change points, newest first.
     pub points: Vec<PricePoint>,
     /// Minimum, average, maximum and latest; absent without observations.
     pub stats: Option<PriceStats>,
