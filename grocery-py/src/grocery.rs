@@ -28,6 +28,9 @@ use crate::types::{HistoryRow, Plain};
 /// Handles alive in this process, flushed by `_flush_all` at interpreter exit.
 static HANDLES: Mutex<Vec<Weak<grocery_core::Grocery>>> = Mutex::new(Vec::new());
 
+/// Flushes started by dropped handles, awaited by `_flush_all` at exit.
+static DROP_FLUSHES: Mutex<Vec<tokio::task::JoinHandle<()>>> = Mutex::new(Vec::new());
+
 /// A handle on a grocery database: the agent, lists, catalog search and prices.
 ///
 /// One handle per database is enough: it is thread-safe, and sync calls from
@@ -483,6 +486,27 @@ impl PyGrocery {
     }
 }
 
+impl Drop for PyGrocery {
+    /// A handle dropped before exit (`Grocery(...).ask(...)` in one line) is
+    /// no longer in `HANDLES` when `_flush_all` runs: write what it holds now.
+    /// Spawned, not awaited: dropping must not block or release the
+    /// interpreter.
+    fn drop(&mut self) {
+        let Ok(rt) = crate::runtime::runtime() else {
+            return;
+        };
+        let g = self.core();
+        // A failed flush leaves the sessions queued in the core; nothing to
+        // tell anyone from a destructor.
+        let task = rt.spawn(async move {
+            let _ = g.flush().await;
+        });
+        let mut pending = DROP_FLUSHES.lock().unwrap_or_else(|e| e.into_inner());
+        pending.retain(|t| !t.is_finished());
+        pending.push(task);
+    }
+}
+
 impl PyGrocery {
     /// An owned clone of the core handle (an `Arc`), for a future to move.
     fn core(&self) -> grocery_core::Grocery {
@@ -809,19 +833,32 @@ async fn alerts(g: grocery_core::Grocery, limit: usize) -> Result<Plain<Vec<Aler
     g.prices().alerts(limit).await.map(Plain)
 }
 
-/// Flush every live handle; the package calls it at interpreter exit so the
-/// next process continues the conversation ("undo", "it").
+/// Finish the flushes of dropped handles and flush every live one; the
+/// package calls it at interpreter exit so the next process continues the
+/// conversation ("undo", "it").
 #[pyfunction]
 #[pyo3(name = "_flush_all")]
 pub(crate) fn flush_all(py: Python<'_>) -> PyResult<()> {
+    let dropped: Vec<_> =
+        std::mem::take(&mut *DROP_FLUSHES.lock().unwrap_or_else(|e| e.into_inner()));
+    py.enter(async move {
+        for task in dropped {
+            task.await?;
+        }
+        Ok(())
+    })?;
     let handles: Vec<_> = HANDLES
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
         .filter_map(Weak::upgrade)
         .collect();
+    // Every handle gets its flush; the first failure is raised after.
+    let mut first_error = None;
     for g in handles {
-        py.enter(async move { g.flush().await })?;
+        if let Err(e) = py.enter(async move { g.flush().await }) {
+            first_error.get_or_insert(e);
+        }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }

@@ -130,3 +130,27 @@ def test_context_manager_flushes(tmp_path):
         assert g.db.endswith("s.db")
     g2 = grocery.Grocery(db=db)
     assert g2.ask("undo", session="s")["actions"] == [{"action": "undone"}]
+
+
+def test_sessions_are_saved_at_exit(tmp_path):
+    """`python -c` runs end before the background flush: the package flushes
+    at exit, so the next process can undo."""
+    import subprocess
+    import sys
+
+    db = str(tmp_path / "exit.db")
+    add = f"import grocery; grocery.Grocery(db={db!r}).ask('add milk', session='s')"
+    subprocess.run([sys.executable, "-c", add], check=True, timeout=120)
+    g = grocery.Grocery(db=db)
+    assert g.ask("undo", session="s")["actions"] == [{"action": "undone"}]
+    assert g.list().items == []
+
+
+def test_redis_url_turns_on_the_shared_tier(tmp_path):
+    with pytest.raises(grocery.ConfigError, match="redis_url"):
+        grocery.Grocery(db=str(tmp_path / "bad.db"), redis_url="not a url")
+    # A Redis that is down is logged and skipped, never an error (the test
+    # command starts one on 127.0.0.1:6379).
+    g = grocery.Grocery(db=str(tmp_path / "r.db"), redis_url="redis://127.0.0.1:6379/0")
+    assert g.price("milk", max_age=0)["tier"] == "upstream"
+    assert g.price("milk")["tier"] == "l1"
