@@ -12,6 +12,7 @@ use crate::resilience::BreakerState;
 /// How one part is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Status {
     /// Working.
     Ok,
@@ -24,6 +25,7 @@ pub enum Status {
 
 /// One check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Check {
     /// What was checked (`store`, `redis`, `cache.l1`, `source.walmart`, ...).
     pub name: String,
@@ -37,6 +39,7 @@ pub struct Check {
 
 /// Every check and the overall status (the worst of them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// The worst status of the checks.
     pub status: Status,

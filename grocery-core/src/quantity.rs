@@ -660,6 +660,24 @@ impl Serialize for Unit {
     }
 }
 
+/// In OpenAPI, like its JSON: one of the canonical codes (`"fl oz"`).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Unit {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A unit of measure, as its canonical code; requests may use any spelling \
+                 the parser accepts (\"gallons\", \"fl. oz\").",
+            ))
+            .enum_values(Some(Unit::ALL.iter().map(|u| u.code())))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Unit {}
+
 impl<'de> Deserialize<'de> for Unit {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct UnitVisitor;
@@ -689,6 +707,8 @@ impl<'de> Deserialize<'de> for Unit {
 /// Serializes as a JSON number (an `f64`, for display); deserializes from a
 /// number or from a string accepted by [`Amount::parse`] such as `"1 1/2"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = f64))]
 pub struct Amount(Ratio);
 
 impl Amount {
@@ -1087,6 +1107,7 @@ fn approximate(x: f64, max_denom: i128) -> Ratio {
 ///
 /// JSON: `{"amount": 1.5, "unit": "gal"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quantity {
     /// How much.
     pub amount: Amount,

@@ -9,6 +9,8 @@
 //!   `If-Match`), sharing, products, prices, tracking and alerts;
 //! - live updates: `/api/v1/events` (SSE) and `/api/v1/ws` (WebSocket), see
 //!   [`live`];
+//! - `/api/v1/openapi.json`: the OpenAPI 3.1 document, generated from the
+//!   code (see [`openapi`]);
 //! - `/health/live`, `/health/ready`, `/health/deep`, `/metrics` (Prometheus);
 //! - `/`: the web page, embedded.
 //!
@@ -29,6 +31,7 @@
 mod auth;
 mod error;
 pub mod live;
+pub mod openapi;
 mod ops;
 pub mod routes;
 mod state;
@@ -82,7 +85,8 @@ pub fn app(state: AppState) -> Router {
         .route("/tracks/{id}", axum::routing::delete(r::untrack))
         .route("/alerts", get(r::alerts))
         .route("/events", get(live::events))
-        .route("/ws", get(live::ws));
+        .route("/ws", get(live::ws))
+        .route("/openapi.json", get(openapi::openapi_json));
     let body_limit = state.config().body_limit_bytes;
     let cors = cors(&state.config().cors_origins);
     Router::new()

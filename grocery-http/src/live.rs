@@ -35,13 +35,15 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::openapi::{AuthErrors, ErrorBody, LiveMessage};
 use crate::state::{AppState, SubscriberGuard};
 
 /// Messages queued per connection before it counts as too slow.
 pub const QUEUE: usize = 256;
 
 /// `?after=SEQ`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResumeParams {
     /// The last `seq` the client saw.
     #[serde(default)]
@@ -272,7 +274,28 @@ fn resume_point(params: &ResumeParams, headers: &HeaderMap) -> Result<Option<i64
     }
 }
 
-/// `GET /api/v1/events`: server-sent events.
+/// Live updates as server-sent events.
+///
+/// Each event's `data` is one JSON [`LiveMessage`](crate::openapi::LiveMessage);
+/// `list_changed` events carry their `seq` as the event id. The backlog after
+/// the resume cursor comes first, then `ready`, then live events. A comment
+/// line every 15 s keeps the connection open.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "live",
+    params(
+        ResumeParams,
+        ("Last-Event-ID" = Option<String>, Header, description = "SSE's standard resume cursor: the last `seq` seen; `after` wins when both are given."),
+        ("access_token" = Option<String>, Query, description = "The bearer token, for clients that cannot set headers."),
+    ),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`; each event's `data` is a `LiveMessage`.", body = LiveMessage, content_type = "text/event-stream"),
+        (status = 400, description = "`Last-Event-ID` is not a number (JSON error body), or `after` is not a number (plain text, from the query parser).", body = ErrorBody),
+        AuthErrors,
+    ),
+    security(("bearer" = []), ("access_token" = [])),
+)]
 pub(crate) async fn events(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -293,7 +316,28 @@ pub(crate) async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
-/// `GET /api/v1/ws`: the same messages over a WebSocket.
+/// Live updates over a WebSocket.
+///
+/// After the `101 Switching Protocols` handshake, each text frame from the
+/// server is one JSON [`LiveMessage`](crate::openapi::LiveMessage), in the same
+/// order as over SSE; the client sends nothing but pings and close. On
+/// shutdown the server closes with code 1001.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws",
+    tag = "live",
+    params(
+        ResumeParams,
+        ("Last-Event-ID" = Option<String>, Header, description = "SSE's standard resume cursor: the last `seq` seen; `after` wins when both are given."),
+        ("access_token" = Option<String>, Query, description = "The bearer token, for clients that cannot set headers."),
+    ),
+    responses(
+        (status = 101, description = "Switching Protocols. Every text frame then carries one `LiveMessage` (JSON), see `#/components/schemas/LiveMessage`."),
+        (status = 400, description = "Not a WebSocket handshake (plain text), `Last-Event-ID` is not a number (JSON error body), or `after` is not a number (plain text)."),
+        AuthErrors,
+    ),
+    security(("bearer" = []), ("access_token" = [])),
+)]
 pub(crate) async fn ws(
     State(app): State<AppState>,
     Caller(user): Caller,

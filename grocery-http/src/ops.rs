@@ -13,6 +13,7 @@ use grocery_core::resilience::BreakerState;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::error::ApiError;
+use crate::openapi::{Liveness, Unavailable};
 use crate::routes::ApiJson;
 use crate::state::AppState;
 
@@ -74,6 +75,15 @@ pub(crate) async fn observe(State(app): State<AppState>, req: Request, next: Nex
 }
 
 /// `GET /health/live`: the process answers.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    tag = "health",
+    responses(
+        (status = 200, description = "The process answers.", body = Liveness),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn live() -> ApiJson<serde_json::Value> {
     ApiJson(serde_json::json!({ "status": "ok" }))
 }
@@ -89,12 +99,30 @@ fn health_response(h: Health) -> Response {
 
 /// `GET /health/ready`: the store (and Redis, when configured) answer; 503
 /// with details when not.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready (`ok`, or `degraded` but still serving), with each check.", body = Health),
+        (status = 503, description = "Not ready: a check is `down`, with each check.", body = Health),
+    )
+)]
 pub(crate) async fn ready(State(app): State<AppState>) -> Response {
     health_response(app.grocery().ready().await)
 }
 
 /// `GET /health/deep`: a store write and read, each cache tier, each price
 /// source's breaker.
+#[utoipa::path(
+    get,
+    path = "/health/deep",
+    tag = "health",
+    responses(
+        (status = 200, description = "Every part works (`ok`), or works around a problem (`degraded`).", body = Health),
+        (status = 503, description = "A part is `down`, with each check.", body = Health),
+    )
+)]
 pub(crate) async fn deep(State(app): State<AppState>) -> Response {
     health_response(app.grocery().deep_health().await)
 }
@@ -108,6 +136,17 @@ pub fn rss_bytes() -> u64 {
 }
 
 /// `GET /metrics`: Prometheus text format.
+///
+/// Request durations by route and status, requests in flight, cache hits and
+/// misses per tier, breaker states, live connections, resident memory.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4.", body = String, content_type = "text/plain; version=0.0.4"),
+    )
+)]
 pub(crate) async fn metrics_text(State(app): State<AppState>) -> Response {
     let g = app.grocery();
     let pricing = g.pricing();
@@ -145,6 +184,14 @@ pub(crate) async fn metrics_text(State(app): State<AppState>) -> Response {
 }
 
 /// `GET /`: the web page, embedded in the binary.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The web page: chat with the agent, the list with prices, live updates.", body = String, content_type = "text/html"),
+    )
+)]
 pub(crate) async fn page() -> Html<&'static str> {
     Html(include_str!("../static/index.html"))
 }

@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::openapi::{
+    AuthErrors, BadRequest, BodyErrors, Conflict, Forbidden, GatewayTimeout, IfMatch, Internal,
+    NotFound, NotUnderstood, PreconditionFailed, RateLimited, Unavailable,
+};
 use crate::state::AppState;
 
 /// `Json` whose rejections are [`ApiError`]s (our JSON error shape).
@@ -48,7 +52,7 @@ type ApiResult<T> = Result<T, ApiError>;
 // ---- agent ------------------------------------------------------------
 
 /// `POST /api/v1/agent`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentRequest {
     /// What the person said.
@@ -64,6 +68,27 @@ pub struct AgentRequest {
 /// Longest agent request text, in characters.
 const MAX_TEXT_CHARS: usize = 2_000;
 
+/// Understand one sentence, change the lists it talks about and reply.
+///
+/// The reply has what was understood (`commands`), what was done
+/// (`actions`), the list after the change, priced, and a short message.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent",
+    tag = "agent",
+    request_body = AgentRequest,
+    responses(
+        (status = 200, description = "What the agent understood, did and says.", body = AgentReply),
+        BodyErrors,
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = NotUnderstood),
+        (status = 504, response = GatewayTimeout),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn agent(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -86,7 +111,7 @@ pub(crate) async fn agent(
 // ---- lists ------------------------------------------------------------
 
 /// One line of a list as the API shows it: the item, its product and price.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LineView {
     /// The item.
     #[serde(flatten)]
@@ -100,7 +125,7 @@ pub struct LineView {
 }
 
 /// A list as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListView {
     /// Identifier.
     pub id: ListId,
@@ -113,6 +138,7 @@ pub struct ListView {
     /// Version (also the `ETag`).
     pub version: i64,
     /// Last change (UTC).
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: jiff::Timestamp,
     /// Items, oldest first, priced.
     pub items: Vec<LineView>,
@@ -202,6 +228,17 @@ async fn read_back(
     Ok(with_etag(status, view(&lists, list)?))
 }
 
+/// The lists the caller may see (owned or shared), with priced items.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lists",
+    tag = "lists",
+    responses(
+        (status = 200, description = "The lists, each with its items and total.", body = Vec<ListView>),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn all_lists(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -220,13 +257,27 @@ pub(crate) async fn all_lists(
 }
 
 /// `POST /api/v1/lists` and `PATCH /api/v1/lists/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameBody {
     /// The list's name.
     pub name: String,
 }
 
+/// Create a list owned by the caller.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lists",
+    tag = "lists",
+    request_body = NameBody,
+    responses(
+        (status = 201, description = "The new, empty list.", body = ListView, headers(("ETag" = String, description = "The list's version, quoted: `\"7\"`."))),
+        BodyErrors,
+        (status = 409, response = Conflict),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn create_list(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -237,6 +288,22 @@ pub(crate) async fn create_list(
     Ok(with_etag(StatusCode::CREATED, view(&lists, list)?))
 }
 
+/// One list with its priced items and total.
+///
+/// 404 (not 403) for a list the caller may not see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lists/{id}",
+    tag = "lists",
+    params(("id" = i64, Path, description = "The list.")),
+    responses(
+        (status = 200, description = "The list.", body = ListView, headers(("ETag" = String, description = "The list's version, quoted: `\"7\"`."))),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn get_list(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -245,6 +312,24 @@ pub(crate) async fn get_list(
     read_back(&app, user, ListId(id), StatusCode::OK).await
 }
 
+/// Rename a list.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/lists/{id}",
+    tag = "lists",
+    params(("id" = i64, Path, description = "The list."), IfMatch),
+    request_body = NameBody,
+    responses(
+        (status = 200, description = "The renamed list.", body = ListView, headers(("ETag" = String, description = "The list's version, quoted: `\"7\"`."))),
+        BodyErrors,
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        (status = 409, response = Conflict),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn rename_list(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -257,6 +342,22 @@ pub(crate) async fn rename_list(
     Ok(with_etag(StatusCode::OK, view(&lists, list)?))
 }
 
+/// Delete a list and its items.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/lists/{id}",
+    tag = "lists",
+    params(("id" = i64, Path, description = "The list."), IfMatch),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn delete_list(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -267,6 +368,23 @@ pub(crate) async fn delete_list(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Add an item to a list (merged into an existing line for the same thing).
+#[utoipa::path(
+    post,
+    path = "/api/v1/lists/{id}/items",
+    tag = "items",
+    params(("id" = i64, Path, description = "The list."), IfMatch),
+    request_body = NewItem,
+    responses(
+        (status = 201, description = "The list after the change.", body = ListView, headers(("ETag" = String, description = "The list's version, quoted: `\"7\"`."))),
+        BodyErrors,
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn add_item(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -280,6 +398,23 @@ pub(crate) async fn add_item(
     read_back(&app, user, ListId(id), StatusCode::CREATED).await
 }
 
+/// Change an item: name, quantity, note, product link or checked state.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/lists/{id}/items/{item}",
+    tag = "items",
+    params(("id" = i64, Path, description = "The list."), ("item" = i64, Path, description = "The item."), IfMatch),
+    request_body = ItemPatch,
+    responses(
+        (status = 200, description = "The list after the change.", body = ListView, headers(("ETag" = String, description = "The list's version, quoted: `\"7\"`."))),
+        BodyErrors,
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn update_item(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -293,6 +428,22 @@ pub(crate) async fn update_item(
     read_back(&app, user, ListId(id), StatusCode::OK).await
 }
 
+/// Remove an item from a list.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/lists/{id}/items/{item}",
+    tag = "items",
+    params(("id" = i64, Path, description = "The list."), ("item" = i64, Path, description = "The item."), IfMatch),
+    responses(
+        (status = 200, description = "The list after the change.", body = ListView, headers(("ETag" = String, description = "The list's version, quoted: `\"7\"`."))),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn remove_item(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -319,6 +470,22 @@ async fn set_checked(
     read_back(app, user, ListId(id), StatusCode::OK).await
 }
 
+/// Check an item off.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lists/{id}/items/{item}/check",
+    tag = "items",
+    params(("id" = i64, Path, description = "The list."), ("item" = i64, Path, description = "The item."), IfMatch),
+    responses(
+        (status = 200, description = "The list after the change.", body = ListView, headers(("ETag" = String, description = "The list's version, quoted: `\"7\"`."))),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn check_item(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -328,6 +495,22 @@ pub(crate) async fn check_item(
     set_checked(&app, user, &headers, id, item, true).await
 }
 
+/// Put a checked item back.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lists/{id}/items/{item}/uncheck",
+    tag = "items",
+    params(("id" = i64, Path, description = "The list."), ("item" = i64, Path, description = "The item."), IfMatch),
+    responses(
+        (status = 200, description = "The list after the change.", body = ListView, headers(("ETag" = String, description = "The list's version, quoted: `\"7\"`."))),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn uncheck_item(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -337,6 +520,22 @@ pub(crate) async fn uncheck_item(
     set_checked(&app, user, &headers, id, item, false).await
 }
 
+/// Remove the checked items of a list.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lists/{id}/clear-checked",
+    tag = "items",
+    params(("id" = i64, Path, description = "The list."), IfMatch),
+    responses(
+        (status = 200, description = "The list after the change.", body = ListView, headers(("ETag" = String, description = "The list's version, quoted: `\"7\"`."))),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn clear_checked(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -350,7 +549,7 @@ pub(crate) async fn clear_checked(
 }
 
 /// One share of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ShareView {
     /// The user it is shared with.
     pub user: String,
@@ -358,6 +557,20 @@ pub struct ShareView {
     pub role: Role,
 }
 
+/// Who a list is shared with, and as what.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lists/{id}/shares",
+    tag = "sharing",
+    params(("id" = i64, Path, description = "The list.")),
+    responses(
+        (status = 200, description = "The shares.", body = Vec<ShareView>),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn shares(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -373,13 +586,30 @@ pub(crate) async fn shares(
 }
 
 /// `PUT /api/v1/lists/{id}/shares/{user}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShareBody {
     /// `editor` or `viewer`.
     pub role: Role,
 }
 
+/// Share a list with a user as `editor` or `viewer` (owner only), or change their role.
+#[utoipa::path(
+    put,
+    path = "/api/v1/lists/{id}/shares/{user}",
+    tag = "sharing",
+    params(("id" = i64, Path, description = "The list."), ("user" = String, Path, description = "The user's name."), IfMatch),
+    request_body = ShareBody,
+    responses(
+        (status = 200, description = "The list after the change.", body = ListView, headers(("ETag" = String, description = "The list's version, quoted: `\"7\"`."))),
+        BodyErrors,
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn share(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -395,6 +625,23 @@ pub(crate) async fn share(
     Ok(with_etag(StatusCode::OK, view(&lists, list)?))
 }
 
+/// Take a user's access to a list away: the owner may, and anyone may leave
+/// a list shared with them.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/lists/{id}/shares/{user}",
+    tag = "sharing",
+    params(("id" = i64, Path, description = "The list."), ("user" = String, Path, description = "The user's name."), IfMatch),
+    responses(
+        (status = 204, description = "The share is gone."),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn unshare(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -414,7 +661,8 @@ pub(crate) async fn unshare(
 // ---- products and prices ----------------------------------------------
 
 /// `?q=&limit=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// The query.
     pub q: String,
@@ -423,6 +671,21 @@ pub struct SearchParams {
     pub limit: Option<usize>,
 }
 
+/// Search the catalog. A token is optional here.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/search",
+    tag = "products",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "The best matches, best first.", body = Vec<SearchHit>),
+        (status = 400, response = BadRequest),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub(crate) async fn search(
     State(app): State<AppState>,
     _caller: Option<Caller>,
@@ -432,6 +695,21 @@ pub(crate) async fn search(
     Ok(ApiJson(app.grocery().catalog().search(&p.q, limit).await?))
 }
 
+/// One catalog product. A token is optional here.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{id}",
+    tag = "products",
+    params(("id" = String, Path, description = "The product id (`gv-whole-milk-1gal`).")),
+    responses(
+        (status = 200, description = "The product.", body = Product),
+        (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub(crate) async fn product(
     State(app): State<AppState>,
     _caller: Option<Caller>,
@@ -441,13 +719,29 @@ pub(crate) async fn product(
 }
 
 /// `?max_age=SECS` (0: ask the store now).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PriceParams {
     /// How old a cached price the caller accepts, in seconds.
     #[serde(default)]
     pub max_age: Option<u64>,
 }
 
+/// A product's current price, through the cache (`max_age` bounds how old).
+#[utoipa::path(
+    get,
+    path = "/api/v1/prices/{id}",
+    tag = "prices",
+    params(("id" = String, Path, description = "The product id."), PriceParams),
+    responses(
+        (status = 200, description = "The price, where it came from and how old it is.", body = PriceAnswer),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 504, response = GatewayTimeout),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn price(
     State(app): State<AppState>,
     Caller(_user): Caller,
@@ -463,7 +757,8 @@ pub(crate) async fn price(
 }
 
 /// `?days=N` (default 90, at most 3650).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// How many days back.
     #[serde(default)]
@@ -471,7 +766,7 @@ pub struct HistoryParams {
 }
 
 /// A product's price history over a period.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryView {
     /// The product.
     pub product_id: String,
@@ -483,6 +778,20 @@ pub struct HistoryView {
     pub stats: Option<PriceStats>,
 }
 
+/// A product's price history over the last `days` days, with statistics.
+#[utoipa::path(
+    get,
+    path = "/api/v1/prices/{id}/history",
+    tag = "prices",
+    params(("id" = String, Path, description = "The product id."), HistoryParams),
+    responses(
+        (status = 200, description = "The change points and statistics.", body = HistoryView),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn history(
     State(app): State<AppState>,
     Caller(_user): Caller,
@@ -503,6 +812,17 @@ pub(crate) async fn history(
     }))
 }
 
+/// The caller's price tracks.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tracks",
+    tag = "tracking",
+    responses(
+        (status = 200, description = "The tracks.", body = Vec<Track>),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn tracks(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -511,7 +831,7 @@ pub(crate) async fn tracks(
 }
 
 /// `POST /api/v1/tracks`: one of `below_cents` or `drop_percent`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrackBody {
     /// The product.
@@ -524,6 +844,21 @@ pub struct TrackBody {
     pub drop_percent: Option<u8>,
 }
 
+/// Track a product's price: alert at or below `below_cents`, or `drop_percent` under today's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tracks",
+    tag = "tracking",
+    request_body = TrackBody,
+    responses(
+        (status = 201, description = "The track.", body = Track),
+        BodyErrors,
+        (status = 404, response = NotFound),
+        (status = 504, response = GatewayTimeout),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn track(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -546,6 +881,19 @@ pub(crate) async fn track(
     Ok((StatusCode::CREATED, ApiJson(t)))
 }
 
+/// Stop tracking a product.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tracks/{id}",
+    tag = "tracking",
+    params(("id" = String, Path, description = "The product id.")),
+    responses(
+        (status = 204, description = "No longer tracked."),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn untrack(
     State(app): State<AppState>,
     Caller(user): Caller,
@@ -559,13 +907,27 @@ pub(crate) async fn untrack(
 }
 
 /// `?limit=N` (default 50, at most 500).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LimitParams {
     /// Most results.
     #[serde(default)]
     pub limit: Option<usize>,
 }
 
+/// The caller's price alerts, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "tracking",
+    params(LimitParams),
+    responses(
+        (status = 200, description = "The alerts.", body = Vec<Alert>),
+        (status = 400, response = BadRequest),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn alerts(
     State(app): State<AppState>,
     Caller(user): Caller,

@@ -95,6 +95,7 @@ const LINK_SCORE: f32 = 4.0;
 
 /// An item resolved to the catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResolvedItem {
     /// The item as understood.
     #[serde(flatten)]
@@ -109,6 +110,7 @@ pub struct ResolvedItem {
 
 /// A command with its items resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResolvedCommand {
     /// What to do.
     pub intent: Intent,
@@ -121,6 +123,7 @@ pub struct ResolvedCommand {
 /// One change (or answer) the agent made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Action {
     /// An item was added (or merged into an existing line).
     Added {
@@ -184,6 +187,7 @@ pub enum Action {
 
 /// A line of the list in a reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplyLine {
     /// The item's name.
     pub name: String,
@@ -203,6 +207,7 @@ pub struct ReplyLine {
 
 /// The list after the request, priced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplyList {
     /// The list's name.
     pub name: String,
@@ -214,6 +219,7 @@ pub struct ReplyList {
 
 /// What the agent understood, did and says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentReply {
     /// The commands understood, items resolved.
     pub commands: Vec<ResolvedCommand>,
@@ -235,6 +241,7 @@ pub struct AgentReply {
 
 /// A cheaper option or a deal for an item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Suggestion {
     /// The item asked about.
     pub item: String,
@@ -251,6 +258,7 @@ pub struct Suggestion {
 /// Who understood a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum UnderstoodBy {
     /// The built-in grammar ([`crate::nlp::parse_request`]).
     Builtin,

@@ -12,6 +12,7 @@ use crate::quantity::{Amount, Quantity, Unit};
 /// A store department. Every product belongs to exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Department {
     /// Fruit, vegetables, herbs.
     Produce,
@@ -195,26 +196,64 @@ impl Product {
 
 /// The flat JSON shape of a [`Product`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(description = "A product of the catalog; size and price are flat.")
+)]
 struct ProductWire {
+    /// Stable external id (`gv-whole-milk-1gal`).
     id: String,
+    /// UPC-A / EAN-13 barcode, when known.
     #[serde(default)]
     upc: Option<String>,
+    /// Display name without brand or size (`Whole Milk`).
     name: String,
+    /// Brand (`Great Value`).
     brand: String,
+    /// Department.
     department: Department,
+    /// Shelf or aisle name (`Milk`).
     #[serde(default)]
     aisle: String,
+    /// Pack size, in `unit`s.
     size: Amount,
+    /// Unit of the pack size.
     unit: Unit,
+    /// Shelf price of one pack, in cents.
     price_cents: i64,
+    /// Currency of `price_cents`.
     #[serde(default)]
     currency: Currency,
+    /// Tags such as `organic`, `store-brand`, `gluten-free`.
     #[serde(default)]
     tags: Vec<String>,
+    /// The everyday thing this product is (`milk`).
     #[serde(default)]
     kind: String,
+    /// How likely a shopper naming the kind means this product, 1..=100.
     #[serde(default = "default_popularity")]
     popularity: u8,
+}
+
+// serde writes a `Product` as its `ProductWire`, so its schema is that one.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Product {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <ProductWire as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Product {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <ProductWire as utoipa::ToSchema>::schemas(schemas);
+    }
 }
 
 fn default_popularity() -> u8 {

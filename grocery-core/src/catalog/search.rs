@@ -22,6 +22,7 @@ use crate::quantity::{Amount, Dimension, Quantity, Unit};
 
 /// One search result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     /// The product.
     #[serde(flatten)]

@@ -13,6 +13,7 @@ macro_rules! id_type {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub struct $name(pub i64);
 
         impl std::fmt::Display for $name {
@@ -55,6 +56,7 @@ pub struct User {
 /// What a user may do with a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Read it.
     Viewer,
@@ -93,6 +95,7 @@ impl Role {
 /// What happened to a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ChangeKind {
     /// Its items or name changed.
     Changed,
@@ -107,6 +110,7 @@ pub enum ChangeKind {
 /// One change to a list, as live subscribers receive it: in commit order,
 /// numbered by `seq` across all lists (the resume cursor).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListChange {
     /// Position in the database's change log; a client resumes after the last
     /// one it saw.
@@ -120,6 +124,7 @@ pub struct ListChange {
     /// Who did it.
     pub actor: UserId,
     /// When (UTC).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
     /// Who may see it: the owner and the users it is shared with (and one just
     /// removed). Not sent to clients.
@@ -169,6 +174,7 @@ pub struct ListSummary {
 
 /// One line of a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListItem {
     /// Identifier.
     pub id: ItemId,
@@ -185,13 +191,16 @@ pub struct ListItem {
     /// Who added it.
     pub added_by: UserId,
     /// When it was added (UTC).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub added_at: Timestamp,
     /// Last change (UTC).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 
 /// An item to add. Build with [`NewItem::new`] and the setters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewItem {
     /// What to buy.
     pub name: String,
@@ -238,6 +247,7 @@ impl NewItem {
 
 /// A change to an item; `None` fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemPatch {
     /// New name.
     #[serde(default)]

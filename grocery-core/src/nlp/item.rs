@@ -14,6 +14,7 @@ use crate::quantity::{Amount, Dimension, Quantity, Ratio, Unit};
 
 /// One item as said or written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemPhrase {
     /// What to buy, lower-case, without quantity, unit, size words or preparation
     /// ("olive oil", "eggs").
@@ -30,6 +31,10 @@ pub struct ItemPhrase {
     /// Size and preparation words taken off the name ("large", "chopped").
     pub modifiers: Vec<String>,
     /// The same amount in another system ("500ml/18 fl oz": 18 fl oz).
+    // Left out of the OpenAPI schema: the API only shows an `ItemPhrase`
+    // flattened into `ResolvedItem`, whose own `alternatives` (products) comes
+    // later under the same key and is the one JSON readers keep.
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub alternatives: Vec<Quantity>,
     /// What followed the item ("divided", "for frying").
     pub note: Option<String>,

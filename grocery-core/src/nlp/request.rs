@@ -13,6 +13,7 @@ use super::item::{ItemPhrase, parse_item};
 /// What a command asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Intent {
     /// Put items on a list.
     Add,

@@ -18,6 +18,7 @@ use crate::resilience::{
 
 /// A current price, as the CLI, the server and the agent show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PriceAnswer {
     /// The product.
     pub product_id: String,

@@ -18,18 +18,21 @@ use crate::money::Money;
 
 /// One observed price.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PricePoint {
     /// Where the price came from (`catalog`, `walmart`, ...).
     pub source: String,
     /// The price of one pack.
     pub price: Money,
     /// When it was observed (UTC).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub observed_at: Timestamp,
 }
 
 /// What a track waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Target {
     /// A price at or below this.
     Below(Money),
@@ -39,6 +42,7 @@ pub enum Target {
 
 /// A user watching a product's price.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Track {
     /// Its id.
     pub id: i64,
@@ -54,6 +58,7 @@ pub struct Track {
     /// one will be until the price goes back up).
     pub crossed: bool,
     /// When tracking began (UTC).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
@@ -71,6 +76,7 @@ impl Track {
 
 /// A track's target was reached.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alert {
     /// Its id.
     pub id: i64,
@@ -85,6 +91,7 @@ pub struct Alert {
     /// Why, in words.
     pub reason: String,
     /// When (UTC).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
@@ -92,6 +99,7 @@ pub struct Alert {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Event {
     /// A price alert was raised (for `alert.user` only).
     PriceAlert(Alert),
@@ -104,6 +112,7 @@ pub enum Event {
 
 /// A new price observed for a product, different from the one before.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PriceChange {
     /// The product.
     pub product_id: String,
@@ -112,11 +121,13 @@ pub struct PriceChange {
     /// The new price.
     pub price: Money,
     /// When it was observed (UTC).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
 }
 
 /// Minimum, average and maximum of a product's prices over a period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PriceStats {
     /// Observations in the period.
     pub points: usize,
