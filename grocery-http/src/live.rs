@@ -22,8 +22,8 @@ use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -36,6 +36,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::openapi::{AuthErrors, ErrorBody, LiveMessage};
+use crate::routes::ApiQuery;
 use crate::state::{AppState, SubscriberGuard};
 
 /// Messages queued per connection before it counts as too slow.
@@ -299,7 +300,7 @@ fn resume_point(params: &ResumeParams, headers: &HeaderMap) -> Result<Option<i64
 pub(crate) async fn events(
     State(app): State<AppState>,
     Caller(user): Caller,
-    Query(params): Query<ResumeParams>,
+    ApiQuery(params): ApiQuery<ResumeParams>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let after = resume_point(&params, &headers)?;
@@ -341,13 +342,17 @@ pub(crate) async fn events(
 pub(crate) async fn ws(
     State(app): State<AppState>,
     Caller(user): Caller,
-    Query(params): Query<ResumeParams>,
+    ApiQuery(params): ApiQuery<ResumeParams>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let after = resume_point(&params, &headers)?;
     let guard = app.open_subscriber()?;
     Ok(upgrade
+        // Messages are small and clients send next to nothing: small buffers
+        // keep an idle connection cheap (the default read buffer is 128 KiB).
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| serve_socket(app, user, after, socket, guard))
         .into_response())

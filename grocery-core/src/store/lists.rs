@@ -889,7 +889,10 @@ impl Store {
     pub(crate) async fn list_change_bounds(&self) -> Result<(i64, i64)> {
         self.read(|c| {
             Ok(c.prepare_cached(
-                "SELECT coalesce(max(seq), 0), coalesce(min(seq), 0) FROM list_events",
+                // Two subqueries: each uses the index's first or last row;
+                // max() and min() together would scan the whole log.
+                "SELECT coalesce((SELECT max(seq) FROM list_events), 0), \
+                 coalesce((SELECT min(seq) FROM list_events), 0)",
             )?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
         })
