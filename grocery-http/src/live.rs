@@ -292,7 +292,7 @@ fn resume_point(params: &ResumeParams, headers: &HeaderMap) -> Result<Option<i64
     ),
     responses(
         (status = 200, description = "An endless `text/event-stream`; each event's `data` is a `LiveMessage`.", body = LiveMessage, content_type = "text/event-stream"),
-        (status = 400, description = "`Last-Event-ID` is not a number (JSON error body), or `after` is not a number (plain text, from the query parser).", body = ErrorBody),
+        (status = 400, description = "`Last-Event-ID` or `after` is not a number.", body = ErrorBody),
         AuthErrors,
     ),
     security(("bearer" = []), ("access_token" = [])),
@@ -334,7 +334,7 @@ pub(crate) async fn events(
     ),
     responses(
         (status = 101, description = "Switching Protocols. Every text frame then carries one `LiveMessage` (JSON), see `#/components/schemas/LiveMessage`."),
-        (status = 400, description = "Not a WebSocket handshake (plain text), `Last-Event-ID` is not a number (JSON error body), or `after` is not a number (plain text)."),
+        (status = 400, description = "Not a WebSocket handshake (plain text), or `Last-Event-ID` or `after` is not a number (JSON error body)."),
         AuthErrors,
     ),
     security(("bearer" = []), ("access_token" = [])),
