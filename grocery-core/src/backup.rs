@@ -53,7 +53,7 @@ impl Grocery {
     /// println!("{} items in {} bytes", info.items, info.bytes);
     /// # Ok(()) }
     /// ```
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn backup(&self, path: impl AsRef<Path>) -> Result<BackupInfo> {
         self.backup_with_progress(path, |_| {}).await
     }
@@ -63,7 +63,7 @@ impl Grocery {
     ///
     /// # Errors
     /// As [`Grocery::backup`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn backup_with_progress(
         &self,
         path: impl AsRef<Path>,
@@ -98,7 +98,7 @@ impl Grocery {
 /// println!("restored {} lists", info.lists);
 /// # Ok(()) }
 /// ```
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(level = "debug", skip_all, err)]
 pub async fn restore(from: impl AsRef<Path>, to: impl AsRef<Path>) -> Result<BackupInfo> {
     restore_with_progress(from, to, |_| {}).await
 }
@@ -107,7 +107,7 @@ pub async fn restore(from: impl AsRef<Path>, to: impl AsRef<Path>) -> Result<Bac
 ///
 /// # Errors
 /// As [`restore`].
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(level = "debug", skip_all, err)]
 pub async fn restore_with_progress(
     from: impl AsRef<Path>,
     to: impl AsRef<Path>,

@@ -80,7 +80,7 @@ impl Grocery {
     /// # Errors
     /// [`crate::Error::Config`] for a file that is not a grocery database or was
     /// written by a newer version; storage and I/O errors.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn open(config: Config) -> Result<Grocery> {
         let path = config.database_path()?;
         let store = Store::open(

@@ -318,7 +318,7 @@ impl LlmFallback {
     ///
     /// # Examples
     /// See the [module docs](self).
-    #[tracing::instrument(skip_all, err(level = "debug"))]
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     pub async fn understand(&self, text: &str) -> Result<Understanding> {
         let text = clamp_text(text).trim();
         if text.is_empty() {

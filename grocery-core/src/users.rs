@@ -69,7 +69,7 @@ impl<'a> Users<'a> {
     /// # Errors
     /// [`crate::Error::InvalidInput`] for a bad name; [`crate::Error::Conflict`]
     /// if the name is taken (case-insensitive).
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn add(&self, name: &str) -> Result<User> {
         let name = crate::lists::clean_name("user name", name)?;
         self.g.store().add_user(name).await
@@ -80,7 +80,7 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// As [`Users::add`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn add_with_token(&self, name: &str) -> Result<Issued> {
         let user = self.add(name).await?;
         self.issue(user).await
@@ -90,7 +90,7 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown or revoked user.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn rotate_token(&self, name: &str) -> Result<Issued> {
         let user = self.find(name).await?;
         self.issue(user).await
@@ -123,7 +123,7 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`]; [`Error::InvalidInput`] for the local user.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn revoke(&self, name: &str) -> Result<User> {
         self.g.store().revoke_user(name.trim().to_string()).await
     }
@@ -144,7 +144,7 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// Storage errors.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn all(&self) -> Result<Vec<User>> {
         self.g.store().users().await
     }
@@ -153,7 +153,7 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// [`crate::Error::NotFound`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn find(&self, name: &str) -> Result<User> {
         self.g.store().user_by_name(name.trim().to_string()).await
     }

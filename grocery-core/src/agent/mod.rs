@@ -292,7 +292,7 @@ impl<'a> Agent<'a> {
     ///
     /// # Errors
     /// Storage errors from catalog search.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn preview(&self, text: &str) -> Result<AgentReply> {
         let started = Instant::now();
         let (understanding, understood_by) = self.understand(text).await;
@@ -345,7 +345,7 @@ impl<'a> Agent<'a> {
     /// println!("{}", reply.message);
     /// # Ok(()) }
     /// ```
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn handle(&self, text: &str, list: Option<&str>) -> Result<AgentReply> {
         self.handle_in("default", text, list).await
     }
@@ -355,7 +355,7 @@ impl<'a> Agent<'a> {
     ///
     /// # Errors
     /// As [`Agent::handle`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn handle_in(
         &self,
         session: &str,
@@ -531,6 +531,7 @@ impl<'a> Agent<'a> {
                 Intent::Show | Intent::Total => {
                     if let Ok(l) = lists.find(&name).await {
                         current = Some(l.id);
+                        latest = Some(l);
                     } else {
                         messages.push(format!("Your {name} list is empty."));
                     }

@@ -499,7 +499,7 @@ where
     /// The loader's error, when no usable cached value exists (identical errors
     /// for every caller that shared the call; kinds are kept). Cache failures are
     /// never returned.
-    #[tracing::instrument(skip_all, err, fields(cache = %self.inner.name))]
+    #[tracing::instrument(level = "debug", skip_all, err, fields(cache = %self.inner.name))]
     pub async fn get_with<F, Fut>(
         &self,
         key: &K,
@@ -631,7 +631,7 @@ where
     ///
     /// # Errors
     /// Storage errors from deleting the SQLite row.
-    #[tracing::instrument(skip_all, err, fields(cache = %self.inner.name))]
+    #[tracing::instrument(level = "debug", skip_all, err, fields(cache = %self.inner.name))]
     pub async fn invalidate(&self, key: &K) -> Result<()> {
         let key = key.to_string();
         self.inner.l1.invalidate(&key).await;

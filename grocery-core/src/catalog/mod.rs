@@ -76,7 +76,7 @@ impl<'a> Catalog<'a> {
     /// println!("{}", hits[0].product.display_name()); // an orange juice
     /// # Ok(()) }
     /// ```
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
         Ok(self.search_shared(query, limit).await?.to_vec())
     }
@@ -233,7 +233,7 @@ impl<'a> Catalog<'a> {
     ///
     /// # Errors
     /// Storage errors.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn stats(&self) -> Result<CatalogStats> {
         self.g.store().catalog_stats().await
     }
@@ -247,7 +247,7 @@ impl<'a> Catalog<'a> {
     /// # Errors
     /// [`Error::InvalidRow`], [`Error::InvalidInput`] (too large, empty),
     /// [`Error::NotFound`] (no such file), [`Error::Io`], [`Error::Conflict`] (a UPC already used by another product).
-    #[tracing::instrument(skip_all, err, fields(path = %path.display()))]
+    #[tracing::instrument(level = "debug", skip_all, err, fields(path = %path.display()))]
     pub async fn import_file(&self, path: &Path) -> Result<ImportSummary> {
         let max = self.g.config().catalog.max_import_bytes;
         let p = path.to_path_buf();
@@ -278,7 +278,7 @@ impl<'a> Catalog<'a> {
     ///
     /// # Errors
     /// As [`Catalog::import_file`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn import_bytes(
         &self,
         bytes: Vec<u8>,

@@ -9,7 +9,7 @@ impl Lists<'_> {
     ///
     /// # Errors
     /// Storage errors.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn chosen(&self) -> Result<Option<GroceryList>> {
         let Some(id) = self.g.store().current_list(self.owner).await? else {
             return Ok(None);
@@ -27,7 +27,7 @@ impl Lists<'_> {
     ///
     /// # Errors
     /// Storage errors.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn current(&self) -> Result<GroceryList> {
         match self.chosen().await? {
             Some(list) => Ok(list),
@@ -40,7 +40,7 @@ impl Lists<'_> {
     ///
     /// # Errors
     /// [`Error::NotFound`] for a list this user cannot see.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn set_current(&self, id: ListId) -> Result<GroceryList> {
         let list = self.get(id).await?;
         self.g.store().set_current_list(self.owner, id).await?;

@@ -65,7 +65,7 @@ impl Lists<'_> {
     /// assert!(added.rejected.is_empty());
     /// # Ok(()) }
     /// ```
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn add_lines<S: AsRef<str>>(&self, list: ListId, lines: &[S]) -> Result<LinesAdded> {
         if lines.len() > MAX_LINES {
             return Err(Error::invalid(format!(

@@ -63,7 +63,7 @@ impl<'a> Lists<'a> {
     /// [`Error::NotFound`] for a list this user cannot see or an unknown user;
     /// [`Error::Forbidden`] when this user is not the owner;
     /// [`Error::InvalidInput`] for sharing with the owner or as owner.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn share(&self, id: ListId, user: UserId, role: Role) -> Result<GroceryList> {
         self.g
             .store()
@@ -77,7 +77,7 @@ impl<'a> Lists<'a> {
     /// # Errors
     /// [`Error::NotFound`]; [`Error::Forbidden`] for someone else's access
     /// when this user is not the owner.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn unshare(&self, id: ListId, user: UserId) -> Result<bool> {
         self.g.store().unshare_list(self.access(), id, user).await
     }
@@ -123,7 +123,7 @@ impl<'a> Lists<'a> {
     /// # Errors
     /// [`Error::InvalidInput`] for an empty or over-long name;
     /// [`Error::Conflict`] if this user already has a list of that name.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn create(&self, name: &str) -> Result<GroceryList> {
         let name = clean_name("list name", name)?;
         self.g.store().create_list(self.owner, name).await
@@ -133,7 +133,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// Storage errors.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn all(&self) -> Result<Vec<ListSummary>> {
         self.g.store().lists_of(self.owner).await
     }
@@ -142,7 +142,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`] if there is no such list for this user.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn get(&self, id: ListId) -> Result<GroceryList> {
         self.g.store().get_list(self.owner, id).await
     }
@@ -151,7 +151,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`] if this user has no list of that name.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn find(&self, name: &str) -> Result<GroceryList> {
         let name = clean_name("list name", name)?;
         match self
@@ -216,7 +216,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// As [`Lists::create`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn find_or_create(&self, name: &str) -> Result<GroceryList> {
         match self.find(name).await {
             Err(Error::NotFound { .. }) => match self.create(name).await {
@@ -232,7 +232,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`], [`Error::InvalidInput`], [`Error::Conflict`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn rename(&self, id: ListId, name: &str) -> Result<GroceryList> {
         let name = clean_name("list name", name)?;
         self.g.store().rename_list(self.access(), id, name).await
@@ -242,7 +242,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn delete(&self, id: ListId) -> Result<()> {
         self.g.store().delete_list(self.access(), id).await
     }
@@ -254,7 +254,7 @@ impl<'a> Lists<'a> {
     /// # Errors
     /// [`Error::NotFound`] for an unknown list or product id; [`Error::InvalidInput`]
     /// for a bad name or note, or a merged quantity out of range.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn add_item(&self, list: ListId, item: NewItem) -> Result<ListItem> {
         let item = self.clean(item)?;
         self.g.store().add_item(self.access(), list, item).await
@@ -264,7 +264,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// As [`Lists::add_item`], for any of the items.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn add_items(&self, list: ListId, items: Vec<NewItem>) -> Result<Vec<ListItem>> {
         let items = items
             .into_iter()
@@ -288,7 +288,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`], [`Error::InvalidInput`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn update_item(
         &self,
         list: ListId,
@@ -323,7 +323,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn remove_item(&self, list: ListId, item: ItemId) -> Result<()> {
         self.g.store().remove_item(self.access(), list, item).await
     }
@@ -333,7 +333,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn restore(&self, list: ListId, items: Vec<ListItem>) -> Result<()> {
         self.g
             .store()
@@ -345,7 +345,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn clear(&self, list: ListId) -> Result<u64> {
         self.g.store().clear_items(self.access(), list).await
     }
@@ -354,7 +354,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn clear_checked(&self, list: ListId) -> Result<u64> {
         self.g.store().clear_checked(self.access(), list).await
     }
@@ -364,7 +364,7 @@ impl<'a> Lists<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`]; [`Error::InvalidInput`] if a total overflows.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn priced(&self, id: ListId) -> Result<PricedList> {
         let list = self.get(id).await?;
         self.price(list)

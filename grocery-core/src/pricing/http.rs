@@ -545,7 +545,7 @@ impl WalmartSource {
     /// [`Error::InvalidInput`] for an empty query or one longer than
     /// [`WALMART_MAX_QUERY_CHARS`]; otherwise as the [module docs](self) say
     /// (`Upstream`, `Timeout`).
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<WalmartHit>> {
         let query = query.trim();
         if query.is_empty() {

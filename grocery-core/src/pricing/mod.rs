@@ -299,7 +299,7 @@ impl<'a> Prices<'a> {
     /// # Errors
     /// [`Error::NotFound`] for an unknown product; [`Error::InvalidInput`] for a
     /// negative price or an empty source.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn record(
         &self,
         product_id: &str,
@@ -325,7 +325,7 @@ impl<'a> Prices<'a> {
     ///
     /// # Errors
     /// Storage errors.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn history(
         &self,
         product_id: &str,

@@ -1,9 +1,17 @@
 //! The SQLite store: connections, migrations and every SQL statement of the crate.
 //!
-//! One writer connection and a small pool of read connections (WAL lets readers run
-//! beside the writer). Every call runs on tokio's blocking pool, never on the async
-//! executor's threads, and every write is one `IMMEDIATE` transaction, so a logical
-//! operation lands whole or not at all.
+//! One writer connection on its own thread and a small pool of reader threads,
+//! each owning a read connection (WAL lets readers run beside the writer). No
+//! SQLite call runs on the async executor's threads: an async method sends a
+//! closure to the right thread and awaits its answer.
+//!
+//! Every write is one closure, and a closure's work lands whole or not at all.
+//! The writer runs the closures queued at the same moment in one `IMMEDIATE`
+//! transaction, each inside its own savepoint (group commit): a closure that
+//! fails rolls back to its savepoint and leaves the others alone, and every
+//! caller hears of its result only after the shared commit. Under load this
+//! turns hundreds of small commits into a few larger ones; alone, a write is
+//! its own batch.
 //!
 //! The rest of the crate talks to the store only through the async methods in
 //! `catalog`, `lists`, `prices` and `users` below; a PostgreSQL backend for deployments of
@@ -24,10 +32,13 @@ pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
 pub(crate) use catalog::{ProductRow, fts_matches};
 pub(crate) use lists::{Access, Edit, ListOp, ListRef, OpDone};
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock};
+use std::thread::JoinHandle;
 use std::time::Duration;
+
+use crossbeam_channel as channel;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use rusqlite_migration::{M, Migrations};
@@ -67,29 +78,227 @@ pub(crate) struct Store {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
-    next_reader: AtomicUsize,
-    /// One permit per reader: reads beyond that wait here, asynchronously,
-    /// instead of parking blocking-pool threads on the connection locks.
-    read_permits: tokio::sync::Semaphore,
+    /// Write closures for the writer thread (`None` once closing).
+    writes: Option<channel::Sender<Box<dyn WriteJob>>>,
+    /// Read closures for the reader threads (`None` once closing).
+    reads: Option<channel::Sender<ReadJob>>,
+    readers: usize,
+    /// The writer, reader and checkpointer threads, joined on drop so that the
+    /// file is closed when the last handle goes.
+    threads: Vec<JoinHandle<()>>,
     /// Woken after a commit that appended to the list change log.
     change_logged: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channels ends the threads once their queues are done.
+        self.writes = None;
+        self.reads = None;
+        let me = std::thread::current().id();
+        for t in self.threads.drain(..) {
+            // A store thread dropping the last handle cannot wait for itself.
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("path", &self.inner.path)
-            .field("readers", &self.inner.readers.len())
+            .field("readers", &self.inner.readers)
             .finish()
     }
 }
 
-/// Recover a poisoned lock: a panic inside a closure dropped its transaction
-/// (rolled back), so the connection itself is still sound.
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// A read closure, with its answer channel inside.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+/// A write closure with its answer channel: run inside the batch's transaction,
+/// or failed without running when the batch cannot start.
+trait WriteJob: Send {
+    fn run(self: Box<Self>, tx: &Transaction<'_>) -> Finish;
+    fn fail(self: Box<Self>, error: Error);
+}
+
+/// What a write closure left for after the batch's commit: whether its work is
+/// kept, and how to tell its caller (with the commit's error, if any).
+struct Finish {
+    ok: bool,
+    tell: Tell,
+}
+
+/// Answers a write's caller, given the commit's error if there was one.
+type Tell = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
+
+struct Job<F, T> {
+    f: F,
+    reply: tokio::sync::oneshot::Sender<Result<T>>,
+}
+
+impl<F, T> WriteJob for Job<F, T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+{
+    fn run(self: Box<Self>, tx: &Transaction<'_>) -> Finish {
+        let Job { f, reply } = *self;
+        let out = f(tx);
+        Finish {
+            ok: out.is_ok(),
+            tell: Box::new(move |commit_error| {
+                let _ = reply.send(match commit_error {
+                    None => out,
+                    Some(e) => Err(copy_error(e)),
+                });
+            }),
+        }
+    }
+
+    fn fail(self: Box<Self>, error: Error) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+/// The same SQLite failure again, for each caller of a batch whose commit failed.
+fn copy_error(e: &rusqlite::Error) -> Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, msg) => {
+            Error::from(rusqlite::Error::SqliteFailure(*code, msg.clone()))
+        }
+        other => Error::Internal(format!("commit failed: {other}")),
+    }
+}
+
+/// At most this many write closures share one transaction.
+const MAX_BATCH: usize = 128;
+
+/// The writer asks for a checkpoint after this many commits (SQLite's own
+/// automatic checkpoint is off on the writer so that its fsyncs never hold up
+/// a commit; a separate connection copies the WAL back beside the writer).
+const CHECKPOINT_EVERY: u32 = 256;
+
+fn writer_loop(
+    mut conn: Connection,
+    jobs: channel::Receiver<Box<dyn WriteJob>>,
+    checkpoint: channel::Sender<()>,
+    change_logged: Arc<tokio::sync::Notify>,
+) {
+    let mut commits = 0_u32;
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        while !batch.is_empty() {
+            batch = run_batch(&mut conn, batch, &change_logged);
+            commits += 1;
+            if commits >= CHECKPOINT_EVERY {
+                commits = 0;
+                let _ = checkpoint.try_send(());
+            }
+        }
+    }
+}
+
+/// Run `batch` in one transaction, each job in a savepoint, then commit and
+/// answer. Returns the jobs not run because SQLite aborted the transaction
+/// under them (they go in the next one).
+fn run_batch(
+    conn: &mut Connection,
+    batch: Vec<Box<dyn WriteJob>>,
+    change_logged: &tokio::sync::Notify,
+) -> Vec<Box<dyn WriteJob>> {
+    lists::LOGGED_CHANGE.with(|c| c.set(false));
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            for job in batch {
+                job.fail(copy_error(&e));
+            }
+            return Vec::new();
+        }
+    };
+    let mut done: Vec<Finish> = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
+    let mut aborted = false;
+    for job in jobs.by_ref() {
+        if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+            job.fail(e.into());
+            continue;
+        }
+        // A panicking closure drops its answer channel: its caller hears of
+        // an internal error, and the writer goes on.
+        let finish = catch_unwind(AssertUnwindSafe(|| job.run(&tx))).ok();
+        if tx.is_autocommit() {
+            // SQLite rolled the whole transaction back (disk full, I/O error):
+            // the earlier jobs' work is gone with it.
+            aborted = true;
+            let e = rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                Some("the transaction was rolled back".into()),
+            );
+            for f in done.drain(..).chain(finish) {
+                (f.tell)(Some(&e));
+            }
+            break;
+        }
+        let kept = finish.as_ref().is_some_and(|f| f.ok);
+        let end = if kept {
+            tx.execute_batch("RELEASE job")
+        } else {
+            tx.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        match (finish, end) {
+            (Some(f), Ok(())) => done.push(f),
+            (Some(f), Err(e)) => (f.tell)(Some(&e)),
+            (None, _) => {}
+        }
+    }
+    let rest: Vec<Box<dyn WriteJob>> = jobs.collect();
+    if aborted {
+        drop(tx);
+        return rest;
+    }
+    let committed = tx.commit();
+    let error = committed.as_ref().err();
+    for f in done {
+        (f.tell)(error);
+    }
+    if error.is_none() && lists::LOGGED_CHANGE.with(|c| c.replace(false)) {
+        change_logged.notify_waiters();
+    }
+    rest
+}
+
+fn reader_loop(conn: Connection, jobs: channel::Receiver<ReadJob>) {
+    while let Ok(job) = jobs.recv() {
+        // A panicking closure drops its answer channel; the reader goes on.
+        let _ = catch_unwind(AssertUnwindSafe(|| job(&conn)));
+    }
+}
+
+/// Copies the WAL back into the database when the writer asks, on its own
+/// connection, without blocking the writer (`PASSIVE`).
+fn checkpoint_loop(conn: Connection, asks: channel::Receiver<()>) {
+    while asks.recv().is_ok() {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(error = %e, "checkpoint skipped");
+        }
+    }
+}
+
+fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .map_err(|e| Error::Internal(format!("cannot start a store thread: {e}")))
 }
 
 impl Store {
@@ -124,8 +333,13 @@ impl Store {
             )),
             other => Error::from(other),
         })?;
-        let mut readers = Vec::with_capacity(opts.readers.max(1));
-        for _ in 0..opts.readers.max(1) {
+        // Checkpoints run on their own connection (see `checkpoint_loop`).
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = Connection::open(&path)?;
+        configure(&checkpointer, opts.busy_timeout)?;
+        let n = opts.readers.max(1);
+        let mut reader_conns = Vec::with_capacity(n);
+        for _ in 0..n {
             let r = Connection::open_with_flags(
                 &path,
                 OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -137,16 +351,34 @@ impl Store {
             // Map the file instead of copying pages through read(): FTS5 queries
             // touch many small pages. 256 MiB of address space, not of memory.
             r.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
-            readers.push(Mutex::new(r));
+            reader_conns.push(r);
+        }
+        let change_logged: Arc<tokio::sync::Notify> = Arc::default();
+        let (writes, write_jobs) = channel::unbounded::<Box<dyn WriteJob>>();
+        let (reads, read_jobs) = channel::unbounded::<ReadJob>();
+        let (ask_checkpoint, checkpoint_asks) = channel::bounded::<()>(1);
+        let mut threads = Vec::with_capacity(n + 2);
+        threads.push(spawn("grocery-checkpoint".into(), move || {
+            checkpoint_loop(checkpointer, checkpoint_asks)
+        })?);
+        let logged = Arc::clone(&change_logged);
+        threads.push(spawn("grocery-writer".into(), move || {
+            writer_loop(writer, write_jobs, ask_checkpoint, logged)
+        })?);
+        for (i, conn) in reader_conns.into_iter().enumerate() {
+            let jobs = read_jobs.clone();
+            threads.push(spawn(format!("grocery-reader-{i}"), move || {
+                reader_loop(conn, jobs)
+            })?);
         }
         Ok(Store {
             inner: Arc::new(Inner {
                 path,
-                writer: Mutex::new(writer),
-                read_permits: tokio::sync::Semaphore::new(readers.len()),
-                readers,
-                next_reader: AtomicUsize::new(0),
-                change_logged: Arc::default(),
+                writes: Some(writes),
+                reads: Some(reads),
+                readers: n,
+                threads,
+                change_logged,
             }),
         })
     }
@@ -217,58 +449,49 @@ impl Store {
         &self.inner.path
     }
 
-    /// Run `f` on a read connection, off the async executor.
+    /// Run `f` on a read connection, on a reader thread.
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let _permit = self
-            .inner
-            .read_permits
-            .acquire()
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        });
+        self.inner
+            .reads
+            .as_ref()
+            .and_then(|r| r.send(job).ok())
+            .ok_or_else(closed)?;
+        answer
             .await
-            .map_err(|_| Error::Internal("store closed".into()))?;
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || inner.with_reader(f)).await?
+            .map_err(|_| Error::Internal("a store read failed unexpectedly".into()))?
     }
 
-    /// Run `f` inside one `IMMEDIATE` write transaction, off the async executor.
-    /// The transaction commits only if `f` returns `Ok`.
+    /// Run `f` on the writer thread inside a write transaction (a savepoint of
+    /// a group commit, see the module docs). `f`'s work is kept only if it
+    /// returns `Ok`, and the answer comes after the commit.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = lock(&inner.writer);
-            lists::LOGGED_CHANGE.with(|c| c.set(false));
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            if lists::LOGGED_CHANGE.with(|c| c.replace(false)) {
-                inner.change_logged.notify_waiters();
-            }
-            Ok(out)
-        })
-        .await?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Box<dyn WriteJob> = Box::new(Job { f, reply });
+        self.inner
+            .writes
+            .as_ref()
+            .and_then(|w| w.send(job).ok())
+            .ok_or_else(closed)?;
+        answer
+            .await
+            .map_err(|_| Error::Internal("a store write failed unexpectedly".into()))?
     }
 }
 
-impl Inner {
-    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let n = self.readers.len();
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        // Take the first idle reader; if all are busy, wait for the one in turn.
-        for i in 0..n {
-            if let Ok(conn) = self.readers[(start + i) % n].try_lock() {
-                return f(&conn);
-            }
-        }
-        let conn = lock(&self.readers[start % n]);
-        f(&conn)
-    }
+fn closed() -> Error {
+    Error::Internal("the store is closed".into())
 }
 
 fn configure(conn: &Connection, busy: Duration) -> Result<()> {
@@ -458,5 +681,84 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 1, "only the built-in local user");
+    }
+
+    /// Writes queued together share a commit, yet each lands whole or not at
+    /// all: failing and panicking closures among them leave no trace and do
+    /// not take the others down, and the writer carries on afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_group_commit_keeps_each_write_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("g.db"), opts()).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..300_i64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .write(move |tx| {
+                        tx.execute(
+                            "INSERT INTO users (name, created_at) VALUES (?1, 0)",
+                            [format!("u{i}")],
+                        )?;
+                        tx.execute(
+                            "INSERT INTO users (name, created_at) VALUES (?1, 0)",
+                            [format!("v{i}")],
+                        )?;
+                        match i % 3 {
+                            0 => Ok(i),
+                            1 => Err(Error::invalid("refused")),
+                            _ if i % 30 == 2 => panic!("a bug in a closure"),
+                            // A constraint error half way: the first row must go too.
+                            _ => {
+                                tx.execute(
+                                    "INSERT INTO users (name, created_at) VALUES (?1, 0)",
+                                    [format!("u{i}")],
+                                )?;
+                                Ok(i)
+                            }
+                        }
+                    })
+                    .await
+            }));
+        }
+        let mut ok = Vec::new();
+        for (i, t) in tasks.into_iter().enumerate() {
+            match t.await.unwrap() {
+                Ok(v) => ok.push(v),
+                Err(e) => match i % 3 {
+                    1 => assert_eq!(e.kind(), crate::ErrorKind::InvalidInput),
+                    2 => assert_eq!(e.kind(), crate::ErrorKind::Internal, "{e}"),
+                    _ => panic!("write {i} failed: {e}"),
+                },
+            }
+        }
+        assert_eq!(ok, (0..300).step_by(3).collect::<Vec<_>>());
+        let names: Vec<String> = store
+            .read(|c| {
+                let mut st =
+                    c.prepare("SELECT name FROM users WHERE name != 'local' ORDER BY id")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+            .unwrap();
+        let want: Vec<String> = (0..300)
+            .step_by(3)
+            .flat_map(|i| [format!("u{i}"), format!("v{i}")])
+            .collect();
+        assert_eq!(names, want);
+        // The writer is still there.
+        assert_eq!(store.write(|_| Ok(7)).await.unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_read_is_an_error_and_the_readers_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("g.db"), opts()).await.unwrap();
+        for _ in 0..opts().readers + 1 {
+            let r: Result<()> = store.read(|_| panic!("a bug in a read")).await;
+            assert!(r.is_err());
+        }
+        store.ping().await.unwrap();
     }
 }
