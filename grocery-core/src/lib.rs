@@ -56,9 +56,10 @@
 //!
 //! ## Storage
 //! SQLite (bundled, no system library) in WAL mode with foreign keys, embedded
-//! migrations, one writer and a pool of readers. Every database call runs on
-//! tokio's blocking pool, never on the async executor's threads; each logical
-//! operation is one transaction.
+//! migrations, one writer thread and a few reader threads, each with its own
+//! connection; no database call runs on the async executor's threads. Each
+//! logical operation lands whole or not at all; writes queued at the same
+//! moment share one commit (group commit), each in its own savepoint.
 //!
 //! [`Grocery::backup`] copies the database with SQLite's online backup API while
 //! it stays in use (the copy is one snapshot, written whole or not at all);
