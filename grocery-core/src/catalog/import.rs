@@ -1,8 +1,17 @@
 //! Catalog files: CSV and JSON Lines, validated whole before anything is written.
 //!
 //! Columns / keys: `id, upc, name, brand, department, aisle, size, unit,
-//! price_cents, tags` and optionally `kind` and `popularity`. A malformed row
-//! rejects the whole file with its line number and the reason.
+//! price_cents, tags` and optionally `kind`, `popularity`, `store` and `offer`.
+//! A malformed row rejects the whole file with its line number and the reason.
+//!
+//! A row with a `store` is that store's price for the product, used as it is
+//! (the demo market moves only the catalog's own prices); the same id may then
+//! appear once per store, and its first row describes the product. A product
+//! that only ever appears with a store is not sold by the catalog's own store.
+//! An `offer` is a JSON object (in CSV, a JSON text in the column):
+//! `{"kind": "multi_buy", "qty": 2, "price_cents": 500}`, `{"kind": "bogo"}`,
+//! `{"kind": "rollback", "was_cents": 399}`, and `clearance` or `promo` with
+//! `was_cents`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,6 +21,7 @@ use serde::Deserialize;
 use super::product::{Department, Product};
 use crate::error::{Error, Result};
 use crate::money::Money;
+use crate::pricing::source::Offer;
 use crate::quantity::{Amount, Quantity, Unit};
 
 /// The format of a catalog file.
@@ -69,6 +79,18 @@ enum Tags {
     Text(String),
 }
 
+/// An offer as an import row gives it.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum RowOffer {
+    MultiBuy { qty: u32, price_cents: i64 },
+    // A struct variant, so that unknown keys are refused here too.
+    Bogo {},
+    Rollback { was_cents: i64 },
+    Clearance { was_cents: i64 },
+    Promo { was_cents: i64 },
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Row {
@@ -90,6 +112,35 @@ struct Row {
     kind: Option<String>,
     #[serde(default)]
     popularity: Option<i64>,
+    #[serde(default)]
+    store: Option<String>,
+    /// A JSON object, or (CSV) JSON text; empty for none.
+    #[serde(default)]
+    offer: Option<serde_json::Value>,
+}
+
+/// One product's price at one store, from an import row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StorePrice {
+    /// The product (catalog id).
+    pub product_id: String,
+    /// The store, lower-case; `None` for the catalog's own store.
+    pub store: Option<String>,
+    /// One pack's price.
+    pub price: Money,
+    /// The row's offer.
+    pub offer: Option<Offer>,
+}
+
+/// A parsed catalog file: its products (one per id) and every row's price.
+#[derive(Debug, Clone)]
+pub(crate) struct Parsed {
+    /// The products, in file order, one per id.
+    pub products: Vec<Product>,
+    /// Rows that name a store or carry an offer.
+    pub prices: Vec<StorePrice>,
+    /// Ids that only ever appear with a store.
+    pub store_only: Vec<String>,
 }
 
 /// Largest price accepted: $100,000.
@@ -100,20 +151,72 @@ const MAX_PRICE_CENTS: i64 = 10_000_000;
 /// # Errors
 /// [`Error::InvalidRow`] with the 1-based line (the CSV header is line 1).
 pub(crate) fn parse(bytes: &[u8], format: ImportFormat) -> Result<Vec<Product>> {
+    parse_with_prices(bytes, format).map(|p| p.products)
+}
+
+/// [`parse`], with the rows' store prices and offers.
+///
+/// # Errors
+/// As [`parse`].
+pub(crate) fn parse_with_prices(bytes: &[u8], format: ImportFormat) -> Result<Parsed> {
     let rows = match format {
         ImportFormat::Csv => parse_csv(bytes)?,
         ImportFormat::JsonLines => parse_jsonl(bytes)?,
     };
-    let mut ids: HashMap<String, u64> = HashMap::new();
+    // Per id: the line of its first row, and whether any row lacked a store.
+    let mut ids: HashMap<String, (u64, bool)> = HashMap::new();
+    let mut pairs: HashMap<(String, Option<String>), u64> = HashMap::new();
     let mut upcs: HashMap<String, u64> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
-    for (line, row) in rows {
+    let mut prices = Vec::new();
+    for (line, mut row) in rows {
+        let store = row.store.take();
+        let offer = row.offer.take();
         let p = validate(row).map_err(|reason| Error::InvalidRow { line, reason })?;
-        if let Some(first) = ids.insert(p.id.clone(), line) {
+        let store = match store.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(check_store(s).map_err(|reason| Error::InvalidRow { line, reason })?),
+        };
+        let offer = match offer {
+            None => None,
+            Some(o) => validate_offer(o, p.price.cents)
+                .map_err(|reason| Error::InvalidRow { line, reason })?,
+        };
+        if let Some(first) = pairs.insert((p.id.clone(), store.clone()), line) {
             return Err(Error::InvalidRow {
                 line,
-                reason: format!("duplicate id `{}` (first on line {first})", p.id),
+                reason: match &store {
+                    None => format!("duplicate id `{}` (first on line {first})", p.id),
+                    Some(st) => format!(
+                        "duplicate id `{}` for store `{st}` (first on line {first})",
+                        p.id
+                    ),
+                },
             });
+        }
+        if store.is_some() || offer.is_some() {
+            prices.push(StorePrice {
+                product_id: p.id.clone(),
+                store: store.clone(),
+                price: p.price,
+                offer,
+            });
+        }
+        match ids.get_mut(&p.id) {
+            Some((_, own)) => {
+                // Later rows of an id only add prices; the first describes it.
+                *own |= store.is_none();
+                if store.is_none()
+                    && let Some(first) = out.iter_mut().find(|q: &&mut Product| q.id == p.id)
+                {
+                    // The catalog's own price is the product's shelf price.
+                    first.price = p.price;
+                }
+                continue;
+            }
+            None => {
+                ids.insert(p.id.clone(), (line, store.is_none()));
+            }
         }
         if let Some(upc) = &p.upc
             && let Some(first) = upcs.insert(upc.clone(), line)
@@ -128,7 +231,80 @@ pub(crate) fn parse(bytes: &[u8], format: ImportFormat) -> Result<Vec<Product>> 
     if out.is_empty() {
         return Err(Error::invalid("the file has no products"));
     }
-    Ok(out)
+    let mut store_only: Vec<String> = ids
+        .into_iter()
+        .filter(|(_, (_, own))| !own)
+        .map(|(id, _)| id)
+        .collect();
+    store_only.sort();
+    Ok(Parsed {
+        products: out,
+        prices,
+        store_only,
+    })
+}
+
+/// A store name: lower-case letters, digits and dashes, up to 32.
+fn check_store(s: &str) -> std::result::Result<String, String> {
+    let st = s.to_ascii_lowercase();
+    if st.len() > 32 || !st.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(format!(
+            "store `{}` must be up to 32 letters, digits, dashes or underscores",
+            s.chars().take(32).collect::<String>()
+        ));
+    }
+    Ok(st)
+}
+
+fn validate_offer(
+    o: serde_json::Value,
+    price_cents: i64,
+) -> std::result::Result<Option<Offer>, String> {
+    let o: RowOffer = match o {
+        serde_json::Value::Null => return Ok(None),
+        serde_json::Value::String(t) if t.trim().is_empty() => return Ok(None),
+        serde_json::Value::String(t) => {
+            serde_json::from_str(&t).map_err(|e| format!("offer: {e}"))?
+        }
+        v => serde_json::from_value(v).map_err(|e| format!("offer: {e}"))?,
+    };
+    let cents = |c: i64, what: &str| {
+        if (0..=MAX_PRICE_CENTS).contains(&c) {
+            Ok(Money::usd(c))
+        } else {
+            Err(format!("offer: {what} {c} is outside 0..={MAX_PRICE_CENTS}"))
+        }
+    };
+    let was = |c: i64| {
+        if c > price_cents {
+            cents(c, "was_cents")
+        } else {
+            Err(format!(
+                "offer: was_cents {c} is not above the price ({price_cents})"
+            ))
+        }
+    };
+    Ok(Some(match o {
+        RowOffer::MultiBuy { qty, price_cents: total } => {
+            if !(2..=100).contains(&qty) {
+                return Err(format!("offer: multi_buy qty {qty} is outside 2..=100"));
+            }
+            let full = price_cents.saturating_mul(i64::from(qty));
+            if total >= full {
+                return Err(format!(
+                    "offer: {qty} for {total} cents is no saving on {qty} x {price_cents}"
+                ));
+            }
+            Offer::MultiBuy {
+                qty,
+                price: cents(total, "price_cents")?,
+            }
+        }
+        RowOffer::Bogo {} => Offer::Bogo,
+        RowOffer::Rollback { was_cents } => Offer::Rollback { was: was(was_cents)? },
+        RowOffer::Clearance { was_cents } => Offer::Clearance { was: was(was_cents)? },
+        RowOffer::Promo { was_cents } => Offer::Promo { was: was(was_cents)? },
+    }))
 }
 
 fn parse_csv(bytes: &[u8]) -> Result<Vec<(u64, Row)>> {
@@ -403,6 +579,75 @@ mod tests {
         let (_, reason) =
             line_of(csv(&format!("a-1,,{long},Acme,dairy-eggs,Milk,1,gal,399,\n")).unwrap_err());
         assert!(reason.contains("longer"), "{reason}");
+    }
+
+    #[test]
+    fn store_rows_and_offers_are_prices_of_their_own() {
+        let text = r#"{"id":"m","name":"Milk","department":"dairy-eggs","size":1,"unit":"gal","price_cents":350,"store":"Walmart","offer":{"kind":"multi_buy","qty":2,"price_cents":600}}
+{"id":"m","name":"ignored","department":"dairy-eggs","size":1,"unit":"gal","price_cents":330,"store":"kroger","offer":{"kind":"rollback","was_cents":399}}
+{"id":"e","name":"Eggs","department":"dairy-eggs","size":12,"unit":"ct","price_cents":299,"offer":{"kind":"bogo"}}
+{"id":"e","name":"Eggs","department":"dairy-eggs","size":12,"unit":"ct","price_cents":280,"store":"kroger"}
+"#;
+        let p = parse_with_prices(text.as_bytes(), ImportFormat::JsonLines).unwrap();
+        assert_eq!(p.products.len(), 2);
+        assert_eq!(p.products[0].name, "Milk", "the first row describes the product");
+        assert_eq!(p.store_only, ["m"]);
+        let got: Vec<(&str, Option<&str>, i64, Option<&Offer>)> = p
+            .prices
+            .iter()
+            .map(|s| (s.product_id.as_str(), s.store.as_deref(), s.price.cents, s.offer.as_ref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("m", Some("walmart"), 350, Some(&Offer::MultiBuy { qty: 2, price: Money::usd(600) })),
+                ("m", Some("kroger"), 330, Some(&Offer::Rollback { was: Money::usd(399) })),
+                ("e", None, 299, Some(&Offer::Bogo)),
+                ("e", Some("kroger"), 280, None),
+            ]
+        );
+        // CSV carries the offer as JSON text.
+        let csv_text = "id,name,department,size,unit,price_cents,store,offer\n\
+            m,Milk,dairy-eggs,1,gal,350,walmart,\"{\"\"kind\"\": \"\"bogo\"\"}\"\n\
+            m,Milk,dairy-eggs,1,gal,340,kroger,\n";
+        let p = parse_with_prices(csv_text.as_bytes(), ImportFormat::Csv).unwrap();
+        assert_eq!(p.prices.len(), 2);
+        assert_eq!(p.prices[0].offer, Some(Offer::Bogo));
+        assert_eq!(p.prices[1].offer, None);
+    }
+
+    #[test]
+    fn bad_stores_and_offers_reject_the_file_with_their_line() {
+        let good = r#"{"id":"a","name":"Milk","department":"dairy-eggs","size":1,"unit":"gal","price_cents":300}"#;
+        let cases = [
+            (r#""store":"wal mart""#, "store"),
+            (r#""offer":{"kind":"multi_buy","qty":1,"price_cents":200}"#, "qty"),
+            (r#""offer":{"kind":"multi_buy","qty":2,"price_cents":600}"#, "no saving"),
+            (r#""offer":{"kind":"rollback","was_cents":250}"#, "not above"),
+            (r#""offer":{"kind":"coupon"}"#, "offer"),
+            (r#""offer":{"kind":"bogo","extra":1}"#, "offer"),
+            (r#""offer":"not json""#, "offer"),
+        ];
+        for (extra, needle) in cases {
+            let row = format!(
+                r#"{{"id":"b","name":"Eggs","department":"dairy-eggs","size":12,"unit":"ct","price_cents":300,{extra}}}"#
+            );
+            let text = format!("{good}\n{row}\n");
+            let (line, reason) =
+                line_of(parse_with_prices(text.as_bytes(), ImportFormat::JsonLines).unwrap_err());
+            assert_eq!(line, 2, "{extra}: {reason}");
+            assert!(reason.contains(needle), "{extra}: `{reason}` lacks `{needle}`");
+        }
+        // The same id twice for one store.
+        let twice = format!(
+            "{good}\n{}\n{}\n",
+            r#"{"id":"a","name":"Milk","department":"dairy-eggs","size":1,"unit":"gal","price_cents":310,"store":"kroger"}"#,
+            r#"{"id":"a","name":"Milk","department":"dairy-eggs","size":1,"unit":"gal","price_cents":320,"store":"KROGER"}"#
+        );
+        let (line, reason) =
+            line_of(parse_with_prices(twice.as_bytes(), ImportFormat::JsonLines).unwrap_err());
+        assert_eq!(line, 3);
+        assert!(reason.contains("store `kroger`"), "{reason}");
     }
 
     #[test]

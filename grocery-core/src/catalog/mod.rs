@@ -3,7 +3,7 @@
 //! The catalog lives in SQLite (with an FTS5 index) and, for ranking and pricing,
 //! as an in-memory snapshot that is rebuilt after every import.
 
-mod import;
+pub(crate) mod import;
 pub(crate) mod index;
 mod product;
 mod search;
@@ -284,8 +284,9 @@ impl<'a> Catalog<'a> {
         bytes: Vec<u8>,
         format: ImportFormat,
     ) -> Result<ImportSummary> {
-        let products = tokio::task::spawn_blocking(move || import::parse(&bytes, format)).await??;
-        let summary = self.g.store().upsert_products(products).await?;
+        let parsed =
+            tokio::task::spawn_blocking(move || import::parse_with_prices(&bytes, format)).await??;
+        let summary = self.g.store().import_catalog(parsed).await?;
         self.g.reload_index().await?;
         Ok(summary)
     }

@@ -173,6 +173,101 @@ pub(crate) fn upsert_products(tx: &Transaction<'_>, products: &[Product]) -> Res
     Ok(summary)
 }
 
+/// Write an import's store prices and offers, replacing every earlier price of
+/// the products the file names, and mark the products sold only by named stores.
+pub(crate) fn upsert_store_prices(
+    tx: &Transaction<'_>,
+    parsed: &crate::catalog::import::Parsed,
+) -> Result<()> {
+    let now = now_ms();
+    let mut pk_of = tx.prepare_cached("SELECT pk FROM products WHERE id = ?1")?;
+    let mut clear = tx.prepare_cached("DELETE FROM store_prices WHERE product_pk = ?1")?;
+    let mut own = tx.prepare_cached("UPDATE products SET own_store = ?2 WHERE pk = ?1")?;
+    let mut pks: HashMap<&str, i64> = HashMap::with_capacity(parsed.products.len());
+    for p in &parsed.products {
+        let pk: i64 = pk_of.query_row(params![p.id], |r| r.get(0))?;
+        clear.execute(params![pk])?;
+        let store_only = parsed.store_only.binary_search(&p.id).is_ok();
+        own.execute(params![pk, i64::from(!store_only)])?;
+        pks.insert(p.id.as_str(), pk);
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO store_prices (product_pk, store, price_cents, offer, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for sp in &parsed.prices {
+        let pk = pks
+            .get(sp.product_id.as_str())
+            .copied()
+            .ok_or_else(|| Error::Internal(format!("price for unknown product {}", sp.product_id)))?;
+        let offer = sp
+            .offer
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| Error::Internal(format!("offer to JSON: {e}")))?;
+        insert.execute(params![
+            pk,
+            sp.store.as_deref().unwrap_or(""),
+            sp.price.cents,
+            offer,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+/// One product's price at one store, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredPrice {
+    /// The product (catalog id).
+    pub product_id: String,
+    /// The store; `None` for the catalog's own.
+    pub store: Option<String>,
+    /// One pack's price.
+    pub price: Money,
+    /// Its offer.
+    pub offer: Option<crate::pricing::source::Offer>,
+}
+
+/// Every imported store price and offer, and the products the catalog's own
+/// store does not sell.
+pub(crate) fn store_prices(conn: &Connection) -> Result<(Vec<StoredPrice>, Vec<String>)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.id, s.store, s.price_cents, s.offer FROM store_prices s \
+         JOIN products p ON p.pk = s.product_pk ORDER BY p.pk, s.store",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Option<String>>(3)?,
+        ))
+    })?;
+    let mut prices = Vec::new();
+    for row in rows {
+        let (product_id, store, cents, offer) = row?;
+        let offer = match offer {
+            None => None,
+            Some(json) => Some(serde_json::from_str(&json).map_err(|e| {
+                Error::Internal(format!("corrupt offer of {product_id} in database: {e}"))
+            })?),
+        };
+        prices.push(StoredPrice {
+            product_id,
+            store: (!store.is_empty()).then_some(store),
+            price: Money::usd(cents),
+            offer,
+        });
+    }
+    let mut stmt = conn.prepare_cached("SELECT id FROM products WHERE own_store = 0 ORDER BY id")?;
+    let store_only = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok((prices, store_only))
+}
+
 /// Every product with its row key, for the in-memory search index.
 pub(crate) fn load_products(conn: &Connection) -> Result<Vec<ProductRow>> {
     let mut stmt = conn.prepare(&format!("{SELECT_PRODUCT} ORDER BY pk"))?;
@@ -240,9 +335,22 @@ fn is_seeded(conn: &Connection) -> Result<bool> {
 }
 
 impl Store {
-    /// Upsert products in one transaction; all or nothing.
-    pub(crate) async fn upsert_products(&self, products: Vec<Product>) -> Result<ImportSummary> {
-        self.write(move |tx| upsert_products(tx, &products)).await
+    /// Import a parsed file: its products and its store prices, in one transaction.
+    pub(crate) async fn import_catalog(
+        &self,
+        parsed: crate::catalog::import::Parsed,
+    ) -> Result<ImportSummary> {
+        self.write(move |tx| {
+            let summary = upsert_products(tx, &parsed.products)?;
+            upsert_store_prices(tx, &parsed)?;
+            Ok(summary)
+        })
+        .await
+    }
+
+    /// Every imported store price (see [`store_prices`]).
+    pub(crate) async fn store_prices(&self) -> Result<(Vec<StoredPrice>, Vec<String>)> {
+        self.read(store_prices).await
     }
 
     /// Load the embedded catalog once into a database that never had it.

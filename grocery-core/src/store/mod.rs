@@ -29,7 +29,7 @@ mod users;
 
 pub(crate) use backup::restore_blocking;
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
-pub(crate) use catalog::{ProductRow, fts_matches};
+pub(crate) use catalog::{ProductRow, StoredPrice, fts_matches};
 pub(crate) use lists::{Access, Edit, ListOp, ListRef, OpDone};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -60,6 +60,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
             "../../migrations/0006_sharing_and_list_events.sql"
         )),
         M::up(include_str!("../../migrations/0007_current_list.sql")),
+        M::up(include_str!("../../migrations/0008_store_prices.sql")),
     ])
 });
 
@@ -633,10 +634,10 @@ mod tests {
                 .await
                 .unwrap()
         }
-        assert_eq!(version(&store).await, 7);
+        assert_eq!(version(&store).await, 8);
         drop(store);
         let store = Store::open(&path, opts()).await.unwrap();
-        assert_eq!(version(&store).await, 7);
+        assert_eq!(version(&store).await, 8);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
             .await
