@@ -115,7 +115,7 @@ pub use backup::{BackupInfo, BackupProgress, restore, restore_with_progress};
 pub use cache::{CacheConfig, CacheReport, CacheStats, Cached, Tier, TierReport, TieredCache};
 pub use catalog::{Catalog, Department, Product, SearchHit};
 pub use config::Config;
-pub use deals::{BasketAnswer, BasketRequest, Offer, plan_basket};
+pub use deals::{BasketAnswer, BasketRequest, Deal, DealKind, Offer, plan_basket};
 pub use error::{Error, ErrorKind, Result};
 pub use grocery::{Grocery, LIST_CHANGES_KEPT};
 pub use jiff;
