@@ -45,8 +45,8 @@
 //!    products is priced (`O(c² · k)` for `c` candidates needing up to `k`
 //!    packs) and only distinct costs are kept, cheapest first. An option
 //!    dearer than the store's cheapest by the store's largest threshold
-//!    discount or more is dropped: switching to the cheapest option saves more
-//!    than any threshold could give back, so no optimal plan uses it. A store
+//!    discount or more is dropped: switching to the cheapest option saves at
+//!    least what any threshold could give back, so some optimal plan avoids it. A store
 //!    without thresholds keeps only its cheapest option.
 //! 2. **Store subsets.** Every subset `S` of at most `max_stores` allowed
 //!    stores is solved exactly, and the best is kept (fewest unavailable lines,
@@ -60,24 +60,34 @@
 //!    The minimum over combinations is the optimum, because the optimal plan's
 //!    own tiers form one of them (and a plan found under a combination can only
 //!    reach more discount than targeted, which its true total counts).
-//! 4. **Branch and bound** over lines, biggest first. The first incumbent is
-//!    the plan buying every line at its cheapest store. A node's lower bound is
-//!    the fixed cost, plus each remaining line's cheapest cost in `S`, plus for
-//!    each targeted store still short of its minimum the linear-relaxation cost
-//!    of closing the gap: moving line `i` there costs at least
-//!    `(aᵢ − minᵢ)/aᵢ` per cent of spend up to its cheapest cost `aᵢ` there,
-//!    and one cent per cent beyond (a dearer option raises cost and spend
-//!    alike). Lines' contributions are sorted by that ratio once per subset,
-//!    so a bound costs `O(lines · targets)`. A node whose bound reaches the
-//!    incumbent is cut; a node whose targets are all met is completed with
-//!    every remaining line at its cheapest store, which is optimal below it.
+//! 4. **Branch and bound** over lines, the most flexible first (smallest gap
+//!    between their cheapest and second-cheapest store), so that below them the
+//!    bound on the rest is nearly exact. The first incumbent is the plan buying
+//!    every line at its cheapest store, and incumbents carry over between
+//!    combinations. A node's lower bound is the larger of
+//!    - a *Lagrangian* bound: each targeted store's minimum is priced into the
+//!      line costs with a multiplier λ (spend there earns λ per cent back), so
+//!      the bound is `Σ λ·gap + Σ` each remaining line's cheapest reduced cost;
+//!      multipliers are chosen per set of still-unmet targets by coordinate
+//!      ascent (the dual is concave) the first time that set occurs, after
+//!      which a bound costs `O(targets)` from precomputed suffix sums;
+//!    - a per-store *linear relaxation*: moving line `i` to a short store costs
+//!      at least `(aᵢ − minᵢ)/aᵢ` per cent of spend up to its cheapest cost `aᵢ`
+//!      there, and one cent per cent beyond; and, once a combination's search
+//!      passes 2,048 nodes, per-store *knapsack tables* (`lines × threshold
+//!      cents`, at most 4M cells each) that are exact in that store's spend and
+//!      Lagrangian in the other targets', so no line counts toward two targets.
 //!
-//! The search is exponential in the worst case, but the bound is tight when
-//! thresholds are already met or cheap to reach, which is the common case: a
-//! 40-line list over 3 stores with thresholds at two of them plans in well
-//! under a millisecond (see `benches/basket.rs`). As a guard the search stops
-//! after [`NODE_BUDGET`] nodes and returns its best plan with
-//! [`BasketAnswer::proven_optimal`] set to `false`.
+//!    A node whose bound reaches the incumbent is cut; a node whose targets are
+//!    all met is completed with every remaining line at its cheapest store,
+//!    which is optimal below it.
+//!
+//! The search is exponential in the worst case (the problem contains subset
+//! sum), but on realistic lists the bounds leave little to search: a 40-line
+//! list over 3 stores with thresholds at two of them plans in about 10 ms
+//! (median over 30 generated lists, the slowest 37 ms; see `benches/basket.rs`).
+//! As a guard the search stops after [`NODE_BUDGET`] nodes and returns its best
+//! plan with [`BasketAnswer::proven_optimal`] set to `false`.
 //!
 //! # Examples
 //! ```
@@ -721,7 +731,7 @@ fn allowed_by(k: &LineConstraints, c: &Candidate) -> bool {
         }
     }
     if let Some(ids) = &k.allowed_products {
-        if !ids.iter().any(|id| *id == c.product_id) {
+        if !ids.contains(&c.product_id) {
             return false;
         }
     }
@@ -920,7 +930,27 @@ struct Target {
     /// `(order position, cheapest here, cheapest anywhere in the subset)` of
     /// the lines sold here, by ascending `(here − anywhere) / here`.
     segments: Vec<(usize, i64, i64)>,
+    /// Built when a search needs more than the root, for the multipliers
+    /// `p` of [`Search::knapsack`]: `knapsack[d * (min + 1) + g]` is the least
+    /// Lagrangian cost (scaled) of the lines at positions ≥ d spending at
+    /// least `g` here, the other targets priced in by `p`.
+    knapsack: Option<(Vec<i64>, Vec<i64>)>,
 }
+
+/// Most cells of one knapsack table (lines × cents of the threshold); above it
+/// the search does with the linear bound.
+const KNAPSACK_CELLS: usize = 1 << 22;
+
+/// Nodes a combination's search takes before it builds knapsack tables: most
+/// searches end sooner, and a table costs `lines × threshold cents × options`.
+#[cfg(not(test))]
+const KNAPSACK_AFTER: u64 = 2048;
+/// In tests, build tables at once so the oracle checks the bounds using them.
+#[cfg(test)]
+const KNAPSACK_AFTER: u64 = 1;
+
+/// "Cannot" in knapsack tables; far from overflowing when added to.
+const UNREACHABLE: i64 = i64::MAX / 4;
 
 /// One subset of stores, with its lines in search order.
 struct Subset<'m, 'a> {
@@ -937,16 +967,23 @@ struct Subset<'m, 'a> {
 impl<'m, 'a> Subset<'m, 'a> {
     fn new(model: &'m Model<'a>, stores: Vec<usize>) -> Self {
         let mut lines: Vec<(usize, i64, usize)> = Vec::new();
+        let mut regret = Vec::new();
         for (li, l) in model.lines.iter().enumerate() {
-            let best = stores
+            let mut costs: Vec<(i64, usize)> = stores
                 .iter()
                 .filter_map(|&s| l.at[s].first().map(|o| (o.cost, s)))
-                .min_by_key(|&(c, s)| (c, s));
-            if let Some((c, s)) = best {
+                .collect();
+            costs.sort_unstable();
+            if let Some(&(c, s)) = costs.first() {
                 lines.push((li, c, s));
+                regret.push(costs.get(1).map_or(i64::MAX, |&(c2, _)| c2 - c));
             }
         }
-        lines.sort_by_key(|&(li, c, _)| (std::cmp::Reverse(c), li));
+        // Flexible lines first (cheapest to move between stores), so that
+        // below them the remaining lines' bound is nearly exact.
+        let mut by_flex: Vec<usize> = (0..lines.len()).collect();
+        by_flex.sort_by_key(|&i| (regret[i], std::cmp::Reverse(lines[i].1), lines[i].0));
+        let lines: Vec<(usize, i64, usize)> = by_flex.into_iter().map(|i| lines[i]).collect();
         let mut suffix_min = vec![0i64; lines.len() + 1];
         for (d, &(_, c, _)) in lines.iter().enumerate().rev() {
             suffix_min[d] = suffix_min[d + 1].saturating_add(c);
@@ -995,6 +1032,7 @@ impl<'m, 'a> Subset<'m, 'a> {
             off: t.off_cents,
             suffix_max,
             segments,
+            knapsack: None,
         }
     }
 
@@ -1010,6 +1048,8 @@ impl<'m, 'a> Subset<'m, 'a> {
             best: None,
             stack: Vec::with_capacity(n),
             spend: vec![0; self.model.stores.len()],
+            multipliers: HashMap::new(),
+            combo_nodes: 0,
             budget,
         };
         search.offer_leaf(&greedy);
@@ -1034,6 +1074,8 @@ impl<'m, 'a> Subset<'m, 'a> {
                 .collect();
             if !targets.is_empty() {
                 search.targets = targets;
+                search.multipliers.clear();
+                search.combo_nodes = 0;
                 search.dfs(0, 0);
             }
             // Next combination, like an odometer.
@@ -1079,8 +1121,24 @@ struct Search<'s, 'm, 'a, 'b> {
     stack: Vec<(usize, usize)>,
     /// Spend per model store of the fixed lines.
     spend: Vec<i64>,
+    /// Lagrangian multipliers per set of targets still short (bit `t` set:
+    /// `targets[t]` is short), computed the first time a node has that set.
+    multipliers: HashMap<u64, Multipliers>,
+    /// Nodes searched in the current combination of targets.
+    combo_nodes: u64,
     budget: &'b mut Budget,
 }
+
+/// Multipliers for the Lagrangian bound, in 1/[`LAMBDA_ONE`] steps.
+struct Multipliers {
+    /// Per target; 0 for targets already met.
+    p: Vec<i64>,
+    /// Σ over order positions ≥ d of the lines' reduced costs (scaled).
+    suffix: Vec<i64>,
+}
+
+/// Fixed-point scale of the Lagrangian multipliers (λ = p / LAMBDA_ONE).
+const LAMBDA_ONE: i64 = 64;
 
 impl Search<'_, '_, '_, '_> {
     /// The true total of a complete choice (per order position).
@@ -1115,17 +1173,187 @@ impl Search<'_, '_, '_, '_> {
         }
     }
 
+    /// Line `pos`'s cheapest cost in the Lagrangian relaxation with
+    /// multipliers `p` (scaled by [`LAMBDA_ONE`]): spend at a targeted store
+    /// earns `p` back per cent, so above λ = 1 its dearest option is best.
+    fn reduced(&self, pos: usize, p: &[i64]) -> i64 {
+        self.reduced_except(pos, p, usize::MAX)
+    }
+
+    /// [`Search::reduced`] over the subset's stores other than `except`.
+    fn reduced_except(&self, pos: usize, p: &[i64], except: usize) -> i64 {
+        let line = &self.sub.model.lines[self.sub.order[pos]];
+        let mut best = UNREACHABLE;
+        for &s in &self.sub.stores {
+            if s == except {
+                continue;
+            }
+            let opts = &line.at[s];
+            let (Some(first), Some(last)) = (opts.first(), opts.last()) else {
+                continue;
+            };
+            let ps = self
+                .targets
+                .iter()
+                .position(|t| t.store == s)
+                .map_or(0, |t| p[t]);
+            let cost = if ps <= LAMBDA_ONE {
+                first.cost
+            } else {
+                last.cost
+            };
+            best = best.min(cost.saturating_mul(LAMBDA_ONE - ps));
+        }
+        best
+    }
+
+    /// The Lagrangian value (scaled) of multipliers `p` at depth `d` with the
+    /// given gaps, without the fixed cost.
+    fn dual(&self, d: usize, gaps: &[i64], p: &[i64]) -> i64 {
+        let mut v: i64 = gaps
+            .iter()
+            .zip(p)
+            .map(|(&g, &p)| g.max(0).saturating_mul(p))
+            .sum();
+        for pos in d..self.sub.order.len() {
+            v = v.saturating_add(self.reduced(pos, p));
+        }
+        v
+    }
+
+    /// The knapsack table of target `ti` (see [`Target::knapsack`]) for
+    /// multipliers `p`, if small enough: exact in this store's spend,
+    /// Lagrangian in the others', so lines cannot count toward two targets.
+    fn knapsack(&self, ti: usize, p: &[i64]) -> Option<Vec<i64>> {
+        let t = &self.targets[ti];
+        let n = self.sub.order.len();
+        let width = usize::try_from(t.min).ok()?.checked_add(1)?;
+        if width.checked_mul(n + 1)? > KNAPSACK_CELLS {
+            return None;
+        }
+        let mut q = p.to_vec();
+        q[ti] = 0;
+        let mut table = vec![UNREACHABLE; width * (n + 1)];
+        table[n * width] = 0;
+        for d in (0..n).rev() {
+            let (head, tail) = table.split_at_mut((d + 1) * width);
+            let (row, next) = (&mut head[d * width..], &tail[..width]);
+            let elsewhere = self.reduced_except(d, &q, t.store);
+            for (cell, &rest) in row.iter_mut().zip(next.iter()) {
+                if rest < UNREACHABLE && elsewhere < UNREACHABLE {
+                    *cell = rest + elsewhere;
+                }
+            }
+            for o in &self.sub.model.lines[self.sub.order[d]].at[t.store] {
+                let here = o.cost * LAMBDA_ONE;
+                let reach = usize::try_from(o.cost).unwrap_or(usize::MAX);
+                for (g, cell) in row.iter_mut().enumerate() {
+                    let rest = next[g.saturating_sub(reach)];
+                    if rest < UNREACHABLE {
+                        *cell = (*cell).min(rest + here);
+                    }
+                }
+            }
+        }
+        Some(table)
+    }
+
+    /// Multipliers for the targets in `mask`, chosen to maximise the bound at
+    /// the first node that needs them (coordinate ascent; the dual is concave,
+    /// so a ternary search per coordinate finds its best step).
+    fn multipliers_for(&self, mask: u64, d: usize, gaps: &[i64]) -> Multipliers {
+        let mut p = vec![0i64; self.targets.len()];
+        for _round in 0..3 {
+            for t in 0..self.targets.len() {
+                if mask & (1 << t) == 0 {
+                    continue;
+                }
+                let at = |x: i64| {
+                    let mut q = p.clone();
+                    q[t] = x;
+                    self.dual(d, gaps, &q)
+                };
+                let (mut lo, mut hi) = (0, 2 * LAMBDA_ONE);
+                while hi - lo > 2 {
+                    let m1 = lo + (hi - lo) / 3;
+                    let m2 = hi - (hi - lo) / 3;
+                    if at(m1) < at(m2) {
+                        lo = m1 + 1;
+                    } else {
+                        hi = m2;
+                    }
+                }
+                p[t] = (lo..=hi).max_by_key(|&x| (at(x), -x)).unwrap_or(0);
+            }
+        }
+        let n = self.sub.order.len();
+        let mut suffix = vec![0i64; n + 1];
+        for pos in (0..n).rev() {
+            suffix[pos] = suffix[pos + 1].saturating_add(self.reduced(pos, &p));
+        }
+        Multipliers { p, suffix }
+    }
+
     /// Lower bound on `Σ line costs` below a node at depth `d` with fixed cost
     /// `cost`; `None` when the targets cannot be met.
-    fn bound(&self, d: usize, cost: i64) -> Option<i64> {
-        let mut lb = cost.saturating_add(self.sub.suffix_min[d]);
-        for t in &self.targets {
-            let mut gap = t.min - self.spend[t.store];
+    ///
+    /// The larger of two bounds: the Lagrangian one (targets priced into the
+    /// line costs, `O(targets)` a node once its multipliers exist) and, if that
+    /// does not already reach `cutoff`, the per-store linear relaxation.
+    fn bound(&mut self, d: usize, cost: i64, cutoff: i64) -> Option<i64> {
+        let gaps: Vec<i64> = self
+            .targets
+            .iter()
+            .map(|t| t.min - self.spend[t.store])
+            .collect();
+        let mut mask = 0u64;
+        for (i, (t, &gap)) in self.targets.iter().zip(&gaps).enumerate() {
+            if gap > 0 {
+                if t.suffix_max[d] < gap {
+                    return None;
+                }
+                mask |= 1 << i;
+            }
+        }
+        let base = cost.saturating_add(self.sub.suffix_min[d]);
+        if mask == 0 {
+            return Some(base);
+        }
+        if !self.multipliers.contains_key(&mask) {
+            let m = self.multipliers_for(mask, d, &gaps);
+            self.multipliers.insert(mask, m);
+        }
+        let lagrangian = self.multipliers.get(&mask).map_or(base, |m| {
+            let scaled = gaps
+                .iter()
+                .zip(&m.p)
+                .map(|(&g, &p)| g.max(0).saturating_mul(p))
+                .fold(m.suffix[d], i64::saturating_add);
+            // ceil(scaled / LAMBDA_ONE): costs are whole cents.
+            cost.saturating_add(scaled.saturating_add(LAMBDA_ONE - 1).div_euclid(LAMBDA_ONE))
+        });
+        let lb = lagrangian.max(base);
+        if lb >= cutoff {
+            return Some(lb);
+        }
+        Some(lb.max(self.lp_bound(d, base, &gaps)?))
+    }
+
+    /// The per-store linear relaxation: each store short of its target must
+    /// draw spend from the remaining lines, at least `(a − min)/a` extra cost
+    /// per cent up to a line's cheapest cost `a` there, one per cent beyond.
+    /// A store with a knapsack table uses it instead: the exact least extra
+    /// cost for that store alone. `None` when a table says it cannot be done.
+    fn lp_bound(&self, d: usize, base: i64, gaps: &[i64]) -> Option<i64> {
+        let mut lb = base;
+        for (t, &gap) in self.targets.iter().zip(gaps) {
+            let mut gap = gap;
             if gap <= 0 {
                 continue;
             }
-            if t.suffix_max[d] < gap {
-                return None;
+            if t.knapsack.is_some() {
+                // Counted below, with every target's gap.
+                continue;
             }
             let mut pen: i64 = 0;
             for &(pos, a, m) in &t.segments {
@@ -1144,6 +1372,30 @@ impl Search<'_, '_, '_, '_> {
             // The rest at one cent of cost per cent of spend.
             lb = lb.saturating_add(pen).saturating_add(gap);
         }
+        let cost = base - self.sub.suffix_min[d];
+        for (ti, t) in self.targets.iter().enumerate() {
+            let Some((p, table)) = &t.knapsack else {
+                continue;
+            };
+            let width = usize::try_from(t.min).unwrap_or(0) + 1;
+            let g = usize::try_from(gaps[ti].max(0)).unwrap_or(0);
+            let rest = table[d * width + g];
+            if rest >= UNREACHABLE {
+                return None;
+            }
+            // Other targets' gaps count with their sign: the bound holds for
+            // any multipliers, met targets included.
+            let scaled = gaps
+                .iter()
+                .zip(p)
+                .enumerate()
+                .filter(|&(i, _)| i != ti)
+                .map(|(_, (&g, &p))| g.saturating_mul(p))
+                .fold(rest, i64::saturating_add);
+            let k =
+                cost.saturating_add(scaled.saturating_add(LAMBDA_ONE - 1).div_euclid(LAMBDA_ONE));
+            lb = lb.max(k);
+        }
         Some(lb)
     }
 
@@ -1161,11 +1413,24 @@ impl Search<'_, '_, '_, '_> {
             return;
         }
         self.budget.left -= 1;
-        let Some(lb) = self.bound(d, cost) else {
+        let cutoff = self.item_cutoff();
+        let Some(lb) = self.bound(d, cost, cutoff) else {
             return;
         };
-        if lb >= self.item_cutoff() {
+        if lb >= cutoff {
             return;
+        }
+        self.combo_nodes += 1;
+        if self.combo_nodes == KNAPSACK_AFTER {
+            // A search this long is worth exact per-store tables (too big ones
+            // stay `None`); they hold for every later node of the combination.
+            let full = (1u64 << self.targets.len()) - 1;
+            let p = self.multipliers.get(&full).map(|m| m.p.clone());
+            let p = p.unwrap_or_else(|| vec![0; self.targets.len()]);
+            for i in 0..self.targets.len() {
+                let table = self.knapsack(i, &p);
+                self.targets[i].knapsack = table.map(|t| (p.clone(), t));
+            }
         }
         if self.targets.iter().all(|t| self.spend[t.store] >= t.min) {
             // Every target met: the cheapest completion is optimal below here.
@@ -1177,9 +1442,10 @@ impl Search<'_, '_, '_, '_> {
         if d == self.sub.order.len() {
             return;
         }
-        let line = &self.sub.model.lines[self.sub.order[d]];
+        let sub = self.sub;
+        let line = &sub.model.lines[sub.order[d]];
         let mut children: Vec<(i64, usize, usize, i64)> = Vec::new();
-        for &s in &self.sub.stores {
+        for &s in &sub.stores {
             let opts = &line.at[s];
             let gap = self
                 .targets
@@ -1194,7 +1460,7 @@ impl Search<'_, '_, '_, '_> {
                 }
                 let child_cost = cost.saturating_add(opt.cost);
                 self.spend[s] += opt.cost;
-                let child_lb = self.bound(d + 1, child_cost);
+                let child_lb = self.bound(d + 1, child_cost, cutoff);
                 self.spend[s] -= opt.cost;
                 if let Some(lb) = child_lb {
                     children.push((lb, s, o, opt.cost));
@@ -1295,6 +1561,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // A table of cases.
     fn covers_each_need_at_least_cost() {
         let two_for_5 = || {
             vec![Offer::MultiBuy {
@@ -1950,11 +2217,14 @@ mod tests {
         assert_eq!(a.savings_cents, a.naive_total_cents - a.total_cents);
     }
 
-    fn arb_request() -> impl Strategy<Value = BasketRequest> {
-        let store = (
-            0i64..300,
-            prop::collection::vec((200i64..2500, 25i64..400), 0..=2),
-        );
+    /// Random small requests: `stores` stores, `lines` lines, thresholds with
+    /// minimums in `mins` (near what the list costs, they bind).
+    fn arb_request(
+        stores: std::ops::RangeInclusive<usize>,
+        lines: std::ops::RangeInclusive<usize>,
+        mins: std::ops::Range<i64>,
+    ) -> impl Strategy<Value = BasketRequest> {
+        let store = (0i64..300, prop::collection::vec((mins, 25i64..400), 0..=2));
         let offer = prop_oneof![
             3 => Just(None),
             1 => Just(Some(Offer::Bogo)),
@@ -1963,8 +2233,8 @@ mod tests {
         let cand = (0usize..3, 0usize..6, 50i64..700, offer, any::<bool>());
         let line = (0usize..5, prop::collection::vec(cand, 0..=3), any::<bool>());
         (
-            prop::collection::vec(store, 1..=3),
-            prop::collection::vec(line, 0..=4),
+            prop::collection::vec(store, stores),
+            prop::collection::vec(line, lines),
             1u32..=3,
         )
             .prop_map(|(stores, lines, k)| {
@@ -2037,17 +2307,28 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(96))]
 
         #[test]
-        fn optimiser_matches_the_brute_force_oracle(r in arb_request()) {
-            let a = plan_basket(&r).unwrap();
-            prop_assert!(a.proven_optimal);
-            check_invariants(&r, &a);
-            let k = usize::try_from(r.max_stores).unwrap();
-            let want = oracle(&r, k);
-            let unavailable = a.best.unavailable.len();
-            prop_assert_eq!((unavailable, a.total_cents), want);
-            if let Some(single) = &a.single_store {
-                prop_assert_eq!((single.unavailable.len(), single.total_cents), oracle(&r, 1));
-            }
+        fn optimiser_matches_the_brute_force_oracle(r in arb_request(1..=3, 0..=4, 200..2500)) {
+            check_against_oracle(&r)?;
         }
+
+        #[test]
+        fn optimiser_matches_the_oracle_when_thresholds_bind(r in arb_request(1..=2, 3..=6, 400..1800)) {
+            check_against_oracle(&r)?;
+        }
+    }
+
+    /// The optimiser's best and single-store answers equal the oracle's, and
+    /// every invariant holds.
+    fn check_against_oracle(r: &BasketRequest) -> Result<(), TestCaseError> {
+        let a = plan_basket(r).unwrap();
+        prop_assert!(a.proven_optimal);
+        check_invariants(r, &a);
+        let k = usize::try_from(r.max_stores).unwrap();
+        let unavailable = a.best.unavailable.len();
+        prop_assert_eq!((unavailable, a.total_cents), oracle(r, k));
+        if let Some(single) = &a.single_store {
+            prop_assert_eq!((single.unavailable.len(), single.total_cents), oracle(r, 1));
+        }
+        Ok(())
     }
 }

@@ -120,7 +120,7 @@ pub fn detect_deal(
     signals.extend(median_signal(current_cents, &segments, now));
     signals.extend(lowest_signal(current_cents, &segments, now));
     // Strongest first; ties keep the order above (source flags first).
-    signals.sort_by(|a, b| b.score.cmp(&a.score));
+    signals.sort_by_key(|s| std::cmp::Reverse(s.score));
     let top = signals.first()?;
     let bonus = 10 * u32::try_from(signals.len() - 1).unwrap_or(u32::MAX).min(10);
     Some(Deal {
@@ -265,12 +265,7 @@ fn segments(history: &[PricePoint], now: Timestamp) -> Vec<Segment> {
 
 /// Confidence of a history-based signal covering `secs`.
 fn history_confidence(secs: i64) -> f64 {
-    // Precision loss is irrelevant at these magnitudes.
-    #[allow(clippy::cast_precision_loss)]
-    let days = secs as f64 / DAY as f64;
-    #[allow(clippy::cast_precision_loss)]
-    let window = MEDIAN_WINDOW_DAYS as f64;
-    (days / window).clamp(0.0, 1.0)
+    (secs as f64 / (MEDIAN_WINDOW_DAYS * DAY) as f64).clamp(0.0, 1.0)
 }
 
 /// At least 10% under the time-weighted median of the last 30 days.
