@@ -28,6 +28,12 @@
 //! answers are validated before anything is applied, and [`resilience`] guards
 //! the call (timeout, circuit breaker).
 //!
+//! [`deals`] is the pure arithmetic behind shopping cheaply: what a multi-buy or
+//! BOGO makes `n` packs cost ([`deals::cost_of`]), the cheapest way to shop a
+//! list over at most `K` stores with trip costs and "$10 off $50" thresholds
+//! ([`plan_basket`], exact), and whether a price is a deal, why and how surely
+//! ([`deals::detect_deal`]). It takes plain data and touches no store.
+//!
 //! Everything goes through one [`Grocery`] handle, grouped by noun:
 //! [`Grocery::catalog`] (search, lookup, import), [`Grocery::lists`]
 //! (lists and items), [`Grocery::prices`] (price history) and
