@@ -28,6 +28,12 @@
 //! answers are validated before anything is applied, and [`resilience`] guards
 //! the call (timeout, circuit breaker).
 //!
+//! [`deals`] is the pure arithmetic behind shopping cheaply: what a multi-buy or
+//! BOGO makes `n` packs cost ([`deals::cost_of`]), the cheapest way to shop a
+//! list over at most `K` stores with trip costs and "$10 off $50" thresholds
+//! ([`plan_basket`], exact), and whether a price is a deal, why and how surely
+//! ([`deals::detect_deal`]). It takes plain data and touches no store.
+//!
 //! Everything goes through one [`Grocery`] handle, grouped by noun:
 //! [`Grocery::catalog`] (search, lookup, import), [`Grocery::lists`]
 //! (lists and items), [`Grocery::prices`] (price history) and
@@ -97,6 +103,7 @@ mod backup;
 pub mod cache;
 pub mod catalog;
 pub mod config;
+pub mod deals;
 pub mod error;
 mod events;
 mod grocery;
@@ -115,6 +122,7 @@ pub use backup::{BackupInfo, BackupProgress, restore, restore_with_progress};
 pub use cache::{CacheConfig, CacheReport, CacheStats, Cached, Tier, TierReport, TieredCache};
 pub use catalog::{Catalog, Department, Product, SearchHit};
 pub use config::Config;
+pub use deals::{BasketAnswer, BasketRequest, Deal, DealKind, Offer, plan_basket};
 pub use error::{Error, ErrorKind, Result};
 pub use grocery::{Grocery, LIST_CHANGES_KEPT};
 pub use jiff;
