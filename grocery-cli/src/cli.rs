@@ -51,6 +51,10 @@ enum Command {
     Search(commands::search::Args),
     /// The current price of a product.
     Price(commands::prices::PriceArgs),
+    /// Deals on your list, or (--all) everything on sale.
+    Deals(commands::deals::DealsArgs),
+    /// The cheapest way to buy your list across stores.
+    Optimize(commands::deals::OptimizeArgs),
     /// A product's price history.
     History(commands::prices::HistoryArgs),
     /// Watch a product's price.
@@ -140,6 +144,8 @@ impl Cli {
             Command::Catalog(cmd) => cmd.run(&grocery, &mut out).await,
             Command::Parse(args) => args.run(&grocery, &mut out).await,
             Command::Price(args) => args.run(&grocery, &mut out).await,
+            Command::Deals(args) => args.run(&grocery, &mut out).await,
+            Command::Optimize(args) => args.run(&grocery, &mut out).await,
             Command::History(args) => args.run(&grocery, &mut out).await,
             Command::Track(args) => args.run(&grocery, &mut out).await,
             Command::Alerts(args) => args.run(&grocery, &mut out).await,

@@ -940,3 +940,117 @@ fn serve_answers_with_a_token_from_user_add_and_stops_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// Two stores with known prices and offers: walmart sells milk "2 for $6"
+/// ($4 each) and eggs at $3, kroger milk at $3.50 and eggs at $2.50 buy one
+/// get one free, and only walmart has bread. For 2 gal milk, 2 dozen eggs and
+/// bread the optimum is milk and bread at walmart ($6 + $2) and eggs at
+/// kroger ($2.50 for two): $10.50; walmart alone is $14.
+const TWO_STORES: &str = r#"{"id":"t-milk","name":"Test Whole Milk","brand":"Acme","department":"dairy-eggs","size":1,"unit":"gal","price_cents":400,"store":"walmart","offer":{"kind":"multi_buy","qty":2,"price_cents":600}}
+{"id":"t-milk","name":"Test Whole Milk","brand":"Acme","department":"dairy-eggs","size":1,"unit":"gal","price_cents":350,"store":"kroger"}
+{"id":"t-eggs","name":"Test Eggs","brand":"Acme","department":"dairy-eggs","size":12,"unit":"ct","price_cents":300,"store":"walmart"}
+{"id":"t-eggs","name":"Test Eggs","brand":"Acme","department":"dairy-eggs","size":12,"unit":"ct","price_cents":250,"store":"kroger","offer":{"kind":"bogo"}}
+{"id":"t-bread","name":"Test Bread","brand":"Acme","department":"bakery","size":1,"unit":"ea","price_cents":200,"store":"walmart"}
+"#;
+
+#[test]
+fn optimize_finds_the_known_optimum_across_two_stores() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("stores.jsonl");
+    std::fs::write(&file, TWO_STORES).unwrap();
+    json(&dir, &["catalog", "import", file.to_str().unwrap()]);
+    json(
+        &dir,
+        &[
+            "list",
+            "add",
+            "2 gal test whole milk",
+            "2 dozen test eggs",
+            "test bread",
+        ],
+    );
+    let plan = json(&dir, &["optimize", "--stores", "walmart,kroger"]);
+    assert_eq!(plan["total_cents"], 1050, "{plan}");
+    assert_eq!(plan["naive_total_cents"], 1400, "{plan}");
+    assert_eq!(plan["savings_cents"], 350);
+    let mut stores: Vec<&str> = plan["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    stores.sort_unstable();
+    assert_eq!(stores, ["kroger", "walmart"]);
+    let lines = plan["lines"].as_array().unwrap();
+    let got: Vec<(&str, &str, &str, u64, i64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["item"].as_str().unwrap(),
+                l["product_id"].as_str().unwrap(),
+                l["store"].as_str().unwrap(),
+                l["packs"].as_u64().unwrap(),
+                l["cost_cents"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("test whole milk", "t-milk", "walmart", 2, 600),
+            ("test eggs", "t-eggs", "kroger", 2, 250),
+            ("test bread", "t-bread", "walmart", 1, 200),
+        ]
+    );
+    // One store only: walmart carries everything.
+    let one = json(
+        &dir,
+        &[
+            "optimize",
+            "--stores",
+            "walmart,kroger",
+            "--max-stores",
+            "1",
+        ],
+    );
+    assert_eq!(one["stores"], serde_json::json!(["walmart"]));
+    assert_eq!(one["total_cents"], 1400);
+    // A trip cost larger than the eggs' saving keeps it to one store.
+    let trip = json(
+        &dir,
+        &["optimize", "--stores", "walmart,kroger", "--trip-cost", "4"],
+    );
+    assert_eq!(trip["total_cents"], 1400, "{trip}");
+    // A budget: the verdict, not an error.
+    let tight = json(
+        &dir,
+        &["optimize", "--stores", "walmart,kroger", "--budget", "10"],
+    );
+    assert_eq!(tight["budget"]["fits"], false);
+    assert_eq!(tight["budget"]["over_cents"], 50);
+    // Deals on the list: the store-flagged offers.
+    let deals = json(&dir, &["deals"]);
+    let kinds: Vec<(&str, &str)> = deals
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["product_id"].as_str().unwrap(),
+                d["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(kinds.contains(&("t-eggs", "bogo")), "{deals}");
+    assert!(kinds.contains(&("t-milk", "multi_buy")), "{deals}");
+    // Bad input: an unknown store, zero stores, a malformed budget.
+    for (args, code) in [
+        (&["optimize", "--stores", "costco"][..], 65),
+        (&["optimize", "--max-stores", "0"][..], 65),
+        (&["optimize", "--budget", "ten"][..], 64),
+        (&["optimize", "--list", "nope"][..], 66),
+    ] {
+        let (status, err) = run(&dir, args);
+        assert_eq!(status, code, "{args:?}: {err}");
+    }
+}

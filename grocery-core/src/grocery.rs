@@ -187,6 +187,16 @@ impl Grocery {
         Lists::new(self, user)
     }
 
+    /// Deals and basket optimisation for the local user.
+    pub fn deals(&self) -> crate::deals::Deals<'_> {
+        crate::deals::Deals::new(self, UserId::LOCAL)
+    }
+
+    /// Deals and basket optimisation for `user` (a server's caller).
+    pub fn deals_for(&self, user: UserId) -> crate::deals::Deals<'_> {
+        crate::deals::Deals::new(self, user)
+    }
+
     /// The agent, acting for the local user.
     pub fn agent(&self) -> Agent<'_> {
         Agent::new(self, UserId::LOCAL)

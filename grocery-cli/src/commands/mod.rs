@@ -6,6 +6,7 @@ pub mod chat;
 pub mod completions;
 pub mod config;
 pub mod db;
+pub mod deals;
 pub mod list;
 pub mod parse;
 pub mod prices;

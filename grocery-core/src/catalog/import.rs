@@ -141,6 +141,8 @@ pub(crate) struct Parsed {
     pub prices: Vec<StorePrice>,
     /// Ids that only ever appear with a store.
     pub store_only: Vec<String>,
+    /// Rows in the file.
+    pub rows: u64,
 }
 
 /// Largest price accepted: $100,000.
@@ -167,6 +169,7 @@ pub(crate) fn parse_with_prices(bytes: &[u8], format: ImportFormat) -> Result<Pa
     let mut ids: HashMap<String, (u64, bool)> = HashMap::new();
     let mut pairs: HashMap<(String, Option<String>), u64> = HashMap::new();
     let mut upcs: HashMap<String, u64> = HashMap::new();
+    let row_count = rows.len() as u64;
     let mut out = Vec::with_capacity(rows.len());
     let mut prices = Vec::new();
     for (line, mut row) in rows {
@@ -241,13 +244,18 @@ pub(crate) fn parse_with_prices(bytes: &[u8], format: ImportFormat) -> Result<Pa
         products: out,
         prices,
         store_only,
+        rows: row_count,
     })
 }
 
 /// A store name: lower-case letters, digits and dashes, up to 32.
 fn check_store(s: &str) -> std::result::Result<String, String> {
     let st = s.to_ascii_lowercase();
-    if st.len() > 32 || !st.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if st.len() > 32
+        || !st
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(format!(
             "store `{}` must be up to 32 letters, digits, dashes or underscores",
             s.chars().take(32).collect::<String>()
@@ -272,7 +280,9 @@ fn validate_offer(
         if (0..=MAX_PRICE_CENTS).contains(&c) {
             Ok(Money::usd(c))
         } else {
-            Err(format!("offer: {what} {c} is outside 0..={MAX_PRICE_CENTS}"))
+            Err(format!(
+                "offer: {what} {c} is outside 0..={MAX_PRICE_CENTS}"
+            ))
         }
     };
     let was = |c: i64| {
@@ -285,7 +295,10 @@ fn validate_offer(
         }
     };
     Ok(Some(match o {
-        RowOffer::MultiBuy { qty, price_cents: total } => {
+        RowOffer::MultiBuy {
+            qty,
+            price_cents: total,
+        } => {
             if !(2..=100).contains(&qty) {
                 return Err(format!("offer: multi_buy qty {qty} is outside 2..=100"));
             }
@@ -301,9 +314,15 @@ fn validate_offer(
             }
         }
         RowOffer::Bogo {} => Offer::Bogo,
-        RowOffer::Rollback { was_cents } => Offer::Rollback { was: was(was_cents)? },
-        RowOffer::Clearance { was_cents } => Offer::Clearance { was: was(was_cents)? },
-        RowOffer::Promo { was_cents } => Offer::Promo { was: was(was_cents)? },
+        RowOffer::Rollback { was_cents } => Offer::Rollback {
+            was: was(was_cents)?,
+        },
+        RowOffer::Clearance { was_cents } => Offer::Clearance {
+            was: was(was_cents)?,
+        },
+        RowOffer::Promo { was_cents } => Offer::Promo {
+            was: was(was_cents)?,
+        },
     }))
 }
 
@@ -590,18 +609,43 @@ mod tests {
 "#;
         let p = parse_with_prices(text.as_bytes(), ImportFormat::JsonLines).unwrap();
         assert_eq!(p.products.len(), 2);
-        assert_eq!(p.products[0].name, "Milk", "the first row describes the product");
+        assert_eq!(
+            p.products[0].name, "Milk",
+            "the first row describes the product"
+        );
         assert_eq!(p.store_only, ["m"]);
         let got: Vec<(&str, Option<&str>, i64, Option<&Offer>)> = p
             .prices
             .iter()
-            .map(|s| (s.product_id.as_str(), s.store.as_deref(), s.price.cents, s.offer.as_ref()))
+            .map(|s| {
+                (
+                    s.product_id.as_str(),
+                    s.store.as_deref(),
+                    s.price.cents,
+                    s.offer.as_ref(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
             [
-                ("m", Some("walmart"), 350, Some(&Offer::MultiBuy { qty: 2, price: Money::usd(600) })),
-                ("m", Some("kroger"), 330, Some(&Offer::Rollback { was: Money::usd(399) })),
+                (
+                    "m",
+                    Some("walmart"),
+                    350,
+                    Some(&Offer::MultiBuy {
+                        qty: 2,
+                        price: Money::usd(600)
+                    })
+                ),
+                (
+                    "m",
+                    Some("kroger"),
+                    330,
+                    Some(&Offer::Rollback {
+                        was: Money::usd(399)
+                    })
+                ),
                 ("e", None, 299, Some(&Offer::Bogo)),
                 ("e", Some("kroger"), 280, None),
             ]
@@ -621,9 +665,18 @@ mod tests {
         let good = r#"{"id":"a","name":"Milk","department":"dairy-eggs","size":1,"unit":"gal","price_cents":300}"#;
         let cases = [
             (r#""store":"wal mart""#, "store"),
-            (r#""offer":{"kind":"multi_buy","qty":1,"price_cents":200}"#, "qty"),
-            (r#""offer":{"kind":"multi_buy","qty":2,"price_cents":600}"#, "no saving"),
-            (r#""offer":{"kind":"rollback","was_cents":250}"#, "not above"),
+            (
+                r#""offer":{"kind":"multi_buy","qty":1,"price_cents":200}"#,
+                "qty",
+            ),
+            (
+                r#""offer":{"kind":"multi_buy","qty":2,"price_cents":600}"#,
+                "no saving",
+            ),
+            (
+                r#""offer":{"kind":"rollback","was_cents":250}"#,
+                "not above",
+            ),
             (r#""offer":{"kind":"coupon"}"#, "offer"),
             (r#""offer":{"kind":"bogo","extra":1}"#, "offer"),
             (r#""offer":"not json""#, "offer"),
@@ -636,7 +689,10 @@ mod tests {
             let (line, reason) =
                 line_of(parse_with_prices(text.as_bytes(), ImportFormat::JsonLines).unwrap_err());
             assert_eq!(line, 2, "{extra}: {reason}");
-            assert!(reason.contains(needle), "{extra}: `{reason}` lacks `{needle}`");
+            assert!(
+                reason.contains(needle),
+                "{extra}: `{reason}` lacks `{needle}`"
+            );
         }
         // The same id twice for one store.
         let twice = format!(

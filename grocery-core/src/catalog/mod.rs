@@ -284,8 +284,8 @@ impl<'a> Catalog<'a> {
         bytes: Vec<u8>,
         format: ImportFormat,
     ) -> Result<ImportSummary> {
-        let parsed =
-            tokio::task::spawn_blocking(move || import::parse_with_prices(&bytes, format)).await??;
+        let parsed = tokio::task::spawn_blocking(move || import::parse_with_prices(&bytes, format))
+            .await??;
         let summary = self.g.store().import_catalog(parsed).await?;
         self.g.reload_index().await?;
         Ok(summary)

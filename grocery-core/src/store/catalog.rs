@@ -196,10 +196,9 @@ pub(crate) fn upsert_store_prices(
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for sp in &parsed.prices {
-        let pk = pks
-            .get(sp.product_id.as_str())
-            .copied()
-            .ok_or_else(|| Error::Internal(format!("price for unknown product {}", sp.product_id)))?;
+        let pk = pks.get(sp.product_id.as_str()).copied().ok_or_else(|| {
+            Error::Internal(format!("price for unknown product {}", sp.product_id))
+        })?;
         let offer = sp
             .offer
             .as_ref()
@@ -261,7 +260,8 @@ pub(crate) fn store_prices(conn: &Connection) -> Result<(Vec<StoredPrice>, Vec<S
             offer,
         });
     }
-    let mut stmt = conn.prepare_cached("SELECT id FROM products WHERE own_store = 0 ORDER BY id")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM products WHERE own_store = 0 ORDER BY id")?;
     let store_only = stmt
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
@@ -341,7 +341,8 @@ impl Store {
         parsed: crate::catalog::import::Parsed,
     ) -> Result<ImportSummary> {
         self.write(move |tx| {
-            let summary = upsert_products(tx, &parsed.products)?;
+            let mut summary = upsert_products(tx, &parsed.products)?;
+            summary.rows = parsed.rows;
             upsert_store_prices(tx, &parsed)?;
             Ok(summary)
         })
