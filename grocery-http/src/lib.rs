@@ -84,6 +84,8 @@ pub fn app(state: AppState) -> Router {
         .route("/tracks", get(r::tracks).post(r::track))
         .route("/tracks/{id}", axum::routing::delete(r::untrack))
         .route("/alerts", get(r::alerts))
+        .route("/optimize", post(r::optimize))
+        .route("/deals", get(r::deals))
         .route("/events", get(live::events))
         .route("/ws", get(live::ws))
         .route("/openapi.json", get(openapi::openapi_json));

@@ -936,3 +936,70 @@ pub(crate) async fn alerts(
     let limit = p.limit.unwrap_or(50).clamp(1, 500);
     Ok(ApiJson(app.grocery().prices_for(user).alerts(limit).await?))
 }
+
+// ---- deals and basket optimisation ----------------------------------------
+
+/// The cheapest way to buy one of the caller's lists across stores.
+#[utoipa::path(
+    post,
+    path = "/api/v1/optimize",
+    tag = "deals",
+    request_body = grocery_core::deals::OptimizeOptions,
+    responses(
+        (status = 200, description = "The optimised plan, the cheapest single store, the naive plan and the savings.", body = grocery_core::deals::Optimized),
+        BodyErrors,
+        (status = 404, response = NotFound),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn optimize(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiJson(opts): ApiJson<grocery_core::deals::OptimizeOptions>,
+) -> ApiResult<ApiJson<grocery_core::deals::Optimized>> {
+    Ok(ApiJson(app.grocery().deals_for(user).optimize(&opts).await?))
+}
+
+/// `?list=NAME` (default: the current list), or `?all=true` for everything on
+/// sale, with `?limit=N` (default 50, at most 500).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DealsParams {
+    /// The list, by name.
+    #[serde(default)]
+    pub list: Option<String>,
+    /// Everything on sale, not one list.
+    #[serde(default)]
+    pub all: bool,
+    /// Most results with `all`.
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// Deals on one of the caller's lists, or on sale anywhere, best first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deals",
+    tag = "deals",
+    params(DealsParams),
+    responses(
+        (status = 200, description = "The deals, best first.", body = Vec<grocery_core::deals::ProductDeal>),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn deals(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiQuery(p): ApiQuery<DealsParams>,
+) -> ApiResult<ApiJson<Vec<grocery_core::deals::ProductDeal>>> {
+    let deals = app.grocery().deals_for(user);
+    Ok(ApiJson(if p.all {
+        deals.on_sale(p.limit.unwrap_or(50).clamp(1, 500)).await?
+    } else {
+        deals.on_list(p.list.as_deref()).await?
+    }))
+}

@@ -794,3 +794,46 @@ async fn single_user_mode_needs_no_token_and_only_listens_on_loopback() {
     .unwrap_err();
     assert!(matches!(e, grocery_http::ServeError::BadAddress(_)), "{e}");
 }
+
+/// Optimising and deals over HTTP work on the caller's own lists only.
+#[tokio::test]
+async fn optimize_and_deals_answer_for_the_callers_lists() {
+    let s = start().await;
+    let ana = s.user("ana").await;
+    let bo = s.user("bo").await;
+    let (status, _) = s
+        .send(
+            &ana,
+            Method::POST,
+            "/api/v1/agent",
+            json!({"text": "add 2 gallons of milk and a dozen eggs"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, plan) = s
+        .send(&ana, Method::POST, "/api/v1/optimize", json!({"max_stores": 1}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["lines"].as_array().unwrap().len(), 2, "{plan}");
+    assert!(plan["total_cents"].as_i64().unwrap() > 0);
+    assert!(plan["total_cents"].as_i64() <= plan["naive_total_cents"].as_i64());
+    // Bo has no list of that name: not found, whoever owns one.
+    let (status, err) = s
+        .send(&bo, Method::POST, "/api/v1/optimize", json!({"list": "Shopping"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{err}");
+    let (status, err) = s
+        .send(&ana, Method::POST, "/api/v1/optimize", json!({"max_stores": 0}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    let (status, deals) = s.get(&ana, "/api/v1/deals").await;
+    assert_eq!(status, StatusCode::OK, "{deals}");
+    assert!(deals.is_array());
+    let (status, sale) = s.get(&bo, "/api/v1/deals?all=true&limit=5").await;
+    assert_eq!(status, StatusCode::OK, "{sale}");
+    assert!(sale.as_array().unwrap().len() <= 5);
+    let (status, _, _) = s
+        .call(None, Method::POST, "/api/v1/optimize", Some(json!({})), &[])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

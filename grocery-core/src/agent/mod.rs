@@ -237,6 +237,10 @@ pub struct AgentReply {
     pub understood_by: UnderstoodBy,
     /// Time spent, in microseconds.
     pub elapsed_us: u64,
+    /// The cheapest way to shop the list, when asked ("cheapest way to buy
+    /// this list", "split it between walmart and kroger", "keep it under $40").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::deals::Optimized>,
 }
 
 /// A cheaper option or a deal for an item.
@@ -307,6 +311,7 @@ impl<'a> Agent<'a> {
             confidence: understanding.confidence,
             understood_by,
             elapsed_us: started.elapsed().as_micros() as u64,
+            plan: None,
         })
     }
 
@@ -363,6 +368,9 @@ impl<'a> Agent<'a> {
         list: Option<&str>,
     ) -> Result<AgentReply> {
         let started = Instant::now();
+        if let Some(ask) = crate::nlp::plan_ask(text) {
+            return self.plan(ask, list, started).await;
+        }
         let session_name: String = session.chars().take(128).collect();
         let session = self.session(&session_name).await?;
         let (understanding, understood_by) = self.understand(text).await;
@@ -401,6 +409,7 @@ impl<'a> Agent<'a> {
                 confidence: understanding.confidence,
                 understood_by,
                 elapsed_us: started.elapsed().as_micros() as u64,
+                plan: None,
             });
         }
         let lists = self.g.lists_for(self.user);
@@ -723,6 +732,7 @@ impl<'a> Agent<'a> {
             confidence: understanding.confidence,
             understood_by,
             elapsed_us: started.elapsed().as_micros() as u64,
+            plan: None,
         })
     }
 
@@ -844,6 +854,86 @@ impl<'a> Agent<'a> {
             .g
             .sessions()
             .get_with(key, || Arc::new(Mutex::new(saved))))
+    }
+
+    /// Answer "cheapest way to buy this list" and its kin with the optimised plan.
+    async fn plan(
+        &self,
+        ask: crate::nlp::PlanAsk,
+        list: Option<&str>,
+        started: Instant,
+    ) -> Result<AgentReply> {
+        let opts = crate::deals::OptimizeOptions {
+            list: list.map(str::to_string),
+            max_stores: u32::try_from(ask.stores.len()).unwrap_or(2).max(2),
+            stores: (!ask.stores.is_empty()).then_some(ask.stores),
+            budget_cents: ask.budget_cents,
+            ..Default::default()
+        };
+        let money = |c: i64| crate::Money::usd(c).to_string();
+        let (message, plan) = match self.g.deals_for(self.user).optimize(&opts).await {
+            Ok(p) if p.lines.is_empty() => (format!("Your {} list has nothing left to buy.", p.list), Some(p)),
+            Ok(p) => {
+                let mut m = format!(
+                    "Cheapest: {} at {}",
+                    money(p.total_cents),
+                    p.stores.join(" and ")
+                );
+                if p.savings_cents > 0 {
+                    m.push_str(&format!(" (you save {} on {})", money(p.savings_cents), money(p.naive_total_cents)));
+                }
+                m.push('.');
+                if p.stores.len() > 1 {
+                    for s in &p.stores {
+                        let items: Vec<&str> = p
+                            .lines
+                            .iter()
+                            .filter(|l| l.store.as_deref() == Some(s.as_str()))
+                            .map(|l| l.item.as_str())
+                            .collect();
+                        m.push_str(&format!(" At {s}: {}.", items.join(", ")));
+                    }
+                }
+                let swaps: Vec<String> = p
+                    .lines
+                    .iter()
+                    .filter(|l| l.substituted)
+                    .filter_map(|l| l.product_name.as_ref().map(|n| format!("{} as {n}", l.item)))
+                    .collect();
+                if !swaps.is_empty() {
+                    m.push_str(&format!(" Swaps: {}.", swaps.join("; ")));
+                }
+                if let Some(b) = &p.budget {
+                    m.push_str(&if b.fits {
+                        format!(" That fits your {} budget.", money(b.budget_cents))
+                    } else {
+                        format!(
+                            " I can't get it under {}: the cheapest is {} over. Remove something?",
+                            money(b.budget_cents),
+                            money(b.over_cents)
+                        )
+                    });
+                }
+                if !p.unavailable.is_empty() {
+                    m.push_str(&format!(" Not sold there: {}.", p.unavailable.join(", ")));
+                }
+                (m, Some(p))
+            }
+            Err(Error::InvalidInput(m)) => (format!("I can't plan that: {m}."), None),
+            Err(Error::NotFound { .. }) => ("You have no list to plan yet.".to_string(), None),
+            Err(e) => return Err(e),
+        };
+        Ok(AgentReply {
+            commands: Vec::new(),
+            actions: Vec::new(),
+            list: None,
+            suggestions: Vec::new(),
+            message,
+            confidence: 1.0,
+            understood_by: UnderstoodBy::Builtin,
+            elapsed_us: started.elapsed().as_micros() as u64,
+            plan,
+        })
     }
 
     pub(crate) async fn resolve(&self, commands: &[Command]) -> Result<Vec<ResolvedCommand>> {
@@ -1058,6 +1148,46 @@ mod tests {
         let mut config = crate::config::Config::default();
         config.store.path = Some(dir.path().join("g.db"));
         (Grocery::open(config).await.unwrap(), dir)
+    }
+
+    /// "Cheapest way", "split it between", "keep it under": the agent answers
+    /// with the optimised plan over the stores' imported prices.
+    #[tokio::test]
+    async fn plans_the_shop_across_named_stores_and_a_budget() {
+        let (g, _d) = open().await;
+        let rows = [
+            r#"{"id":"t-milk","name":"Test Whole Milk","brand":"Acme","department":"dairy-eggs","size":1,"unit":"gal","price_cents":400,"store":"walmart","offer":{"kind":"multi_buy","qty":2,"price_cents":600}}"#,
+            r#"{"id":"t-milk","name":"Test Whole Milk","brand":"Acme","department":"dairy-eggs","size":1,"unit":"gal","price_cents":350,"store":"kroger"}"#,
+            r#"{"id":"t-eggs","name":"Test Eggs","brand":"Acme","department":"dairy-eggs","size":12,"unit":"ct","price_cents":300,"store":"walmart"}"#,
+            r#"{"id":"t-eggs","name":"Test Eggs","brand":"Acme","department":"dairy-eggs","size":12,"unit":"ct","price_cents":250,"store":"kroger","offer":{"kind":"bogo"}}"#,
+        ];
+        g.catalog()
+            .import_bytes(rows.join("\n").into_bytes(), crate::catalog::ImportFormat::JsonLines)
+            .await
+            .unwrap();
+        g.agent()
+            .handle("add 2 gal test whole milk and 2 dozen test eggs", None)
+            .await
+            .unwrap();
+        let cases: &[(&str, i64, &[&str], &str)] = &[
+            ("split it between walmart and kroger", 850, &["kroger", "walmart"], "At kroger: test eggs"),
+            ("what's the cheapest way to buy this list?", 850, &["kroger", "walmart"], "you save $1.00"),
+            ("keep it under $8", 850, &["kroger", "walmart"], "can't get it under $8.00"),
+            ("keep it under $9", 850, &["kroger", "walmart"], "fits your $9.00 budget"),
+        ];
+        for (text, total, stores, says) in cases {
+            let r = g.agent().handle(text, None).await.unwrap();
+            let plan = r.plan.as_ref().unwrap_or_else(|| panic!("{text}: no plan"));
+            assert_eq!(plan.total_cents, *total, "{text}");
+            let mut got = plan.stores.clone();
+            got.sort();
+            assert_eq!(got, *stores, "{text}");
+            assert!(r.message.contains(says), "{text}: {}", r.message);
+            assert!(r.actions.is_empty(), "{text}: planning changes nothing");
+        }
+        let r = g.agent().handle("split it between walmart and costco", None).await.unwrap();
+        assert!(r.plan.is_none());
+        assert!(r.message.contains("costco"), "{}", r.message);
     }
 
     #[tokio::test]

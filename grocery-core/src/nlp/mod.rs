@@ -3,9 +3,11 @@
 //! I/O, no state, safe to call from anywhere.
 
 mod item;
+mod plan;
 mod request;
 
 pub use item::{ItemPhrase, parse_item};
+pub use plan::{PlanAsk, plan_ask};
 pub use request::{Command, Intent, Understanding, parse_request};
 
 /// Longest text understood, in bytes; longer input is cut at a character
