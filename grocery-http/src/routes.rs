@@ -958,7 +958,9 @@ pub(crate) async fn optimize(
     Caller(user): Caller,
     ApiJson(opts): ApiJson<grocery_core::deals::OptimizeOptions>,
 ) -> ApiResult<ApiJson<grocery_core::deals::Optimized>> {
-    Ok(ApiJson(app.grocery().deals_for(user).optimize(&opts).await?))
+    Ok(ApiJson(
+        app.grocery().deals_for(user).optimize(&opts).await?,
+    ))
 }
 
 /// `?list=NAME` (default: the current list), or `?all=true` for everything on

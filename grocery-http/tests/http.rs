@@ -811,7 +811,12 @@ async fn optimize_and_deals_answer_for_the_callers_lists() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, plan) = s
-        .send(&ana, Method::POST, "/api/v1/optimize", json!({"max_stores": 1}))
+        .send(
+            &ana,
+            Method::POST,
+            "/api/v1/optimize",
+            json!({"max_stores": 1}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{plan}");
     assert_eq!(plan["lines"].as_array().unwrap().len(), 2, "{plan}");
@@ -819,11 +824,21 @@ async fn optimize_and_deals_answer_for_the_callers_lists() {
     assert!(plan["total_cents"].as_i64() <= plan["naive_total_cents"].as_i64());
     // Bo has no list of that name: not found, whoever owns one.
     let (status, err) = s
-        .send(&bo, Method::POST, "/api/v1/optimize", json!({"list": "Shopping"}))
+        .send(
+            &bo,
+            Method::POST,
+            "/api/v1/optimize",
+            json!({"list": "Shopping"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{err}");
     let (status, err) = s
-        .send(&ana, Method::POST, "/api/v1/optimize", json!({"max_stores": 0}))
+        .send(
+            &ana,
+            Method::POST,
+            "/api/v1/optimize",
+            json!({"max_stores": 0}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
     let (status, deals) = s.get(&ana, "/api/v1/deals").await;

@@ -484,6 +484,103 @@ impl PyGrocery {
     fn alerts_async<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, alerts(self.core(), limit))
     }
+
+    /// The cheapest way to buy a list across stores: for each line the
+    /// product, pack count and store, honouring offers (multi-buy, BOGO).
+    ///
+    /// Args:
+    ///     list: the list's name; None for the current list.
+    ///     stores: the stores allowed (names); None for every store with prices.
+    ///     max_stores: visit at most this many stores.
+    ///     trip_cost_cents: what each store beyond the main one costs.
+    ///     budget_cents: say whether the plan fits this budget.
+    ///
+    /// Returns:
+    ///     A dict: list, stores, lines (item, product_id, store, packs,
+    ///     cost_cents, ...), total_cents, naive_total_cents, savings_cents,
+    ///     single_store, store_totals, unavailable, budget.
+    ///
+    /// Raises:
+    ///     NotFoundError: no such list.
+    ///     InvalidInputError: a store with no prices, max_stores 0, a negative
+    ///         trip cost or budget.
+    #[pyo3(signature = (list=None, stores=None, max_stores=2, trip_cost_cents=0, budget_cents=None))]
+    fn optimize(
+        &self,
+        py: Python<'_>,
+        list: Option<String>,
+        stores: Option<Vec<String>>,
+        max_stores: u32,
+        trip_cost_cents: i64,
+        budget_cents: Option<i64>,
+    ) -> PyResult<Plain<grocery_core::deals::Optimized>> {
+        let opts = grocery_core::deals::OptimizeOptions {
+            list,
+            stores,
+            max_stores,
+            trip_cost_cents,
+            budget_cents,
+        };
+        py.enter(optimize(self.core(), opts))
+    }
+
+    /// Awaitable twin of `optimize`.
+    #[pyo3(signature = (list=None, stores=None, max_stores=2, trip_cost_cents=0, budget_cents=None))]
+    fn optimize_async<'py>(
+        &self,
+        py: Python<'py>,
+        list: Option<String>,
+        stores: Option<Vec<String>>,
+        max_stores: u32,
+        trip_cost_cents: i64,
+        budget_cents: Option<i64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts = grocery_core::deals::OptimizeOptions {
+            list,
+            stores,
+            max_stores,
+            trip_cost_cents,
+            budget_cents,
+        };
+        awaitable(py, optimize(self.core(), opts))
+    }
+
+    /// Deals on a list (store offers, prices under their usual), best first;
+    /// with all=True, what is on sale anywhere (at most `limit`).
+    ///
+    /// Args:
+    ///     list: the list's name; None for the current list.
+    ///     all: everything on sale instead of one list.
+    ///     limit: most deals with all=True.
+    ///
+    /// Returns:
+    ///     A list of dicts: item, product_id, product_name, store, kind, score,
+    ///     reason, confidence, price_cents, usual_cents.
+    ///
+    /// Raises:
+    ///     NotFoundError: no such list.
+    #[pyo3(signature = (list=None, all=false, limit=20))]
+    fn deals(
+        &self,
+        py: Python<'_>,
+        list: Option<String>,
+        all: bool,
+        limit: usize,
+    ) -> PyResult<Plain<Vec<grocery_core::deals::ProductDeal>>> {
+        py.enter(deals(self.core(), list, all, limit))
+    }
+
+    /// Awaitable twin of `deals`.
+    #[pyo3(signature = (list=None, all=false, limit=20))]
+    fn deals_async<'py>(
+        &self,
+        py: Python<'py>,
+        list: Option<String>,
+        all: bool,
+        limit: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, deals(self.core(), list, all, limit))
+    }
 }
 
 impl Drop for PyGrocery {
@@ -738,6 +835,26 @@ async fn preview(g: grocery_core::Grocery, text: String) -> Result<Plain<AgentRe
 
 async fn lists(g: grocery_core::Grocery) -> Result<Plain<Vec<ListSummary>>, Error> {
     g.lists().all().await.map(Plain)
+}
+
+async fn optimize(
+    g: grocery_core::Grocery,
+    opts: grocery_core::deals::OptimizeOptions,
+) -> Result<Plain<grocery_core::deals::Optimized>, Error> {
+    g.deals().optimize(&opts).await.map(Plain)
+}
+
+async fn deals(
+    g: grocery_core::Grocery,
+    list: Option<String>,
+    all: bool,
+    limit: usize,
+) -> Result<Plain<Vec<grocery_core::deals::ProductDeal>>, Error> {
+    if all {
+        g.deals().on_sale(limit.clamp(1, 500)).await.map(Plain)
+    } else {
+        g.deals().on_list(list.as_deref()).await.map(Plain)
+    }
 }
 
 async fn search(

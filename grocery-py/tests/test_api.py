@@ -154,3 +154,19 @@ def test_redis_url_turns_on_the_shared_tier(tmp_path):
     g = grocery.Grocery(db=str(tmp_path / "r.db"), redis_url="redis://127.0.0.1:6379/0")
     assert g.price("milk", max_age=0)["tier"] == "upstream"
     assert g.price("milk")["tier"] == "l1"
+
+
+def test_optimize_and_deals_on_the_list(tmp_path):
+    g = grocery.Grocery(db=str(tmp_path / "g.db"))
+    g.ask("add 2 gallons of milk and a dozen eggs")
+    plan = g.optimize(max_stores=1)
+    assert [line["item"] for line in plan["lines"]] == ["milk", "eggs"]
+    assert 0 < plan["total_cents"] <= plan["naive_total_cents"]
+    assert plan["savings_cents"] == plan["naive_total_cents"] - plan["total_cents"]
+    assert g.optimize(budget_cents=1)["budget"]["fits"] is False
+    assert isinstance(g.deals(), list)
+    assert len(g.deals(all=True, limit=3)) <= 3
+    with pytest.raises(grocery.InvalidInputError):
+        g.optimize(stores=["nowhere"])
+    with pytest.raises(grocery.NotFoundError):
+        g.optimize(list="nope")

@@ -872,7 +872,10 @@ impl<'a> Agent<'a> {
         };
         let money = |c: i64| crate::Money::usd(c).to_string();
         let (message, plan) = match self.g.deals_for(self.user).optimize(&opts).await {
-            Ok(p) if p.lines.is_empty() => (format!("Your {} list has nothing left to buy.", p.list), Some(p)),
+            Ok(p) if p.lines.is_empty() => (
+                format!("Your {} list has nothing left to buy.", p.list),
+                Some(p),
+            ),
             Ok(p) => {
                 let mut m = format!(
                     "Cheapest: {} at {}",
@@ -880,7 +883,11 @@ impl<'a> Agent<'a> {
                     p.stores.join(" and ")
                 );
                 if p.savings_cents > 0 {
-                    m.push_str(&format!(" (you save {} on {})", money(p.savings_cents), money(p.naive_total_cents)));
+                    m.push_str(&format!(
+                        " (you save {} on {})",
+                        money(p.savings_cents),
+                        money(p.naive_total_cents)
+                    ));
                 }
                 m.push('.');
                 if p.stores.len() > 1 {
@@ -898,7 +905,11 @@ impl<'a> Agent<'a> {
                     .lines
                     .iter()
                     .filter(|l| l.substituted)
-                    .filter_map(|l| l.product_name.as_ref().map(|n| format!("{} as {n}", l.item)))
+                    .filter_map(|l| {
+                        l.product_name
+                            .as_ref()
+                            .map(|n| format!("{} as {n}", l.item))
+                    })
                     .collect();
                 if !swaps.is_empty() {
                     m.push_str(&format!(" Swaps: {}.", swaps.join("; ")));
@@ -1162,7 +1173,10 @@ mod tests {
             r#"{"id":"t-eggs","name":"Test Eggs","brand":"Acme","department":"dairy-eggs","size":12,"unit":"ct","price_cents":250,"store":"kroger","offer":{"kind":"bogo"}}"#,
         ];
         g.catalog()
-            .import_bytes(rows.join("\n").into_bytes(), crate::catalog::ImportFormat::JsonLines)
+            .import_bytes(
+                rows.join("\n").into_bytes(),
+                crate::catalog::ImportFormat::JsonLines,
+            )
             .await
             .unwrap();
         g.agent()
@@ -1170,10 +1184,30 @@ mod tests {
             .await
             .unwrap();
         let cases: &[(&str, i64, &[&str], &str)] = &[
-            ("split it between walmart and kroger", 850, &["kroger", "walmart"], "At kroger: test eggs"),
-            ("what's the cheapest way to buy this list?", 850, &["kroger", "walmart"], "you save $1.00"),
-            ("keep it under $8", 850, &["kroger", "walmart"], "can't get it under $8.00"),
-            ("keep it under $9", 850, &["kroger", "walmart"], "fits your $9.00 budget"),
+            (
+                "split it between walmart and kroger",
+                850,
+                &["kroger", "walmart"],
+                "At kroger: test eggs",
+            ),
+            (
+                "what's the cheapest way to buy this list?",
+                850,
+                &["kroger", "walmart"],
+                "you save $1.00",
+            ),
+            (
+                "keep it under $8",
+                850,
+                &["kroger", "walmart"],
+                "can't get it under $8.00",
+            ),
+            (
+                "keep it under $9",
+                850,
+                &["kroger", "walmart"],
+                "fits your $9.00 budget",
+            ),
         ];
         for (text, total, stores, says) in cases {
             let r = g.agent().handle(text, None).await.unwrap();
@@ -1185,7 +1219,11 @@ mod tests {
             assert!(r.message.contains(says), "{text}: {}", r.message);
             assert!(r.actions.is_empty(), "{text}: planning changes nothing");
         }
-        let r = g.agent().handle("split it between walmart and costco", None).await.unwrap();
+        let r = g
+            .agent()
+            .handle("split it between walmart and costco", None)
+            .await
+            .unwrap();
         assert!(r.plan.is_none());
         assert!(r.message.contains("costco"), "{}", r.message);
     }

@@ -35,15 +35,7 @@ const CHEAPEST: &[&str] = &[
 
 /// Words before an amount that make it a budget.
 const BUDGET_BEFORE: &[&str] = &[
-    "under",
-    "below",
-    "than",
-    "of",
-    "is",
-    "within",
-    "max",
-    "most",
-    "budget",
+    "under", "below", "than", "of", "is", "within", "max", "most", "budget",
 ];
 
 /// Words that must appear for an amount to be a budget.
@@ -74,7 +66,11 @@ pub fn plan_ask(text: &str) -> Option<PlanAsk> {
     if let Some(at) = words
         .iter()
         .position(|w| matches!(*w, "between" | "across"))
-        .filter(|_| words.iter().any(|w| matches!(*w, "split" | "shop" | "buy" | "divide")))
+        .filter(|_| {
+            words
+                .iter()
+                .any(|w| matches!(*w, "split" | "shop" | "buy" | "divide"))
+        })
     {
         let tail: Vec<&str> = words[at + 1..]
             .iter()
@@ -140,14 +136,20 @@ fn dollars(word: &str) -> Option<i64> {
 mod tests {
     use super::*;
 
+    /// Stores named and budget in cents, or `None` for "not a plan".
+    type Want = Option<(&'static [&'static str], Option<i64>)>;
+
     #[test]
     fn plan_requests_table() {
-        let cases: &[(&str, Option<(&[&str], Option<i64>)>)] = &[
+        let cases: &[(&str, Want)] = &[
             ("cheapest way to buy this list", Some((&[], None))),
             ("What's the cheapest way to buy my list?", Some((&[], None))),
             ("where should I shop", Some((&[], None))),
             ("optimise my list", Some((&[], None))),
-            ("split it between walmart and kroger", Some((&["walmart", "kroger"], None))),
+            (
+                "split it between walmart and kroger",
+                Some((&["walmart", "kroger"], None)),
+            ),
             (
                 "split the list between Trader Joe's and Whole Foods",
                 Some((&["trader-joe's", "whole-foods"], None)),

@@ -1,6 +1,6 @@
 """Type stubs of the native module (checked by `python -m mypy.stubtest grocery`)."""
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from os import PathLike
 from types import TracebackType
 from typing import Any, ClassVar, Optional, Union, final
@@ -79,6 +79,26 @@ class Grocery:
     ) -> Awaitable[_Json]: ...
     def alerts(self, limit: int = 20) -> _Rows: ...
     def alerts_async(self, limit: int = 20) -> Awaitable[_Rows]: ...
+    def optimize(
+        self,
+        list: Optional[str] = None,
+        stores: Optional[Sequence[str]] = None,
+        max_stores: int = 2,
+        trip_cost_cents: int = 0,
+        budget_cents: Optional[int] = None,
+    ) -> _Json: ...
+    def optimize_async(
+        self,
+        list: Optional[str] = None,
+        stores: Optional[Sequence[str]] = None,
+        max_stores: int = 2,
+        trip_cost_cents: int = 0,
+        budget_cents: Optional[int] = None,
+    ) -> Awaitable[_Json]: ...
+    def deals(self, list: Optional[str] = None, all: bool = False, limit: int = 20) -> _Rows: ...
+    def deals_async(
+        self, list: Optional[str] = None, all: bool = False, limit: int = 20
+    ) -> Awaitable[_Rows]: ...
 
 @final
 class List:
