@@ -55,6 +55,8 @@ enum Command {
     Deals(commands::deals::DealsArgs),
     /// The cheapest way to buy your list across stores.
     Optimize(commands::deals::OptimizeArgs),
+    /// What you usually buy, and what is due again.
+    Usuals(commands::deals::UsualsArgs),
     /// A product's price history.
     History(commands::prices::HistoryArgs),
     /// Watch a product's price.
@@ -146,6 +148,7 @@ impl Cli {
             Command::Price(args) => args.run(&grocery, &mut out).await,
             Command::Deals(args) => args.run(&grocery, &mut out).await,
             Command::Optimize(args) => args.run(&grocery, &mut out).await,
+            Command::Usuals(args) => args.run(&grocery, &mut out).await,
             Command::History(args) => args.run(&grocery, &mut out).await,
             Command::Track(args) => args.run(&grocery, &mut out).await,
             Command::Alerts(args) => args.run(&grocery, &mut out).await,

@@ -1054,3 +1054,17 @@ fn optimize_finds_the_known_optimum_across_two_stores() {
         assert_eq!(status, code, "{args:?}: {err}");
     }
 }
+
+#[test]
+fn usuals_learn_from_checked_items() {
+    let dir = TempDir::new().unwrap();
+    let none = json(&dir, &["usuals"]);
+    assert_eq!(none, serde_json::json!([]));
+    json(&dir, &["list", "add", "milk"]);
+    json(&dir, &["list", "check", "milk"]);
+    // One purchase is no habit yet; the shape is a JSON array either way.
+    assert!(json(&dir, &["usuals"]).as_array().unwrap().is_empty());
+    assert!(json(&dir, &["usuals", "--forgotten"]).is_array());
+    let (code, _) = run(&dir, &["usuals", "--list", "x"]);
+    assert_eq!(code, 2, "--list needs --forgotten");
+}

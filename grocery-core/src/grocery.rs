@@ -53,6 +53,9 @@ pub(crate) struct Inner {
     /// Sessions changed since the last flush, by (user, name).
     dirty_sessions:
         std::sync::Mutex<std::collections::HashMap<(UserId, String), crate::agent::SharedSession>>,
+    /// Each user's product picks (learned preferences), briefly remembered so
+    /// that the agent does not read them on every request.
+    picks: moka::sync::Cache<UserId, Arc<Vec<crate::store::Pick>>>,
 }
 
 /// How often the list change log is read for other processes' changes.
@@ -116,6 +119,10 @@ impl Grocery {
             llm,
             redis,
             dirty_sessions: Default::default(),
+            picks: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(30))
+                .build(),
             events: tokio::sync::broadcast::channel(1_024).0,
             pricing: std::sync::OnceLock::new(),
             tailer: std::sync::OnceLock::new(),
@@ -185,6 +192,16 @@ impl Grocery {
     /// Another user's lists (the server passes the authenticated user).
     pub fn lists_for(&self, user: UserId) -> Lists<'_> {
         Lists::new(self, user)
+    }
+
+    /// What the local user usually buys: restock prediction and preferences.
+    pub fn habits(&self) -> crate::habits::Habits<'_> {
+        crate::habits::Habits::new(self, UserId::LOCAL)
+    }
+
+    /// What `user` usually buys (a server's caller).
+    pub fn habits_for(&self, user: UserId) -> crate::habits::Habits<'_> {
+        crate::habits::Habits::new(self, user)
     }
 
     /// Deals and basket optimisation for the local user.
@@ -492,6 +509,21 @@ impl Grocery {
 
     pub(crate) fn sessions(&self) -> &crate::agent::Sessions {
         &self.inner.sessions
+    }
+
+    /// `user`'s product picks, from memory when read in the last 30 s.
+    pub(crate) async fn picks(&self, user: UserId) -> Result<Arc<Vec<crate::store::Pick>>> {
+        if let Some(p) = self.inner.picks.get(&user) {
+            return Ok(p);
+        }
+        let p = Arc::new(self.inner.store.picks(user).await?);
+        self.inner.picks.insert(user, Arc::clone(&p));
+        Ok(p)
+    }
+
+    /// Forget `user`'s remembered picks (they just added or bought something).
+    pub(crate) fn picks_changed(&self, user: UserId) {
+        self.inner.picks.invalidate(&user);
     }
 
     pub(crate) fn store(&self) -> &Store {

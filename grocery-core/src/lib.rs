@@ -107,6 +107,7 @@ pub mod deals;
 pub mod error;
 mod events;
 mod grocery;
+pub mod habits;
 pub mod health;
 pub mod lists;
 pub mod llm;

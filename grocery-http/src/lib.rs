@@ -86,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         .route("/alerts", get(r::alerts))
         .route("/optimize", post(r::optimize))
         .route("/deals", get(r::deals))
+        .route("/usuals", get(r::usuals))
         .route("/events", get(live::events))
         .route("/ws", get(live::ws))
         .route("/openapi.json", get(openapi::openapi_json));

@@ -54,6 +54,7 @@ use crate::{live, ops, routes};
         routes::history,
         routes::optimize,
         routes::deals,
+        routes::usuals,
         routes::tracks,
         routes::track,
         routes::untrack,

@@ -1005,3 +1005,41 @@ pub(crate) async fn deals(
         deals.on_list(p.list.as_deref()).await?
     }))
 }
+
+/// `?forgotten=true` (only what is due and not on the list) and `?list=NAME`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsualsParams {
+    /// Only what is due and not on the list.
+    #[serde(default)]
+    pub forgotten: bool,
+    /// The list for `forgotten` (default: the current list).
+    #[serde(default)]
+    pub list: Option<String>,
+}
+
+/// What the caller usually buys, due first (restock prediction).
+#[utoipa::path(
+    get,
+    path = "/api/v1/usuals",
+    tag = "deals",
+    params(UsualsParams),
+    responses(
+        (status = 200, description = "The caller's usuals, due first.", body = Vec<grocery_core::habits::Usual>),
+        (status = 400, response = BadRequest),
+        AuthErrors,
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn usuals(
+    State(app): State<AppState>,
+    Caller(user): Caller,
+    ApiQuery(p): ApiQuery<UsualsParams>,
+) -> ApiResult<ApiJson<Vec<grocery_core::habits::Usual>>> {
+    let habits = app.grocery().habits_for(user);
+    Ok(ApiJson(if p.forgotten {
+        habits.forgotten(p.list.as_deref()).await?
+    } else {
+        habits.usuals().await?
+    }))
+}

@@ -851,4 +851,7 @@ async fn optimize_and_deals_answer_for_the_callers_lists() {
         .call(None, Method::POST, "/api/v1/optimize", Some(json!({})), &[])
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, usuals) = s.get(&ana, "/api/v1/usuals?forgotten=true").await;
+    assert_eq!(status, StatusCode::OK, "{usuals}");
+    assert!(usuals.is_array());
 }

@@ -570,6 +570,40 @@ impl PyGrocery {
         py.enter(deals(self.core(), list, all, limit))
     }
 
+    /// What you usually buy, due first (restock prediction from what you
+    /// checked off); with forgotten=True only what is due and not on the list.
+    ///
+    /// Args:
+    ///     forgotten: only what is due and not on the list.
+    ///     list: the list for forgotten; None for the current list.
+    ///
+    /// Returns:
+    ///     A list of dicts: item, product_id, times_bought, every_days,
+    ///     last_bought_at, days_since, due, confidence, on_list, message.
+    ///
+    /// Raises:
+    ///     GroceryError: the database read failed.
+    #[pyo3(signature = (forgotten=false, list=None))]
+    fn usuals(
+        &self,
+        py: Python<'_>,
+        forgotten: bool,
+        list: Option<String>,
+    ) -> PyResult<Plain<Vec<grocery_core::habits::Usual>>> {
+        py.enter(usuals(self.core(), forgotten, list))
+    }
+
+    /// Awaitable twin of `usuals`.
+    #[pyo3(signature = (forgotten=false, list=None))]
+    fn usuals_async<'py>(
+        &self,
+        py: Python<'py>,
+        forgotten: bool,
+        list: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, usuals(self.core(), forgotten, list))
+    }
+
     /// Awaitable twin of `deals`.
     #[pyo3(signature = (list=None, all=false, limit=20))]
     fn deals_async<'py>(
@@ -854,6 +888,18 @@ async fn deals(
         g.deals().on_sale(limit.clamp(1, 500)).await.map(Plain)
     } else {
         g.deals().on_list(list.as_deref()).await.map(Plain)
+    }
+}
+
+async fn usuals(
+    g: grocery_core::Grocery,
+    forgotten: bool,
+    list: Option<String>,
+) -> Result<Plain<Vec<grocery_core::habits::Usual>>, Error> {
+    if forgotten {
+        g.habits().forgotten(list.as_deref()).await.map(Plain)
+    } else {
+        g.habits().usuals().await.map(Plain)
     }
 }
 

@@ -170,3 +170,5 @@ def test_optimize_and_deals_on_the_list(tmp_path):
         g.optimize(stores=["nowhere"])
     with pytest.raises(grocery.NotFoundError):
         g.optimize(list="nope")
+    assert g.usuals() == []
+    assert isinstance(g.usuals(forgotten=True), list)

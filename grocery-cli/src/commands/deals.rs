@@ -1,4 +1,4 @@
-//! `grocery optimize` and `grocery deals`.
+//! `grocery optimize`, `grocery deals` and `grocery usuals`.
 
 use grocery_core::deals::{OptimizeOptions, ProductDeal};
 use grocery_core::{Currency, Grocery, Money};
@@ -169,5 +169,50 @@ impl DealsArgs {
             })
             .collect();
         Ok(out.table(&["product", "store", ">price", ">score", "why"], &rows)?)
+    }
+}
+
+/// What you usually buy and when it is due again, learned from what you
+/// check off; `--forgotten` shows only what is due and not on your list.
+#[derive(Debug, clap::Args)]
+pub struct UsualsArgs {
+    /// Only what is due and not on the list.
+    #[arg(long)]
+    forgotten: bool,
+    /// The list for --forgotten (default: the current list).
+    #[arg(long, requires = "forgotten")]
+    list: Option<String>,
+}
+
+impl UsualsArgs {
+    pub async fn run(self, grocery: &Grocery, out: &mut Output) -> Result<(), CliError> {
+        let usuals = if self.forgotten {
+            grocery.habits().forgotten(self.list.as_deref()).await?
+        } else {
+            grocery.habits().usuals().await?
+        };
+        if out.is_json() {
+            return Ok(out.json(&usuals)?);
+        }
+        if usuals.is_empty() {
+            return Ok(out.line(if self.forgotten {
+                "Nothing you usually buy is due that isn't on your list."
+            } else {
+                "No habits yet: check items off as you buy them and they show up here."
+            })?);
+        }
+        let rows: Vec<Vec<String>> = usuals
+            .iter()
+            .map(|u| {
+                vec![
+                    u.item.clone(),
+                    format!("every {} d", u.every_days),
+                    format!("{} d ago", u.days_since),
+                    if u.due { "due".into() } else { String::new() },
+                    format!("{:.0}%", u.confidence * 100.0),
+                ]
+            })
+            .collect();
+        Ok(out.table(&["item", ">usually", ">last", "", ">sure"], &rows)?)
     }
 }

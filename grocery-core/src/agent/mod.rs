@@ -241,6 +241,10 @@ pub struct AgentReply {
     /// this list", "split it between walmart and kroger", "keep it under $40").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<crate::deals::Optimized>,
+    /// What the user usually buys, is due and is not on the list, when asked
+    /// ("what am I forgetting?").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forgotten: Vec<crate::habits::Usual>,
 }
 
 /// A cheaper option or a deal for an item.
@@ -312,6 +316,7 @@ impl<'a> Agent<'a> {
             understood_by,
             elapsed_us: started.elapsed().as_micros() as u64,
             plan: None,
+            forgotten: Vec::new(),
         })
     }
 
@@ -371,6 +376,9 @@ impl<'a> Agent<'a> {
         if let Some(ask) = crate::nlp::plan_ask(text) {
             return self.plan(ask, list, started).await;
         }
+        if crate::nlp::forgetting_ask(text) {
+            return self.forgotten(list, started).await;
+        }
         let session_name: String = session.chars().take(128).collect();
         let session = self.session(&session_name).await?;
         let (understanding, understood_by) = self.understand(text).await;
@@ -410,6 +418,7 @@ impl<'a> Agent<'a> {
                 understood_by,
                 elapsed_us: started.elapsed().as_micros() as u64,
                 plan: None,
+                forgotten: Vec::new(),
             });
         }
         let lists = self.g.lists_for(self.user);
@@ -694,6 +703,12 @@ impl<'a> Agent<'a> {
             self.g
                 .session_changed(self.user, session_name, Arc::clone(&session));
         }
+        if actions
+            .iter()
+            .any(|a| matches!(a, Action::Added { .. } | Action::Checked { .. }))
+        {
+            self.g.picks_changed(self.user);
+        }
         let list = match (current, latest) {
             (Some(id), Some(l)) if l.id == id => Some(reply_list(lists.price(l)?)),
             (Some(id), _) => match lists.priced(id).await {
@@ -733,6 +748,7 @@ impl<'a> Agent<'a> {
             understood_by,
             elapsed_us: started.elapsed().as_micros() as u64,
             plan: None,
+            forgotten: Vec::new(),
         })
     }
 
@@ -856,6 +872,37 @@ impl<'a> Agent<'a> {
             .get_with(key, || Arc::new(Mutex::new(saved))))
     }
 
+    /// Answer "what am I forgetting?" with what this user usually buys, is due
+    /// and is not on the list.
+    async fn forgotten(&self, list: Option<&str>, started: Instant) -> Result<AgentReply> {
+        let due = self.g.habits_for(self.user).forgotten(list).await?;
+        let message = if due.is_empty() {
+            "Nothing you usually buy is due that isn't on your list.".to_string()
+        } else {
+            let mut m = String::from("You might be forgetting: ");
+            let parts: Vec<String> = due
+                .iter()
+                .take(5)
+                .map(|u| format!("{} ({})", u.item, u.message))
+                .collect();
+            m.push_str(&parts.join("; "));
+            m.push_str(". Say \"add ...\" to put them on the list.");
+            m
+        };
+        Ok(AgentReply {
+            commands: Vec::new(),
+            actions: Vec::new(),
+            list: None,
+            suggestions: Vec::new(),
+            message,
+            confidence: 1.0,
+            understood_by: UnderstoodBy::Builtin,
+            elapsed_us: started.elapsed().as_micros() as u64,
+            plan: None,
+            forgotten: due,
+        })
+    }
+
     /// Answer "cheapest way to buy this list" and its kin with the optimised plan.
     async fn plan(
         &self,
@@ -944,6 +991,7 @@ impl<'a> Agent<'a> {
             understood_by: UnderstoodBy::Builtin,
             elapsed_us: started.elapsed().as_micros() as u64,
             plan,
+            forgotten: Vec::new(),
         })
     }
 
@@ -959,21 +1007,39 @@ impl<'a> Agent<'a> {
                 };
                 let hits = self.g.catalog().search_shared(&query, 3).await?;
                 let confident = hits.first().is_some_and(|h| h.score >= LINK_SCORE);
+                // The product this user usually takes for these words, if any.
+                let preferred = match hits.first() {
+                    Some(top) if !top.product.kind.is_empty() => {
+                        let words: Vec<String> = query
+                            .to_lowercase()
+                            .split_whitespace()
+                            .filter(|w| w.len() > 1)
+                            .map(str::to_string)
+                            .collect();
+                        self.g
+                            .habits_for(self.user)
+                            .preferred(&top.product.kind, &words)
+                            .await?
+                            .and_then(|id| self.g.index().by_id(&id).cloned())
+                    }
+                    _ => None,
+                };
+                let chosen = match &preferred {
+                    Some(p) => Some((p.id.clone(), p.display_name())),
+                    None => hits
+                        .first()
+                        .filter(|_| confident)
+                        .map(|h| (h.product.id.clone(), h.product.display_name())),
+                };
                 items.push(ResolvedItem {
                     item: item.clone(),
-                    product_id: hits
-                        .first()
-                        .filter(|_| confident)
-                        .map(|h| h.product.id.clone()),
-                    product_name: hits
-                        .first()
-                        .filter(|_| confident)
-                        .map(|h| h.product.display_name()),
                     alternatives: hits
                         .iter()
-                        .skip(usize::from(confident))
+                        .filter(|h| chosen.as_ref().is_none_or(|(id, _)| *id != h.product.id))
                         .map(|h| (h.product.id.clone(), h.product.display_name()))
                         .collect(),
+                    product_id: chosen.as_ref().map(|(id, _)| id.clone()),
+                    product_name: chosen.map(|(_, name)| name),
                 });
             }
             out.push(ResolvedCommand {
@@ -1226,6 +1292,95 @@ mod tests {
             .unwrap();
         assert!(r.plan.is_none());
         assert!(r.message.contains("costco"), "{}", r.message);
+    }
+
+    /// "milk" becomes the milk this user keeps adding; words that do not fit
+    /// it ("2% milk") still get the best match.
+    #[tokio::test]
+    async fn learned_preferences_pick_the_users_own_product() {
+        let (g, _d) = open().await;
+        let a = g.agent();
+        let first = a.handle("add milk", None).await.unwrap();
+        let usual = first.commands[0].items[0].product_id.clone().unwrap();
+        assert_ne!(
+            usual, "kroger-whole-milk-1gal",
+            "the test needs another default"
+        );
+        for text in [
+            "add kroger whole milk",
+            "remove the milk",
+            "add kroger whole milk",
+            "remove the milk",
+        ] {
+            a.handle(text, None).await.unwrap();
+        }
+        let r = a.handle("add milk", None).await.unwrap();
+        assert_eq!(
+            r.commands[0].items[0].product_id.as_deref(),
+            Some("kroger-whole-milk-1gal"),
+            "{:?}",
+            r.commands
+        );
+        let r = a.handle("add 2% milk", None).await.unwrap();
+        assert_ne!(
+            r.commands[0].items[0].product_id.as_deref(),
+            Some("kroger-whole-milk-1gal")
+        );
+        // Another user's habits are their own.
+        let bo = g.users().add("bo").await.unwrap();
+        let r = g.agent_for(bo.id).handle("add milk", None).await.unwrap();
+        assert_eq!(
+            r.commands[0].items[0].product_id.as_deref(),
+            Some(usual.as_str())
+        );
+    }
+
+    /// "What am I forgetting?": due usuals that are not on the list.
+    #[tokio::test]
+    async fn what_am_i_forgetting_names_due_usuals_not_on_the_list() {
+        let (g, _d) = open().await;
+        let day = 86_400_000_i64;
+        let now = crate::store::now_ms();
+        g.store()
+            .write(move |tx| {
+                for (name, ago) in [("coffee", 21), ("coffee", 14), ("coffee", 7), ("eggs", 9), ("eggs", 2)] {
+                    tx.execute(
+                        "INSERT INTO purchases (user_id, name, amount, unit, at) VALUES (1, ?1, '1/1', 'ea', ?2)",
+                        rusqlite::params![name, now - ago * day],
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let r = g
+            .agent()
+            .handle("what am I forgetting?", None)
+            .await
+            .unwrap();
+        let names: Vec<&str> = r.forgotten.iter().map(|u| u.item.as_str()).collect();
+        assert_eq!(names, ["coffee"], "{}", r.message);
+        assert!(
+            r.message
+                .contains("every 7 days; the last time was 7 days ago"),
+            "{}",
+            r.message
+        );
+        g.agent().handle("add coffee", None).await.unwrap();
+        let r = g
+            .agent()
+            .handle("did I forget anything", None)
+            .await
+            .unwrap();
+        assert!(r.forgotten.is_empty(), "{}", r.message);
+        // Checking off records a purchase for the one who checked.
+        g.agent().handle("I got the coffee", None).await.unwrap();
+        let usuals = g.habits().usuals().await.unwrap();
+        let coffee = usuals.iter().find(|u| u.item == "coffee").unwrap();
+        assert_eq!(
+            (coffee.times_bought, coffee.days_since, coffee.due),
+            (4, 0, false)
+        );
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ mod plan;
 mod request;
 
 pub use item::{ItemPhrase, parse_item};
-pub use plan::{PlanAsk, plan_ask};
+pub use plan::{PlanAsk, forgetting_ask, plan_ask};
 pub use request::{Command, Intent, Understanding, parse_request};
 
 /// Longest text understood, in bytes; longer input is cut at a character

@@ -109,6 +109,39 @@ pub fn plan_ask(text: &str) -> Option<PlanAsk> {
     asked.then_some(ask)
 }
 
+/// Phrases asking what is missing from the list.
+const FORGETTING: &[&str] = &[
+    "what am i forgetting",
+    "what am i missing",
+    "am i forgetting",
+    "am i missing anything",
+    "did i forget",
+    "have i forgotten",
+    "what did i forget",
+    "anything i forgot",
+    "anything i'm forgetting",
+    "what do i usually buy",
+    "what do i normally buy",
+    "what should i restock",
+    "what needs restocking",
+    "what am i running low on",
+];
+
+/// Whether `text` asks "what am I forgetting?".
+///
+/// # Examples
+/// ```
+/// assert!(grocery_core::nlp::forgetting_ask("What am I forgetting?"));
+/// assert!(!grocery_core::nlp::forgetting_ask("forget the milk"));
+/// ```
+pub fn forgetting_ask(text: &str) -> bool {
+    if text.len() > 200 {
+        return false;
+    }
+    let lower = text.to_lowercase().replace('’', "'");
+    FORGETTING.iter().any(|p| lower.contains(p))
+}
+
 /// `$40`, `40`, `39.99`, `$39.99.` as cents.
 fn dollars(word: &str) -> Option<i64> {
     let w = word.trim_start_matches('$').trim_end_matches('.');

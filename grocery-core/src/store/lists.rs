@@ -256,6 +256,9 @@ fn add_item(tx: &Transaction<'_>, who: Access, list: ListId, item: &NewItem) -> 
         .as_deref()
         .map(|id| product_pk(tx, id))
         .transpose()?;
+    if let Some(pk) = pk {
+        note_pick(tx, owner, pk, false, now)?;
+    }
     let candidates: Vec<(i64, String, String)> = {
         let mut stmt = tx.prepare_cached(
             "SELECT id, amount, unit FROM list_items WHERE list_id = ?1 AND checked = 0 AND \
@@ -331,6 +334,31 @@ fn update_item(
         },
     };
     let checked = patch.checked.unwrap_or(current.checked);
+    if checked && !current.checked {
+        tx.prepare_cached(
+            "INSERT INTO purchases (user_id, item_id, name, product_pk, amount, unit, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            who.user.0,
+            item.0,
+            name.to_lowercase(),
+            pk,
+            amount_to_sql(qty.amount),
+            qty.unit.code(),
+            now
+        ])?;
+        if let Some(pk) = pk {
+            note_pick(tx, who.user, pk, true, now)?;
+        }
+    } else if !checked && current.checked {
+        // Unchecked: it was not bought after all.
+        tx.prepare_cached(
+            "DELETE FROM purchases WHERE id = (SELECT max(id) FROM purchases \
+             WHERE item_id = ?1 AND user_id = ?2)",
+        )?
+        .execute(params![item.0, who.user.0])?;
+    }
     tx.prepare_cached(
         "UPDATE list_items SET name = ?3, amount = ?4, unit = ?5, note = ?6, product_pk = ?7, \
          checked = ?8, updated_at = ?9 WHERE list_id = ?1 AND id = ?2",
@@ -348,6 +376,91 @@ fn update_item(
     ])?;
     touch(tx, list, who.user, now)?;
     get_item(tx, list, item)
+}
+
+/// Count a product added (or bought) by `user`: their learned preferences.
+fn note_pick(tx: &Transaction<'_>, user: UserId, pk: i64, bought: bool, now: i64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO product_picks (user_id, product_pk, added, bought, last_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id, product_pk) DO UPDATE SET \
+         added = added + excluded.added, bought = bought + excluded.bought, \
+         last_at = excluded.last_at",
+    )?
+    .execute(params![
+        user.0,
+        pk,
+        i64::from(!bought),
+        i64::from(bought),
+        now
+    ])?;
+    Ok(())
+}
+
+/// One purchase: a line checked off.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Purchase {
+    /// The line's name, lower-case.
+    pub name: String,
+    /// Its product, when linked.
+    pub product_id: Option<String>,
+    /// When (UTC, milliseconds).
+    pub at: i64,
+}
+
+/// One product a user picked: how often added and bought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pick {
+    /// The product.
+    pub product_id: String,
+    /// Times added to a list.
+    pub added: i64,
+    /// Times checked off.
+    pub bought: i64,
+    /// Last time either happened (milliseconds).
+    pub last_at: i64,
+}
+
+impl Store {
+    /// A user's purchases since `since` (milliseconds), oldest first.
+    pub(crate) async fn purchases(&self, user: UserId, since: i64) -> Result<Vec<Purchase>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT pu.name, p.id, pu.at FROM purchases pu \
+                 LEFT JOIN products p ON p.pk = pu.product_pk \
+                 WHERE pu.user_id = ?1 AND pu.at >= ?2 ORDER BY pu.at, pu.id LIMIT 100000",
+            )?;
+            let rows = stmt.query_map(params![user.0, since], |r| {
+                Ok(Purchase {
+                    name: r.get(0)?,
+                    product_id: r.get(1)?,
+                    at: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    /// A user's picks, most used first.
+    pub(crate) async fn picks(&self, user: UserId) -> Result<Vec<Pick>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT p.id, k.added, k.bought, k.last_at FROM product_picks k \
+                 JOIN products p ON p.pk = k.product_pk WHERE k.user_id = ?1 \
+                 ORDER BY k.added + 2 * k.bought DESC, k.last_at DESC LIMIT 5000",
+            )?;
+            let rows = stmt.query_map(params![user.0], |r| {
+                Ok(Pick {
+                    product_id: r.get(0)?,
+                    added: r.get(1)?,
+                    bought: r.get(2)?,
+                    last_at: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
 }
 
 /// One change to a list, for [`Store::apply`].

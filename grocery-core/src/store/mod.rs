@@ -30,7 +30,7 @@ mod users;
 pub(crate) use backup::restore_blocking;
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
 pub(crate) use catalog::{ProductRow, StoredPrice, fts_matches};
-pub(crate) use lists::{Access, Edit, ListOp, ListRef, OpDone};
+pub(crate) use lists::{Access, Edit, ListOp, ListRef, OpDone, Pick};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -61,6 +61,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         )),
         M::up(include_str!("../../migrations/0007_current_list.sql")),
         M::up(include_str!("../../migrations/0008_store_prices.sql")),
+        M::up(include_str!(
+            "../../migrations/0009_purchases_and_picks.sql"
+        )),
     ])
 });
 
@@ -634,10 +637,10 @@ mod tests {
                 .await
                 .unwrap()
         }
-        assert_eq!(version(&store).await, 8);
+        assert_eq!(version(&store).await, 9);
         drop(store);
         let store = Store::open(&path, opts()).await.unwrap();
-        assert_eq!(version(&store).await, 8);
+        assert_eq!(version(&store).await, 9);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
             .await

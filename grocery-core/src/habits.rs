@@ -1,0 +1,334 @@
+//! What a user usually buys, learned from what they add and check off:
+//! restock prediction ("you usually buy milk every 6 days; the last time was
+//! 7 days ago") and product preferences ("milk" is the milk this user buys).
+//!
+//! A purchase is a line checked off (unchecking takes it back). Purchases of
+//! one thing — the same catalog kind when linked (`milk`), else the same line
+//! name — on distinct UTC days give the intervals; the usual interval is
+//! their median, and a thing is due once as many days have passed since the
+//! last purchase. Confidence grows with the number of intervals and falls
+//! with their spread.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::grocery::Grocery;
+use crate::lists::UserId;
+use crate::store::ts;
+
+/// Purchases older than this are not looked at.
+const HORIZON_DAYS: i64 = 365;
+
+/// Something a user buys regularly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Usual {
+    /// What they call it (their latest line's name).
+    pub item: String,
+    /// The product they bought last, when linked.
+    pub product_id: Option<String>,
+    /// Distinct days they bought it.
+    pub times_bought: u32,
+    /// The usual days between purchases (the median interval).
+    pub every_days: u32,
+    /// When they last bought it (UTC).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub last_bought_at: Timestamp,
+    /// Whole days since then.
+    pub days_since: u32,
+    /// Whether it is time to buy it again.
+    pub due: bool,
+    /// 0..=1: more purchases and steadier intervals give more.
+    pub confidence: f64,
+    /// Whether it is on the list asked about (see [`Habits::forgotten`]).
+    pub on_list: bool,
+    /// In words.
+    pub message: String,
+}
+
+/// Habits of one user; from [`Grocery::habits`].
+#[derive(Debug, Clone, Copy)]
+pub struct Habits<'a> {
+    g: &'a Grocery,
+    user: UserId,
+}
+
+/// One purchase as prediction sees it: the grouping key, the name, the
+/// product and when.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    pub key: String,
+    pub name: String,
+    pub product_id: Option<String>,
+    pub at: Timestamp,
+}
+
+/// The usuals among `seen` (oldest first) at `now`, due first.
+pub(crate) fn predict(seen: &[Seen], now: Timestamp) -> Vec<Usual> {
+    let mut groups: BTreeMap<&str, Vec<&Seen>> = BTreeMap::new();
+    for s in seen {
+        groups.entry(s.key.as_str()).or_default().push(s);
+    }
+    let today = now.as_second().div_euclid(86_400);
+    let mut out = Vec::new();
+    for buys in groups.values() {
+        let mut days: Vec<i64> = buys
+            .iter()
+            .map(|s| s.at.as_second().div_euclid(86_400))
+            .filter(|d| *d <= today)
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        if days.len() < 2 {
+            continue;
+        }
+        let mut gaps: Vec<i64> = days.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort_unstable();
+        let median = gaps[gaps.len() / 2].max(1);
+        let spread = gaps.iter().map(|g| (g - median).abs()).sum::<i64>() as f64
+            / gaps.len() as f64
+            / median as f64;
+        let confidence =
+            ((gaps.len() as f64 / 4.0).min(1.0) * (1.0 - spread.min(0.8)) * 100.0).round() / 100.0;
+        let Some(last) = buys.iter().filter(|s| s.at <= now).max_by_key(|s| s.at) else {
+            continue;
+        };
+        let last_day = days.last().copied().unwrap_or(today);
+        let since = u32::try_from(today - last_day).unwrap_or(u32::MAX);
+        let every = u32::try_from(median).unwrap_or(u32::MAX);
+        let due = since >= every;
+        let ago = match since {
+            0 => "today".to_string(),
+            1 => "yesterday".to_string(),
+            n => format!("{n} days ago"),
+        };
+        out.push(Usual {
+            item: last.name.clone(),
+            product_id: last.product_id.clone(),
+            times_bought: u32::try_from(days.len()).unwrap_or(u32::MAX),
+            every_days: every,
+            last_bought_at: last.at,
+            days_since: since,
+            due,
+            confidence,
+            on_list: false,
+            message: format!(
+                "you usually buy {} every {} day{}; the last time was {ago}",
+                last.name,
+                every,
+                if every == 1 { "" } else { "s" }
+            ),
+        });
+    }
+    // Due first, the most overdue (relative to their rhythm) first.
+    out.sort_by(|a, b| {
+        let late = |u: &Usual| f64::from(u.days_since) / f64::from(u.every_days.max(1));
+        b.due
+            .cmp(&a.due)
+            .then(late(b).total_cmp(&late(a)))
+            .then(a.item.cmp(&b.item))
+    });
+    out
+}
+
+impl<'a> Habits<'a> {
+    pub(crate) fn new(g: &'a Grocery, user: UserId) -> Self {
+        Habits { g, user }
+    }
+
+    /// What this user buys regularly, due first, as of now.
+    ///
+    /// # Errors
+    /// Storage errors.
+    #[tracing::instrument(level = "debug", skip_all, err)]
+    pub async fn usuals(&self) -> Result<Vec<Usual>> {
+        self.usuals_at(Timestamp::now()).await
+    }
+
+    /// [`Habits::usuals`] as of `now` (replays, tests).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn usuals_at(&self, now: Timestamp) -> Result<Vec<Usual>> {
+        let since = now.as_millisecond() - HORIZON_DAYS * 86_400_000;
+        let purchases = self.g.store().purchases(self.user, since).await?;
+        let index = self.g.index();
+        let seen: Vec<Seen> = purchases
+            .into_iter()
+            .map(|p| {
+                let kind = p
+                    .product_id
+                    .as_deref()
+                    .and_then(|id| index.by_id(id))
+                    .map(|prod| prod.kind.clone())
+                    .filter(|k| !k.is_empty());
+                Seen {
+                    key: kind.unwrap_or_else(|| p.name.clone()),
+                    name: p.name,
+                    product_id: p.product_id,
+                    at: ts(p.at),
+                }
+            })
+            .collect();
+        Ok(predict(&seen, now))
+    }
+
+    /// "What am I forgetting?": the usuals that are due and not on the list
+    /// (by name; `None` for the current list). A missing list forgets nothing
+    /// of what is due.
+    ///
+    /// # Errors
+    /// Storage errors.
+    #[tracing::instrument(level = "debug", skip_all, err)]
+    pub async fn forgotten(&self, list: Option<&str>) -> Result<Vec<Usual>> {
+        let lists = self.g.lists_for(self.user);
+        let found = match list {
+            Some(n) => lists.find(n).await,
+            None => lists.current().await,
+        };
+        let on: Vec<(String, Option<String>)> = match found {
+            Ok(l) => {
+                let index = self.g.index();
+                l.items
+                    .iter()
+                    .filter(|i| !i.checked)
+                    .map(|i| {
+                        let kind = i
+                            .product_id
+                            .as_deref()
+                            .and_then(|id| index.by_id(id))
+                            .map(|p| p.kind.clone());
+                        (i.name.to_lowercase(), kind)
+                    })
+                    .collect()
+            }
+            Err(crate::Error::NotFound { .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let index = self.g.index();
+        let mut usuals = self.usuals().await?;
+        for u in &mut usuals {
+            let kind = u
+                .product_id
+                .as_deref()
+                .and_then(|id| index.by_id(id))
+                .map(|p| p.kind.clone());
+            u.on_list = on
+                .iter()
+                .any(|(name, k)| *name == u.item || (k.is_some() && *k == kind));
+        }
+        usuals.retain(|u| u.due && !u.on_list);
+        Ok(usuals)
+    }
+
+    /// This user's preferred product among `candidates` (catalog ids) for a
+    /// request of `kind`: the one they added or bought most (a purchase
+    /// counts double), when they picked it at least twice. `None` when they
+    /// have no habit there.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn preferred(&self, kind: &str, words: &[String]) -> Result<Option<String>> {
+        let picks = self.g.picks(self.user).await?;
+        let index = self.g.index();
+        let mut best: Option<(i64, i64, &str)> = None;
+        for p in picks.iter() {
+            let score = p.added + 2 * p.bought;
+            if score < 2 {
+                continue;
+            }
+            let Some(prod) = index.by_id(&p.product_id) else {
+                continue;
+            };
+            if prod.kind != kind {
+                continue;
+            }
+            // Every word asked for must be in its name ("2% milk" is not whole milk).
+            let name = format!("{} {} {}", prod.brand, prod.name, prod.kind).to_lowercase();
+            if !words.iter().all(|w| name.contains(w.as_str())) {
+                continue;
+            }
+            if best
+                .as_ref()
+                .is_none_or(|(s, at, _)| (score, p.last_at) > (*s, *at))
+            {
+                best = Some((score, p.last_at, p.product_id.as_str()));
+            }
+        }
+        Ok(best.map(|(_, _, id)| id.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: i64) -> Timestamp {
+        Timestamp::from_second(d * 86_400 + 3_600).unwrap()
+    }
+
+    fn seen(key: &str, days: &[i64]) -> Vec<Seen> {
+        days.iter()
+            .map(|d| Seen {
+                key: key.into(),
+                name: key.into(),
+                product_id: None,
+                at: day(*d),
+            })
+            .collect()
+    }
+
+    /// Due, every, days since; `None` for "no habit yet".
+    type Want = Option<(bool, u32, u32)>;
+
+    #[test]
+    fn restock_table() {
+        // (purchase days, today, want)
+        let cases: &[(&[i64], i64, Want)] = &[
+            (&[0, 6, 12, 18], 25, Some((true, 6, 7))),
+            (&[0, 6, 12, 18], 20, Some((false, 6, 2))),
+            (&[0, 6, 12, 18], 24, Some((true, 6, 6))),
+            (&[0, 7], 10, Some((false, 7, 3))),
+            (&[0], 30, None),
+            (&[5, 5, 5], 30, None),
+            (&[0, 3, 10, 13, 20], 30, Some((true, 7, 10))),
+            // A future purchase (clock skew) is ignored.
+            (&[0, 5, 40], 12, Some((true, 5, 7))),
+        ];
+        for (days, today, want) in cases {
+            let got = predict(&seen("milk", days), day(*today));
+            match want {
+                None => assert!(got.is_empty(), "{days:?}: {got:?}"),
+                Some((due, every, since)) => {
+                    assert_eq!(got.len(), 1, "{days:?}");
+                    let u = &got[0];
+                    assert_eq!(
+                        (u.due, u.every_days, u.days_since),
+                        (*due, *every, *since),
+                        "{days:?}"
+                    );
+                    assert!(
+                        u.message.contains(&format!("every {every} days")),
+                        "{}",
+                        u.message
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn steady_habits_are_surer_and_due_ones_come_first() {
+        let mut all = seen("milk", &[0, 6, 12, 18, 24]);
+        all.extend(seen("coffee", &[0, 3, 20]));
+        all.extend(seen("eggs", &[10, 24]));
+        let got = predict(&all, day(31));
+        let names: Vec<&str> = got.iter().map(|u| u.item.as_str()).collect();
+        assert_eq!(names, ["milk", "coffee", "eggs"]);
+        assert!(got[0].confidence > got[1].confidence, "{got:?}");
+        assert!(got[0].due && !got[1].due && !got[2].due);
+    }
+}
