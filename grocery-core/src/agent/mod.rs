@@ -923,6 +923,13 @@ impl<'a> Agent<'a> {
                 format!("Your {} list has nothing left to buy.", p.list),
                 Some(p),
             ),
+            Ok(p) if p.stores.is_empty() => (
+                format!(
+                    "None of those stores sells what is on your {} list.",
+                    p.list
+                ),
+                Some(p),
+            ),
             Ok(p) => {
                 let mut m = format!(
                     "Cheapest: {} at {}",

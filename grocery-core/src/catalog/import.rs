@@ -130,6 +130,8 @@ pub(crate) struct StorePrice {
     pub price: Money,
     /// The row's offer.
     pub offer: Option<Offer>,
+    /// The row's line in the file.
+    pub line: u64,
 }
 
 /// A parsed catalog file: its products (one per id) and every row's price.
@@ -166,11 +168,13 @@ pub(crate) fn parse_with_prices(bytes: &[u8], format: ImportFormat) -> Result<Pa
         ImportFormat::JsonLines => parse_jsonl(bytes)?,
     };
     // Per id: the line of its first row, and whether any row lacked a store.
-    let mut ids: HashMap<String, (u64, bool)> = HashMap::new();
+    // Per id: its product's index in `out`, the line of its first row, and
+    // whether any row lacked a store.
+    let mut ids: HashMap<String, (usize, u64, bool)> = HashMap::new();
     let mut pairs: HashMap<(String, Option<String>), u64> = HashMap::new();
     let mut upcs: HashMap<String, u64> = HashMap::new();
     let row_count = rows.len() as u64;
-    let mut out = Vec::with_capacity(rows.len());
+    let mut out: Vec<Product> = Vec::with_capacity(rows.len());
     let mut prices = Vec::new();
     for (line, mut row) in rows {
         let store = row.store.take();
@@ -203,24 +207,30 @@ pub(crate) fn parse_with_prices(bytes: &[u8], format: ImportFormat) -> Result<Pa
                 store: store.clone(),
                 price: p.price,
                 offer,
+                line,
             });
         }
-        match ids.get_mut(&p.id) {
-            Some((_, own)) => {
-                // Later rows of an id only add prices; the first describes it.
-                *own |= store.is_none();
-                if store.is_none()
-                    && let Some(first) = out.iter_mut().find(|q: &&mut Product| q.id == p.id)
-                {
-                    // The catalog's own price is the product's shelf price.
-                    first.price = p.price;
-                }
-                continue;
+        if let Some((at, first_line, own)) = ids.get_mut(&p.id) {
+            // Later rows of an id only add prices; the first describes it, and
+            // a price is for the same pack.
+            let first = &mut out[*at];
+            if first.size != p.size {
+                return Err(Error::InvalidRow {
+                    line,
+                    reason: format!(
+                        "`{}` is {} here but {} on line {first_line}: one id is one pack",
+                        p.id, p.size, first.size
+                    ),
+                });
             }
-            None => {
-                ids.insert(p.id.clone(), (line, store.is_none()));
+            if store.is_none() {
+                // The catalog's own price is the product's shelf price.
+                *own = true;
+                first.price = p.price;
             }
+            continue;
         }
+        ids.insert(p.id.clone(), (out.len(), line, store.is_none()));
         if let Some(upc) = &p.upc
             && let Some(first) = upcs.insert(upc.clone(), line)
         {
@@ -236,7 +246,7 @@ pub(crate) fn parse_with_prices(bytes: &[u8], format: ImportFormat) -> Result<Pa
     }
     let mut store_only: Vec<String> = ids
         .into_iter()
-        .filter(|(_, (_, own))| !own)
+        .filter(|(_, (_, _, own))| !own)
         .map(|(id, _)| id)
         .collect();
     store_only.sort();
@@ -251,6 +261,11 @@ pub(crate) fn parse_with_prices(bytes: &[u8], format: ImportFormat) -> Result<Pa
 /// A store name: lower-case letters, digits and dashes, up to 32.
 fn check_store(s: &str) -> std::result::Result<String, String> {
     let st = s.to_ascii_lowercase();
+    if st == crate::deals::OWN_STORE {
+        return Err(format!(
+            "store `{st}` is the catalog's own: leave `store` empty for its prices"
+        ));
+    }
     if st.len() > 32
         || !st
             .chars()
@@ -704,6 +719,23 @@ mod tests {
             line_of(parse_with_prices(twice.as_bytes(), ImportFormat::JsonLines).unwrap_err());
         assert_eq!(line, 3);
         assert!(reason.contains("store `kroger`"), "{reason}");
+        // Another pack size under the same id, and the reserved store name.
+        for (extra, needle) in [
+            (
+                r#"{"id":"a","name":"Milk","department":"dairy-eggs","size":0.5,"unit":"gal","price_cents":200,"store":"kroger"}"#,
+                "one id is one pack",
+            ),
+            (
+                r#"{"id":"a","name":"Milk","department":"dairy-eggs","size":1,"unit":"gal","price_cents":200,"store":"demo"}"#,
+                "catalog's own",
+            ),
+        ] {
+            let text = format!("{good}\n{extra}\n");
+            let (line, reason) =
+                line_of(parse_with_prices(text.as_bytes(), ImportFormat::JsonLines).unwrap_err());
+            assert_eq!(line, 2, "{reason}");
+            assert!(reason.contains(needle), "`{reason}` lacks `{needle}`");
+        }
     }
 
     #[test]

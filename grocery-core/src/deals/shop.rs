@@ -335,7 +335,8 @@ impl<'a> Deals<'a> {
                     }
                     out.push(n);
                 }
-                Some(out)
+                // An empty list of stores is no restriction.
+                (!out.is_empty()).then_some(out)
             }
         };
         let list = self.list(opts.list.as_deref()).await?;
@@ -559,4 +560,59 @@ fn rank(deals: &mut [ProductDeal]) {
             .then(a.product_id.cmp(&b.product_id))
             .then(a.store.cmp(&b.store))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::ImportFormat;
+    use crate::grocery::Grocery;
+
+    async fn open() -> (Grocery, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config::default();
+        config.store.path = Some(dir.path().join("g.db"));
+        (Grocery::open(config).await.unwrap(), dir)
+    }
+
+    async fn import(g: &Grocery, rows: &[&str]) -> crate::Result<crate::store::ImportSummary> {
+        g.catalog()
+            .import_bytes(rows.join("\n").into_bytes(), ImportFormat::JsonLines)
+            .await
+    }
+
+    /// One store's price file adds that store's prices: it neither rewrites
+    /// the catalog's product nor removes another store's prices, and a price
+    /// for another pack size is refused whole.
+    #[tokio::test]
+    async fn store_price_files_add_to_each_other_and_keep_the_catalog() {
+        let (g, _d) = open().await;
+        let before = g.catalog().get("gv-whole-milk-1gal").unwrap();
+        let walmart = r#"{"id":"gv-whole-milk-1gal","name":"Other","department":"dairy-eggs","size":1,"unit":"gal","price_cents":301,"store":"walmart"}"#;
+        let kroger = r#"{"id":"gv-whole-milk-1gal","name":"Other","department":"dairy-eggs","size":1,"unit":"gal","price_cents":302,"store":"kroger","offer":{"kind":"bogo"}}"#;
+        let summary = import(&g, &[walmart]).await.unwrap();
+        assert_eq!((summary.rows, summary.inserted), (1, 0));
+        import(&g, &[kroger]).await.unwrap();
+        let after = g.catalog().get("gv-whole-milk-1gal").unwrap();
+        assert_eq!(after, before, "the catalog's description and price stay");
+        let (prices, store_only) = g.store().store_prices().await.unwrap();
+        let got: Vec<(Option<&str>, i64)> = prices
+            .iter()
+            .filter(|p| p.product_id == "gv-whole-milk-1gal")
+            .map(|p| (p.store.as_deref(), p.price.cents))
+            .collect();
+        assert_eq!(got, [(Some("kroger"), 302), (Some("walmart"), 301)]);
+        assert!(store_only.is_empty(), "the demo store still sells it");
+        assert_eq!(
+            g.deals().stores().await.unwrap(),
+            ["demo", "kroger", "walmart"]
+        );
+        // A half gallon under the gallon's id: refused, nothing written.
+        let half = r#"{"id":"gv-whole-milk-1gal","name":"Milk","department":"dairy-eggs","size":0.5,"unit":"gal","price_cents":150,"store":"aldi"}"#;
+        let e = import(&g, &[half]).await.unwrap_err();
+        assert!(matches!(e, crate::Error::InvalidRow { line: 1, .. }), "{e}");
+        assert_eq!(
+            g.deals().stores().await.unwrap(),
+            ["demo", "kroger", "walmart"]
+        );
+    }
 }

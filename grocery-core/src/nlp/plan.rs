@@ -19,9 +19,10 @@ const CHEAPEST: &[&str] = &[
     "cheapest store",
     "cheapest option for my list",
     "cheapest option for this list",
-    "best way to buy",
+    "best way to buy this",
+    "best way to buy my",
+    "best way to buy the list",
     "where should i shop",
-    "where should i buy",
     "where's cheapest",
     "where is cheapest",
     "optimize my list",
@@ -33,13 +34,19 @@ const CHEAPEST: &[&str] = &[
     "save the most",
 ];
 
-/// Words before an amount that make it a budget.
-const BUDGET_BEFORE: &[&str] = &[
-    "under", "below", "than", "of", "is", "within", "max", "most", "budget",
-];
+/// Words right before an amount that make it a budget ("under $40", "at
+/// most 30", "more than $25"); "of" and "is" only after "budget".
+const BUDGET_BEFORE: &[&str] = &["under", "below", "than", "within", "max", "most"];
 
 /// Words that must appear for an amount to be a budget.
-const BUDGET_VERBS: &[&str] = &["keep", "stay", "budget", "spend", "afford", "limit"];
+const BUDGET_VERBS: &[&str] = &["keep", "stay", "budget", "spend", "afford"];
+
+/// Words that change a list: a sentence with one is a list command, whatever
+/// else it says ("add 6 eggs, keep it under $5" adds the eggs).
+const LIST_VERBS: &[&str] = &[
+    "add", "remove", "put", "delete", "take", "grab", "need", "needs", "check", "uncheck", "clear",
+    "drop", "get", "pick",
+];
 
 /// Whether `text` asks to plan the shop, and with which stores and budget.
 ///
@@ -60,6 +67,9 @@ pub fn plan_ask(text: &str) -> Option<PlanAsk> {
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | '?' | '!' | ';'))
         .filter(|w| !w.is_empty())
         .collect();
+    if words.iter().any(|w| LIST_VERBS.contains(w)) {
+        return None;
+    }
     let mut ask = PlanAsk::default();
     let mut asked = CHEAPEST.iter().any(|p| lower.contains(p));
     // "split it between walmart and kroger", "shop at aldi and costco".
@@ -96,10 +106,10 @@ pub fn plan_ask(text: &str) -> Option<PlanAsk> {
     }
     if words.iter().any(|w| BUDGET_VERBS.contains(w)) {
         for (i, w) in words.iter().enumerate() {
-            if i > 0
-                && BUDGET_BEFORE.contains(&words[i - 1])
-                && let Some(cents) = dollars(w)
-            {
+            let before = |k: usize| i >= k && i - k < words.len();
+            let budget_word = (before(1) && BUDGET_BEFORE.contains(&words[i - 1]))
+                || (before(2) && matches!(words[i - 1], "of" | "is") && words[i - 2] == "budget");
+            if budget_word && let Some(cents) = dollars(w) {
                 ask.budget_cents = Some(cents);
                 asked = true;
                 break;
@@ -202,6 +212,12 @@ mod tests {
             ("keep the milk", None),
             ("split peas", None),
             ("add 40 eggs", None),
+            ("add milk and keep the eggs under 12", None),
+            ("add 6 eggs, limit of 2", None),
+            ("where should I buy milk", None),
+            ("best way to buy avocados", None),
+            ("split the bill between me and sam, add pizza", None),
+            ("keep 2 of the eggs", None),
         ];
         for (text, want) in cases {
             let got = plan_ask(text);

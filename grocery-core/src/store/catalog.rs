@@ -173,32 +173,86 @@ pub(crate) fn upsert_products(tx: &Transaction<'_>, products: &[Product]) -> Res
     Ok(summary)
 }
 
-/// Write an import's store prices and offers, replacing every earlier price of
-/// the products the file names, and mark the products sold only by named stores.
-pub(crate) fn upsert_store_prices(
+/// Import a parsed file in one transaction.
+///
+/// - Products with a row of the catalog's own (no `store`) are upserted as
+///   [`upsert_products`] does, and sold by the catalog's own store.
+/// - Products that only appear with a store are created when new (and not
+///   sold by the catalog's own store); an existing product keeps its
+///   description, and a store price for it must be for the same pack.
+/// - Each (product, store) price the file gives replaces that pair's earlier
+///   price; other stores' prices stay. A catalog row without an offer drops
+///   an earlier offer of the catalog's own store.
+pub(crate) fn import_parsed(
     tx: &Transaction<'_>,
     parsed: &crate::catalog::import::Parsed,
-) -> Result<()> {
+) -> Result<ImportSummary> {
     let now = now_ms();
-    let mut pk_of = tx.prepare_cached("SELECT pk FROM products WHERE id = ?1")?;
-    let mut clear = tx.prepare_cached("DELETE FROM store_prices WHERE product_pk = ?1")?;
-    let mut own = tx.prepare_cached("UPDATE products SET own_store = ?2 WHERE pk = ?1")?;
-    let mut pks: HashMap<&str, i64> = HashMap::with_capacity(parsed.products.len());
+    let store_only: std::collections::HashSet<&str> =
+        parsed.store_only.iter().map(String::as_str).collect();
+    let mut existing =
+        tx.prepare_cached("SELECT pk, size_amount, size_unit, kind FROM products WHERE id = ?1")?;
+    let mut own_products = Vec::new();
+    let mut new_store_only = Vec::new();
+    let mut kept = 0_u64;
     for p in &parsed.products {
-        let pk: i64 = pk_of.query_row(params![p.id], |r| r.get(0))?;
-        clear.execute(params![pk])?;
-        let store_only = parsed.store_only.binary_search(&p.id).is_ok();
-        own.execute(params![pk, i64::from(!store_only)])?;
-        pks.insert(p.id.as_str(), pk);
+        if !store_only.contains(p.id.as_str()) {
+            own_products.push(p.clone());
+            continue;
+        }
+        let found: Option<(i64, String, String, String)> = existing
+            .query_row(params![p.id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        match found {
+            None => new_store_only.push(p.clone()),
+            Some((_, amount, unit, _)) => {
+                let size = Quantity::new(amount_from_sql(&amount)?, unit_from_sql(&unit)?);
+                if size != p.size {
+                    let line = parsed
+                        .prices
+                        .iter()
+                        .find(|sp| sp.product_id == p.id)
+                        .map_or(0, |sp| sp.line);
+                    return Err(Error::InvalidRow {
+                        line,
+                        reason: format!(
+                            "`{}` is {} in the catalog, not {}: a store price is for the same pack",
+                            p.id, size, p.size
+                        ),
+                    });
+                }
+                kept += 1;
+            }
+        }
+    }
+    let mut summary = upsert_products(tx, &own_products)?;
+    let added = upsert_products(tx, &new_store_only)?;
+    summary.inserted += added.inserted;
+    summary.updated += added.updated + kept;
+    summary.rows = parsed.rows;
+    let mut pk_of = tx.prepare_cached("SELECT pk FROM products WHERE id = ?1")?;
+    let mut own = tx.prepare_cached("UPDATE products SET own_store = ?2 WHERE pk = ?1")?;
+    let mut drop_pair =
+        tx.prepare_cached("DELETE FROM store_prices WHERE product_pk = ?1 AND store = ?2")?;
+    for (list, sold_here) in [(&own_products, true), (&new_store_only, false)] {
+        for p in list {
+            let pk: i64 = pk_of.query_row(params![p.id], |r| r.get(0))?;
+            own.execute(params![pk, i64::from(sold_here)])?;
+            if sold_here {
+                drop_pair.execute(params![pk, ""])?;
+            }
+        }
     }
     let mut insert = tx.prepare_cached(
         "INSERT INTO store_prices (product_pk, store, price_cents, offer, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (product_pk, store) DO UPDATE SET \
+         price_cents = excluded.price_cents, offer = excluded.offer, \
+         updated_at = excluded.updated_at",
     )?;
     for sp in &parsed.prices {
-        let pk = pks.get(sp.product_id.as_str()).copied().ok_or_else(|| {
-            Error::Internal(format!("price for unknown product {}", sp.product_id))
-        })?;
+        let pk: i64 = pk_of.query_row(params![sp.product_id], |r| r.get(0))?;
         let offer = sp
             .offer
             .as_ref()
@@ -213,7 +267,7 @@ pub(crate) fn upsert_store_prices(
             now
         ])?;
     }
-    Ok(())
+    Ok(summary)
 }
 
 /// One product's price at one store, as stored.
@@ -340,13 +394,7 @@ impl Store {
         &self,
         parsed: crate::catalog::import::Parsed,
     ) -> Result<ImportSummary> {
-        self.write(move |tx| {
-            let mut summary = upsert_products(tx, &parsed.products)?;
-            summary.rows = parsed.rows;
-            upsert_store_prices(tx, &parsed)?;
-            Ok(summary)
-        })
-        .await
+        self.write(move |tx| import_parsed(tx, &parsed)).await
     }
 
     /// Every imported store price (see [`store_prices`]).

@@ -144,8 +144,8 @@ fn writable(conn: &Connection, who: Access, id: ListId, need: Role) -> Result<Gr
 }
 
 thread_local! {
-    /// Set when a write transaction on this (blocking-pool) thread appended to
-    /// the change log; [`Store::write`] reads and clears it after the commit.
+    /// Set when a write on this (the writer) thread appended to the change
+    /// log; the writer reads and clears it after each batch's commit.
     pub(crate) static LOGGED_CHANGE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 

@@ -96,15 +96,29 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Closing the channels ends the threads once their queues are done.
-        self.writes = None;
-        self.reads = None;
         let me = std::thread::current().id();
-        for t in self.threads.drain(..) {
-            // A store thread dropping the last handle cannot wait for itself.
-            if t.thread().id() != me {
-                let _ = t.join();
-            }
+        if self.threads.iter().any(|t| t.thread().id() == me) {
+            // A store thread dropping the last handle cannot wait for itself:
+            // closing the channels still ends every thread.
+            self.writes = None;
+            self.reads = None;
+            return;
+        }
+        // Readers first, then the writer (which checkpoints as it goes, with
+        // no reader left to hold the WAL), then the checkpointer it feeds: the
+        // file is closed, its WAL copied back, when the last handle goes.
+        self.reads = None;
+        let (readers, others): (Vec<_>, Vec<_>) = self.threads.drain(..).partition(|t| {
+            t.thread()
+                .name()
+                .is_some_and(|n| n.starts_with("grocery-reader"))
+        });
+        for t in readers {
+            let _ = t.join();
+        }
+        self.writes = None;
+        for t in others {
+            let _ = t.join();
         }
     }
 }
@@ -183,7 +197,7 @@ const MAX_BATCH: usize = 128;
 /// The writer asks for a checkpoint after this many commits (SQLite's own
 /// automatic checkpoint is off on the writer so that its fsyncs never hold up
 /// a commit; a separate connection copies the WAL back beside the writer).
-const CHECKPOINT_EVERY: u32 = 256;
+const CHECKPOINT_EVERY: u32 = 64;
 
 fn writer_loop(
     mut conn: Connection,
@@ -208,6 +222,10 @@ fn writer_loop(
                 let _ = checkpoint.try_send(());
             }
         }
+    }
+    // Closing: copy the WAL back and truncate it while nothing else reads.
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::debug!(error = %e, "closing checkpoint skipped");
     }
 }
 
@@ -261,8 +279,16 @@ fn run_batch(
         };
         match (finish, end) {
             (Some(f), Ok(())) => done.push(f),
-            (Some(f), Err(e)) => (f.tell)(Some(&e)),
-            (None, _) => {}
+            (None, Ok(())) => {}
+            (finish, Err(e)) => {
+                // The savepoint could not be closed: this job's work may still
+                // be in the transaction. Give the whole batch up.
+                aborted = true;
+                for f in done.drain(..).chain(finish) {
+                    (f.tell)(Some(&e));
+                }
+                break;
+            }
         }
     }
     let rest: Vec<Box<dyn WriteJob>> = jobs.collect();
@@ -337,10 +363,13 @@ impl Store {
             )),
             other => Error::from(other),
         })?;
-        // Checkpoints run on their own connection (see `checkpoint_loop`).
+        // Checkpoints run on their own connection (see `checkpoint_loop`); a
+        // WAL that grew (a big import) is cut back to 64 MiB after each.
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         let checkpointer = Connection::open(&path)?;
         configure(&checkpointer, opts.busy_timeout)?;
+        checkpointer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         let n = opts.readers.max(1);
         let mut reader_conns = Vec::with_capacity(n);
         for _ in 0..n {
