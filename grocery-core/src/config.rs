@@ -34,6 +34,69 @@ pub struct Config {
     pub pricing: PricingConfig,
     /// The HTTP server (`grocery serve`).
     pub server: ServerConfig,
+    /// What shopping at each store costs beyond its prices (basket optimisation).
+    pub deals: DealsConfig,
+}
+
+/// The `[deals]` section: per store, a trip cost and spend thresholds, used by
+/// basket optimisation (`grocery optimize`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DealsConfig {
+    /// One entry per store that needs one (`[[deals.stores]]`).
+    pub stores: Vec<StoreDeals>,
+}
+
+/// One store's costs beyond its prices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreDeals {
+    /// The store (`walmart`; `demo` for the catalog's own).
+    pub name: String,
+    /// What a trip there costs when it is not the main store, in cents;
+    /// unset: the trip cost of the request (`--trip-cost`).
+    #[serde(default)]
+    pub trip_cost_cents: Option<i64>,
+    /// "$10 off $50": `{ min_cents = 5000, off_cents = 1000 }`.
+    #[serde(default)]
+    pub thresholds: Vec<crate::deals::SpendThreshold>,
+}
+
+impl DealsConfig {
+    /// Check the stores' settings.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an empty or repeated store name, a negative trip
+    /// cost or a threshold that is not `0 < off <= min`.
+    pub fn validate(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for s in &self.stores {
+            let name = s.name.trim().to_ascii_lowercase();
+            if name.is_empty() || !seen.insert(name.clone()) {
+                return Err(Error::Config(format!(
+                    "deals.stores: store name `{}` is empty or repeated",
+                    s.name
+                )));
+            }
+            if s.trip_cost_cents.is_some_and(|c| c < 0) {
+                return Err(Error::Config(format!(
+                    "deals.stores.{name}: trip_cost_cents cannot be negative"
+                )));
+            }
+            for t in &s.thresholds {
+                t.validate()
+                    .map_err(|e| Error::Config(format!("deals.stores.{name}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings of `store` (any case), if any.
+    pub fn store(&self, store: &str) -> Option<&StoreDeals> {
+        self.stores
+            .iter()
+            .find(|s| s.name.trim().eq_ignore_ascii_case(store))
+    }
 }
 
 /// The `[server]` section: the HTTP server's address, limits and logging.

@@ -85,6 +85,7 @@ impl Grocery {
     /// written by a newer version; storage and I/O errors.
     #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn open(config: Config) -> Result<Grocery> {
+        config.deals.validate()?;
         let path = config.database_path()?;
         let store = Store::open(
             &path,

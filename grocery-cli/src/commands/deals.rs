@@ -78,13 +78,23 @@ impl OptimizeArgs {
             &["item", "buy", ">packs", "store", ">cost", ">saves"],
             &rows,
         )?;
-        out.line(&format!(
-            "Total {} at {} (plain way {}, you save {}).",
-            money(plan.total_cents),
-            plan.stores.join(" + "),
-            money(plan.naive_total_cents),
-            money(plan.savings_cents),
-        ))?;
+        if plan.naive_unavailable.is_empty() {
+            out.line(&format!(
+                "Total {} at {} (plain way {}, you save {}).",
+                money(plan.total_cents),
+                plan.stores.join(" + "),
+                money(plan.naive_total_cents),
+                money(plan.savings_cents),
+            ))?;
+        } else {
+            out.line(&format!(
+                "Total {} at {} (the plain way, {} without {}, is not the same basket).",
+                money(plan.total_cents),
+                plan.stores.join(" + "),
+                money(plan.naive_total_cents),
+                plan.naive_unavailable.join(", "),
+            ))?;
+        }
         if plan.trip_cents > 0 {
             out.line(&format!(
                 "Includes {} of extra trips.",

@@ -936,7 +936,7 @@ impl<'a> Agent<'a> {
                     money(p.total_cents),
                     p.stores.join(" and ")
                 );
-                if p.savings_cents > 0 {
+                if p.savings_cents > 0 && p.naive_unavailable.is_empty() {
                     m.push_str(&format!(
                         " (you save {} on {})",
                         money(p.savings_cents),

@@ -115,6 +115,10 @@ pub struct Optimized {
     pub naive_total_cents: i64,
     /// `naive_total_cents - total_cents`.
     pub savings_cents: i64,
+    /// Lines the naive plan leaves out (its store does not sell them), so
+    /// its total is not for the same basket; the savings then compare
+    /// unlike totals.
+    pub naive_unavailable: Vec<String>,
     /// Trip costs in the total.
     pub trip_cents: i64,
     /// Spend-threshold discounts in the total.
@@ -393,13 +397,19 @@ impl<'a> Deals<'a> {
                 constraints,
             });
         }
+        let deals_config = &self.g.config().deals;
         let stores: Vec<Store> = book
             .stores
             .iter()
-            .map(|name| Store {
-                name: name.clone(),
-                trip_cost_cents: opts.trip_cost_cents,
-                thresholds: Vec::new(),
+            .map(|name| {
+                let cfg = deals_config.store(name);
+                Store {
+                    name: name.clone(),
+                    trip_cost_cents: cfg
+                        .and_then(|c| c.trip_cost_cents)
+                        .unwrap_or(opts.trip_cost_cents),
+                    thresholds: cfg.map(|c| c.thresholds.clone()).unwrap_or_default(),
+                }
             })
             .collect();
         let req = BasketRequest {
@@ -448,6 +458,7 @@ impl<'a> Deals<'a> {
             total_cents: answer.total_cents,
             naive_total_cents: answer.naive_total_cents,
             savings_cents: answer.savings_cents,
+            naive_unavailable: answer.naive.unavailable.clone(),
             trip_cents: best.trip_cents,
             discount_cents: best.discount_cents,
             single_store: answer.single_store.as_ref().and_then(|p| {
@@ -614,5 +625,48 @@ mod tests {
             g.deals().stores().await.unwrap(),
             ["demo", "kroger", "walmart"]
         );
+    }
+
+    /// A store's configured spend threshold and trip cost change the plan.
+    #[tokio::test]
+    async fn configured_thresholds_and_trip_costs_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config::default();
+        config.store.path = Some(dir.path().join("g.db"));
+        config.deals.stores = vec![crate::config::StoreDeals {
+            name: "Kroger".into(),
+            trip_cost_cents: Some(100),
+            thresholds: vec![crate::deals::SpendThreshold {
+                min_cents: 1000,
+                off_cents: 300,
+            }],
+        }];
+        let g = Grocery::open(config.clone()).await.unwrap();
+        let rows = [
+            r#"{"id":"t-a","name":"Thing A","department":"pantry","size":1,"unit":"ea","price_cents":500,"store":"walmart"}"#,
+            r#"{"id":"t-a","name":"Thing A","department":"pantry","size":1,"unit":"ea","price_cents":520,"store":"kroger"}"#,
+            r#"{"id":"t-b","name":"Thing B","department":"pantry","size":1,"unit":"ea","price_cents":450,"store":"walmart"}"#,
+            r#"{"id":"t-b","name":"Thing B","department":"pantry","size":1,"unit":"ea","price_cents":480,"store":"kroger"}"#,
+        ];
+        import(&g, &rows).await.unwrap();
+        g.agent()
+            .handle("add thing a and thing b", None)
+            .await
+            .unwrap();
+        let opts = super::OptimizeOptions {
+            stores: Some(vec!["walmart".into(), "kroger".into()]),
+            ..Default::default()
+        };
+        let plan = g.deals().optimize(&opts).await.unwrap();
+        // Kroger alone: 520 + 480 = 1000, reaches $3 off $10: 700 (< walmart's 950).
+        assert_eq!(plan.total_cents, 700, "{plan:?}");
+        assert_eq!(plan.stores, ["kroger"]);
+        assert_eq!(plan.discount_cents, 300);
+        // A bad threshold is refused at open.
+        config.deals.stores[0].thresholds[0].off_cents = 2000;
+        assert!(matches!(
+            Grocery::open(config).await,
+            Err(crate::Error::Config(_))
+        ));
     }
 }
