@@ -32,12 +32,21 @@
 //! BOGO makes `n` packs cost ([`deals::cost_of`]), the cheapest way to shop a
 //! list over at most `K` stores with trip costs and "$10 off $50" thresholds
 //! ([`plan_basket`], exact), and whether a price is a deal, why and how surely
-//! ([`deals::detect_deal`]). It takes plain data and touches no store.
+//! ([`deals::detect_deal`]). It takes plain data and touches no store;
+//! [`Grocery::deals`] gathers a user's list, the stores' prices (the demo
+//! market's and those imported per store) and the configured trip costs and
+//! thresholds, and asks it (`optimize`, `on_list`, `on_sale`).
+//! [`Grocery::habits`] learns from what a user adds and checks off: restock
+//! prediction ("you usually buy milk every 6 days") and the products they
+//! prefer, which the agent uses to resolve "milk". The agent answers "cheapest
+//! way to buy this list", "split it between walmart and kroger", "keep it
+//! under $40" and "what am I forgetting?" with them.
 //!
 //! Everything goes through one [`Grocery`] handle, grouped by noun:
 //! [`Grocery::catalog`] (search, lookup, import), [`Grocery::lists`]
-//! (lists and items), [`Grocery::prices`] (price history) and
-//! [`Grocery::users`]. All methods are async and return [`Result`].
+//! (lists and items), [`Grocery::prices`] (price history),
+//! [`Grocery::deals`], [`Grocery::habits`] and [`Grocery::users`]. All
+//! methods are async and return [`Result`].
 //!
 //! ```no_run
 //! use grocery_core::{Config, Grocery, NewItem, Quantity};
