@@ -9,11 +9,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc: a server's many small, short-lived allocations cost a fifth of its
-/// CPU under glibc's malloc (see benches/load.rs).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     // A server logs by default; other commands print their own lines.

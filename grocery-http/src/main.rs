@@ -6,11 +6,6 @@ use std::process::ExitCode;
 
 use grocery_core::Config;
 
-/// mimalloc: a server's many small, short-lived allocations cost a fifth of its
-/// CPU under glibc's malloc (see benches/load.rs).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut options = grocery_http::ServeOptions::default();
