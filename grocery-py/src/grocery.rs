@@ -514,14 +514,10 @@ impl PyGrocery {
         trip_cost_cents: i64,
         budget_cents: Option<i64>,
     ) -> PyResult<Plain<grocery_core::deals::Optimized>> {
-        let opts = grocery_core::deals::OptimizeOptions {
-            list,
-            stores,
-            max_stores,
-            trip_cost_cents,
-            budget_cents,
-        };
-        py.enter(optimize(self.core(), opts))
+        py.enter(optimize(
+            self.core(),
+            optimize_options(list, stores, max_stores, trip_cost_cents, budget_cents),
+        ))
     }
 
     /// Awaitable twin of `optimize`.
@@ -535,14 +531,13 @@ impl PyGrocery {
         trip_cost_cents: i64,
         budget_cents: Option<i64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let opts = grocery_core::deals::OptimizeOptions {
-            list,
-            stores,
-            max_stores,
-            trip_cost_cents,
-            budget_cents,
-        };
-        awaitable(py, optimize(self.core(), opts))
+        awaitable(
+            py,
+            optimize(
+                self.core(),
+                optimize_options(list, stores, max_stores, trip_cost_cents, budget_cents),
+            ),
+        )
     }
 
     /// Deals on a list (store offers, prices under their usual), best first;
@@ -869,6 +864,22 @@ async fn preview(g: grocery_core::Grocery, text: String) -> Result<Plain<AgentRe
 
 async fn lists(g: grocery_core::Grocery) -> Result<Plain<Vec<ListSummary>>, Error> {
     g.lists().all().await.map(Plain)
+}
+
+fn optimize_options(
+    list: Option<String>,
+    stores: Option<Vec<String>>,
+    max_stores: u32,
+    trip_cost_cents: i64,
+    budget_cents: Option<i64>,
+) -> grocery_core::deals::OptimizeOptions {
+    grocery_core::deals::OptimizeOptions {
+        list,
+        stores,
+        max_stores,
+        trip_cost_cents,
+        budget_cents,
+    }
 }
 
 async fn optimize(

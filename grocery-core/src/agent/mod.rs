@@ -247,6 +247,24 @@ pub struct AgentReply {
     pub forgotten: Vec<crate::habits::Usual>,
 }
 
+impl AgentReply {
+    /// A reply to a question that changes nothing (plans, habits).
+    fn answer(message: String, started: Instant) -> AgentReply {
+        AgentReply {
+            commands: Vec::new(),
+            actions: Vec::new(),
+            list: None,
+            suggestions: Vec::new(),
+            message,
+            confidence: 1.0,
+            understood_by: UnderstoodBy::Builtin,
+            elapsed_us: started.elapsed().as_micros() as u64,
+            plan: None,
+            forgotten: Vec::new(),
+        }
+    }
+}
+
 /// A cheaper option or a deal for an item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -890,16 +908,8 @@ impl<'a> Agent<'a> {
             m
         };
         Ok(AgentReply {
-            commands: Vec::new(),
-            actions: Vec::new(),
-            list: None,
-            suggestions: Vec::new(),
-            message,
-            confidence: 1.0,
-            understood_by: UnderstoodBy::Builtin,
-            elapsed_us: started.elapsed().as_micros() as u64,
-            plan: None,
             forgotten: due,
+            ..AgentReply::answer(message, started)
         })
     }
 
@@ -989,16 +999,8 @@ impl<'a> Agent<'a> {
             Err(e) => return Err(e),
         };
         Ok(AgentReply {
-            commands: Vec::new(),
-            actions: Vec::new(),
-            list: None,
-            suggestions: Vec::new(),
-            message,
-            confidence: 1.0,
-            understood_by: UnderstoodBy::Builtin,
-            elapsed_us: started.elapsed().as_micros() as u64,
             plan,
-            forgotten: Vec::new(),
+            ..AgentReply::answer(message, started)
         })
     }
 
