@@ -548,3 +548,13 @@ impl Grocery {
         Ok(())
     }
 }
+
+/// A handle on a new database in a temporary directory (unit tests).
+#[cfg(test)]
+pub(crate) async fn temp_grocery() -> (Grocery, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut config = Config::default();
+    config.store.path = Some(dir.path().join("g.db"));
+    let g = Grocery::open(config).await.expect("a new database opens");
+    (g, dir)
+}

@@ -1229,12 +1229,7 @@ fn describe_plan(commands: &[ResolvedCommand]) -> String {
 mod tests {
     use crate::grocery::Grocery;
 
-    async fn open() -> (Grocery, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = crate::config::Config::default();
-        config.store.path = Some(dir.path().join("g.db"));
-        (Grocery::open(config).await.unwrap(), dir)
-    }
+    use crate::grocery::temp_grocery as open;
 
     /// "Cheapest way", "split it between", "keep it under": the agent answers
     /// with the optimised plan over the stores' imported prices.

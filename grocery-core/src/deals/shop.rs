@@ -578,12 +578,7 @@ mod tests {
     use crate::catalog::ImportFormat;
     use crate::grocery::Grocery;
 
-    async fn open() -> (Grocery, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = crate::config::Config::default();
-        config.store.path = Some(dir.path().join("g.db"));
-        (Grocery::open(config).await.unwrap(), dir)
-    }
+    use crate::grocery::temp_grocery as open;
 
     async fn import(g: &Grocery, rows: &[&str]) -> crate::Result<crate::store::ImportSummary> {
         g.catalog()

@@ -87,9 +87,11 @@ struct Inner {
     /// Read closures for the reader threads (`None` once closing).
     reads: Option<channel::Sender<ReadJob>>,
     readers: usize,
-    /// The writer, reader and checkpointer threads, joined on drop so that the
-    /// file is closed when the last handle goes.
-    threads: Vec<JoinHandle<()>>,
+    /// The reader threads, then the writer and checkpointer threads (in the
+    /// order they must be joined), joined on drop so that the file is closed
+    /// when the last handle goes.
+    reader_threads: Vec<JoinHandle<()>>,
+    writer_threads: Vec<JoinHandle<()>>,
     /// Woken after a commit that appended to the list change log.
     change_logged: Arc<tokio::sync::Notify>,
 }
@@ -97,7 +99,12 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         let me = std::thread::current().id();
-        if self.threads.iter().any(|t| t.thread().id() == me) {
+        let on_store_thread = self
+            .reader_threads
+            .iter()
+            .chain(&self.writer_threads)
+            .any(|t| t.thread().id() == me);
+        if on_store_thread {
             // A store thread dropping the last handle cannot wait for itself:
             // closing the channels still ends every thread.
             self.writes = None;
@@ -108,16 +115,11 @@ impl Drop for Inner {
         // no reader left to hold the WAL), then the checkpointer it feeds: the
         // file is closed, its WAL copied back, when the last handle goes.
         self.reads = None;
-        let (readers, others): (Vec<_>, Vec<_>) = self.threads.drain(..).partition(|t| {
-            t.thread()
-                .name()
-                .is_some_and(|n| n.starts_with("grocery-reader"))
-        });
-        for t in readers {
+        for t in self.reader_threads.drain(..) {
             let _ = t.join();
         }
         self.writes = None;
-        for t in others {
+        for t in self.writer_threads.drain(..) {
             let _ = t.join();
         }
     }
@@ -390,17 +392,19 @@ impl Store {
         let (writes, write_jobs) = channel::unbounded::<Box<dyn WriteJob>>();
         let (reads, read_jobs) = channel::unbounded::<ReadJob>();
         let (ask_checkpoint, checkpoint_asks) = channel::bounded::<()>(1);
-        let mut threads = Vec::with_capacity(n + 2);
-        threads.push(spawn("grocery-checkpoint".into(), move || {
-            checkpoint_loop(checkpointer, checkpoint_asks)
-        })?);
         let logged = Arc::clone(&change_logged);
-        threads.push(spawn("grocery-writer".into(), move || {
-            writer_loop(writer, write_jobs, ask_checkpoint, logged)
-        })?);
+        let writer_threads = vec![
+            spawn("grocery-writer".into(), move || {
+                writer_loop(writer, write_jobs, ask_checkpoint, logged)
+            })?,
+            spawn("grocery-checkpoint".into(), move || {
+                checkpoint_loop(checkpointer, checkpoint_asks)
+            })?,
+        ];
+        let mut reader_threads = Vec::with_capacity(n);
         for (i, conn) in reader_conns.into_iter().enumerate() {
             let jobs = read_jobs.clone();
-            threads.push(spawn(format!("grocery-reader-{i}"), move || {
+            reader_threads.push(spawn(format!("grocery-reader-{i}"), move || {
                 reader_loop(conn, jobs)
             })?);
         }
@@ -410,7 +414,8 @@ impl Store {
                 writes: Some(writes),
                 reads: Some(reads),
                 readers: n,
-                threads,
+                reader_threads,
+                writer_threads,
                 change_logged,
             }),
         })
