@@ -56,9 +56,17 @@ pub(crate) struct Inner {
     /// Each user's product picks (learned preferences), briefly remembered so
     /// that the agent does not read them on every request.
     picks: moka::sync::Cache<UserId, Arc<Vec<crate::store::Pick>>>,
+    /// Tokens recently authenticated, by hash: a request needs no read to
+    /// know its caller. Emptied when this process issues or revokes a token;
+    /// kept one second, so that a revocation by another process sharing the
+    /// database takes effect within that.
+    tokens: moka::sync::Cache<String, crate::lists::User>,
 }
 
 /// How often the list change log is read for other processes' changes.
+/// How long an authenticated token is remembered (see `Inner::tokens`).
+const TOKEN_MEMORY: Duration = Duration::from_secs(1);
+
 const TAIL_INTERVAL: Duration = Duration::from_millis(250);
 /// How long logged list changes are kept for clients that reconnect.
 pub const LIST_CHANGES_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -123,6 +131,10 @@ impl Grocery {
             picks: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(30))
+                .build(),
+            tokens: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(TOKEN_MEMORY)
                 .build(),
             events: tokio::sync::broadcast::channel(1_024).0,
             pricing: std::sync::OnceLock::new(),
@@ -522,9 +534,45 @@ impl Grocery {
         Ok(p)
     }
 
-    /// Forget `user`'s remembered picks (they just added or bought something).
+    /// The tokens recently authenticated, by hash.
+    pub(crate) fn tokens(&self) -> &moka::sync::Cache<String, crate::lists::User> {
+        &self.inner.tokens
+    }
+
+    /// Forget `user`'s remembered picks (they just bought something).
     pub(crate) fn picks_changed(&self, user: UserId) {
         self.inner.picks.invalidate(&user);
+    }
+
+    /// Count `products` as just added by `user` in their remembered picks, as
+    /// the store counted them, so the next request needs no read. Nothing to
+    /// do when none are remembered.
+    pub(crate) fn picks_added(&self, user: UserId, products: &[&str]) {
+        if products.is_empty() {
+            return;
+        }
+        let now = crate::store::now_ms();
+        self.inner.picks.entry(user).and_compute_with(|entry| {
+            let Some(entry) = entry else {
+                return moka::ops::compute::Op::Nop;
+            };
+            let mut picks = Vec::clone(&entry.into_value());
+            for id in products {
+                match picks.iter_mut().find(|p| p.product_id == *id) {
+                    Some(p) => {
+                        p.added += 1;
+                        p.last_at = now;
+                    }
+                    None => picks.push(crate::store::Pick {
+                        product_id: (*id).to_string(),
+                        added: 1,
+                        bought: 0,
+                        last_at: now,
+                    }),
+                }
+            }
+            moka::ops::compute::Op::Put(Arc::new(picks))
+        });
     }
 
     pub(crate) fn store(&self) -> &Store {

@@ -136,6 +136,8 @@ pub use deals::{BasketAnswer, BasketRequest, Deal, DealKind, Offer, plan_basket}
 pub use error::{Error, ErrorKind, Result};
 pub use grocery::{Grocery, LIST_CHANGES_KEPT};
 pub use jiff;
-pub use lists::{GroceryList, ItemId, ListId, ListItem, Lists, NewItem, PricedList, User, UserId};
+pub use lists::{
+    GroceryList, ItemId, ListId, ListItem, ListOp, Lists, NewItem, OpDone, PricedList, User, UserId,
+};
 pub use money::{Currency, Money};
 pub use quantity::{Amount, Dimension, Quantity, Unit};

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grocery_core::agent::AgentReply;
 use grocery_core::catalog::Product;
-use grocery_core::lists::{GroceryList, ItemPatch, Lists, Role};
+use grocery_core::lists::{GroceryList, ItemPatch, ListOp, Lists, Role};
 use grocery_core::pricing::client::PriceAnswer;
 use grocery_core::pricing::{Alert, PricePoint, PriceStats, Target, Track};
 use grocery_core::{ItemId, ListId, Money, NewItem, SearchHit, UserId};
@@ -217,6 +217,21 @@ fn lists_of<'a>(app: &'a AppState, user: UserId, headers: &HeaderMap) -> ApiResu
     })
 }
 
+/// Apply `ops` to list `id` for `user` (at the `If-Match` version when given)
+/// and answer with the list as that write left it.
+async fn written(
+    app: &AppState,
+    user: UserId,
+    headers: &HeaderMap,
+    id: i64,
+    ops: Vec<ListOp>,
+    status: StatusCode,
+) -> ApiResult<Response> {
+    let lists = lists_of(app, user, headers)?;
+    let (_, list) = lists.apply(ListId(id), ops).await?;
+    Ok(with_etag(status, view(&lists, list)?))
+}
+
 async fn read_back(
     app: &AppState,
     user: UserId,
@@ -244,15 +259,12 @@ pub(crate) async fn all_lists(
     Caller(user): Caller,
 ) -> ApiResult<ApiJson<Vec<ListView>>> {
     let lists = app.grocery().lists_for(user);
-    let mut out = Vec::new();
-    for summary in lists.all().await? {
-        match lists.get(summary.id).await {
-            Ok(list) => out.push(view(&lists, list)?),
-            // Deleted between the two reads.
-            Err(grocery_core::Error::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let out = lists
+        .all_with_items()
+        .await?
+        .into_iter()
+        .map(|l| view(&lists, l))
+        .collect::<ApiResult<_>>()?;
     Ok(ApiJson(out))
 }
 
@@ -392,10 +404,8 @@ pub(crate) async fn add_item(
     headers: HeaderMap,
     ApiJson(item): ApiJson<NewItem>,
 ) -> ApiResult<Response> {
-    lists_of(&app, user, &headers)?
-        .add_item(ListId(id), item)
-        .await?;
-    read_back(&app, user, ListId(id), StatusCode::CREATED).await
+    let ops = vec![ListOp::Add(item)];
+    written(&app, user, &headers, id, ops, StatusCode::CREATED).await
 }
 
 /// Change an item: name, quantity, note, product link or checked state.
@@ -422,10 +432,8 @@ pub(crate) async fn update_item(
     headers: HeaderMap,
     ApiJson(patch): ApiJson<ItemPatch>,
 ) -> ApiResult<Response> {
-    lists_of(&app, user, &headers)?
-        .update_item(ListId(id), ItemId(item), patch)
-        .await?;
-    read_back(&app, user, ListId(id), StatusCode::OK).await
+    let ops = vec![ListOp::Update(ItemId(item), patch)];
+    written(&app, user, &headers, id, ops, StatusCode::OK).await
 }
 
 /// Remove an item from a list.
@@ -450,10 +458,8 @@ pub(crate) async fn remove_item(
     ApiPath((id, item)): ApiPath<(i64, i64)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    lists_of(&app, user, &headers)?
-        .remove_item(ListId(id), ItemId(item))
-        .await?;
-    read_back(&app, user, ListId(id), StatusCode::OK).await
+    let ops = vec![ListOp::Remove(ItemId(item))];
+    written(&app, user, &headers, id, ops, StatusCode::OK).await
 }
 
 async fn set_checked(
@@ -464,10 +470,12 @@ async fn set_checked(
     item: i64,
     checked: bool,
 ) -> ApiResult<Response> {
-    lists_of(app, user, headers)?
-        .check(ListId(id), ItemId(item), checked)
-        .await?;
-    read_back(app, user, ListId(id), StatusCode::OK).await
+    let patch = ItemPatch {
+        checked: Some(checked),
+        ..ItemPatch::default()
+    };
+    let ops = vec![ListOp::Update(ItemId(item), patch)];
+    written(app, user, headers, id, ops, StatusCode::OK).await
 }
 
 /// Check an item off.

@@ -17,9 +17,10 @@ use crate::grocery::Grocery;
 use crate::lists::{
     DEFAULT_LIST, GroceryList, ItemId, ItemPatch, ListId, ListItem, NewItem, PricedList, UserId,
 };
+use crate::lists::{ListOp, OpDone};
 use crate::nlp::{self, Command, Intent, ItemPhrase};
 use crate::quantity::Quantity;
-use crate::store::{ListOp, ListRef, OpDone};
+use crate::store::ListRef;
 
 /// What the agent remembers between the requests of one session: the list and
 /// items last talked about (for "it", "that") and how to undo recent changes.
@@ -449,6 +450,8 @@ impl<'a> Agent<'a> {
         };
         let mut undo: Vec<UndoStep> = Vec::new();
         let mut snapshotted: Vec<ListId> = Vec::new();
+        // Products added, to count in the remembered picks as the store did.
+        let mut added_products: Vec<String> = Vec::new();
         // The list as the last write left it, to price without reading it again.
         let mut latest: Option<GroceryList> = None;
         for cmd in &commands {
@@ -479,6 +482,7 @@ impl<'a> Agent<'a> {
                     for d in edit.done {
                         if let OpDone::Item(added) = d {
                             last_items.push(added.id);
+                            added_products.extend(added.product_id.clone());
                             actions.push(Action::Added {
                                 list: l.name.clone(),
                                 item: added.name,
@@ -721,11 +725,11 @@ impl<'a> Agent<'a> {
             self.g
                 .session_changed(self.user, session_name, Arc::clone(&session));
         }
-        if actions
-            .iter()
-            .any(|a| matches!(a, Action::Added { .. } | Action::Checked { .. }))
-        {
+        if actions.iter().any(|a| matches!(a, Action::Checked { .. })) {
             self.g.picks_changed(self.user);
+        } else {
+            let added: Vec<&str> = added_products.iter().map(String::as_str).collect();
+            self.g.picks_added(self.user, &added);
         }
         let list = match (current, latest) {
             (Some(id), Some(l)) if l.id == id => Some(reply_list(lists.price(l)?)),
@@ -1329,6 +1333,23 @@ mod tests {
         assert_ne!(
             r.commands[0].items[0].product_id.as_deref(),
             Some("kroger-whole-milk-1gal")
+        );
+        // The remembered picks, counted in memory, are what the store counted.
+        let counts = |picks: &[crate::store::Pick]| {
+            let mut v: Vec<_> = picks
+                .iter()
+                .map(|p| (p.product_id.clone(), p.added, p.bought))
+                .collect();
+            v.sort();
+            v
+        };
+        let remembered = g.picks(crate::lists::UserId::LOCAL).await.unwrap();
+        let stored = g.store().picks(crate::lists::UserId::LOCAL).await.unwrap();
+        assert_eq!(counts(&remembered), counts(&stored));
+        assert!(
+            counts(&stored)
+                .iter()
+                .any(|(id, added, _)| id == "kroger-whole-milk-1gal" && *added == 3)
         );
         // Another user's habits are their own.
         let bo = g.users().add("bo").await.unwrap();

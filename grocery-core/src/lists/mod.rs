@@ -7,11 +7,22 @@ mod model;
 
 pub use lines::{LinesAdded, MAX_LINES, RejectedLine};
 pub use model::{
-    ChangeKind, GroceryList, ItemId, ItemPatch, ListChange, ListId, ListItem, ListSummary,
-    MAX_NAME_CHARS, MAX_NOTE_CHARS, NewItem, PricedLine, PricedList, Role, User, UserId,
+    ChangeKind, GroceryList, ItemId, ItemPatch, ListChange, ListId, ListItem, ListOp, ListSummary,
+    MAX_NAME_CHARS, MAX_NOTE_CHARS, NewItem, OpDone, PricedLine, PricedList, Role, User, UserId,
 };
 
 pub(crate) use model::clean_name;
+
+/// A patch with its name and note checked and tidied as they are stored.
+fn clean_patch(mut patch: ItemPatch) -> Result<ItemPatch> {
+    if let Some(n) = &patch.name {
+        patch.name = Some(clean_name("item name", n)?);
+    }
+    if let Some(n) = &patch.note {
+        patch.note = Some(clean_note(n.as_deref())?);
+    }
+    Ok(patch)
+}
 use model::clean_note;
 
 use crate::error::{Error, Result};
@@ -138,6 +149,16 @@ impl<'a> Lists<'a> {
         self.g.store().lists_of(self.owner).await
     }
 
+    /// Every list this user owns or was shared, with its items, oldest first,
+    /// read together (one consistent view).
+    ///
+    /// # Errors
+    /// Storage errors.
+    #[tracing::instrument(level = "debug", skip_all, err)]
+    pub async fn all_with_items(&self) -> Result<Vec<GroceryList>> {
+        self.g.store().lists_full(self.owner).await
+    }
+
     /// A list with its items.
     ///
     /// # Errors
@@ -176,7 +197,7 @@ impl<'a> Lists<'a> {
     ) -> Result<crate::store::Edit<T>>
     where
         T: Send + 'static,
-        F: FnOnce(&GroceryList) -> Result<(Vec<crate::store::ListOp>, T)> + Send + 'static,
+        F: FnOnce(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
     {
         let target = match target {
             crate::store::ListRef::Name(n) => {
@@ -196,16 +217,25 @@ impl<'a> Lists<'a> {
     }
 
     /// Apply several changes to one list in one transaction; returns what each
-    /// did and the list afterwards. Nothing is written if any change fails.
-    pub(crate) async fn apply(
+    /// did and the list afterwards, as that transaction left it. Nothing is
+    /// written if any change fails. The list's version goes up by one for the
+    /// whole batch (when anything changed), and one change is announced.
+    ///
+    /// # Errors
+    /// As [`Lists::add_item`], [`Lists::update_item`] and [`Lists::remove_item`],
+    /// for any of the changes; [`Error::StaleVersion`] when the list is not at
+    /// the version given to [`Lists::expecting`].
+    #[tracing::instrument(level = "debug", skip_all, err)]
+    pub async fn apply(
         &self,
         list: ListId,
-        ops: Vec<crate::store::ListOp>,
-    ) -> Result<(Vec<crate::store::OpDone>, GroceryList)> {
+        ops: Vec<ListOp>,
+    ) -> Result<(Vec<OpDone>, GroceryList)> {
         let ops = ops
             .into_iter()
             .map(|op| match op {
-                crate::store::ListOp::Add(item) => self.clean(item).map(crate::store::ListOp::Add),
+                ListOp::Add(item) => self.clean(item).map(ListOp::Add),
+                ListOp::Update(id, patch) => clean_patch(patch).map(|p| ListOp::Update(id, p)),
                 other => Ok(other),
             })
             .collect::<Result<Vec<_>>>()?;
@@ -293,14 +323,9 @@ impl<'a> Lists<'a> {
         &self,
         list: ListId,
         item: ItemId,
-        mut patch: ItemPatch,
+        patch: ItemPatch,
     ) -> Result<ListItem> {
-        if let Some(n) = &patch.name {
-            patch.name = Some(clean_name("item name", n)?);
-        }
-        if let Some(n) = &patch.note {
-            patch.note = Some(clean_note(n.as_deref())?);
-        }
+        let patch = clean_patch(patch)?;
         self.g
             .store()
             .update_item(self.access(), list, item, patch)

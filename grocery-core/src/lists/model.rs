@@ -354,3 +354,27 @@ pub(crate) fn clean_note(s: Option<&str>) -> Result<Option<String>> {
     }
     Ok(Some(t.to_string()))
 }
+
+/// One change to a list, for [`crate::Lists::apply`].
+#[derive(Debug, Clone)]
+pub enum ListOp {
+    /// Add an item (merged into a line for the same thing).
+    Add(NewItem),
+    /// Remove an item.
+    Remove(ItemId),
+    /// Change an item.
+    Update(ItemId, ItemPatch),
+    /// Remove every item.
+    Clear,
+}
+
+/// What one [`ListOp`] did.
+#[derive(Debug, Clone)]
+pub enum OpDone {
+    /// The line added or changed, as it is now.
+    Item(ListItem),
+    /// The item was removed.
+    Removed(ItemId),
+    /// The list was emptied of this many items.
+    Cleared(u64),
+}

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use super::{Store, amount_from_sql, amount_to_sql, now_ms, ts, unit_from_sql};
 use crate::error::{Error, Result};
 use crate::lists::{
-    ChangeKind, GroceryList, ItemId, ItemPatch, ListChange, ListId, ListItem, ListSummary, NewItem,
-    Role, UserId,
+    ChangeKind, GroceryList, ItemId, ItemPatch, ListChange, ListId, ListItem, ListOp, ListSummary,
+    NewItem, OpDone, Role, UserId,
 };
 use crate::quantity::Quantity;
 
@@ -125,6 +125,13 @@ fn list_header(conn: &Connection, user: UserId, id: ListId) -> Result<GroceryLis
 /// they expect.
 fn writable(conn: &Connection, who: Access, id: ListId, need: Role) -> Result<GroceryList> {
     let list = list_header(conn, who.user, id)?;
+    check_writable(&list, who, need)?;
+    Ok(list)
+}
+
+/// Whether `who` may do what needs `need` to `list` (as they see it), at the
+/// version they expect.
+fn check_writable(list: &GroceryList, who: Access, need: Role) -> Result<()> {
     if list.role < need {
         return Err(Error::Forbidden(match need {
             Role::Owner => format!("only the owner of `{}` may do that", list.name),
@@ -140,7 +147,7 @@ fn writable(conn: &Connection, who: Access, id: ListId, need: Role) -> Result<Gr
             current: list.version,
         });
     }
-    Ok(list)
+    Ok(())
 }
 
 thread_local! {
@@ -212,8 +219,8 @@ fn get_item(conn: &Connection, list: ListId, item: ItemId) -> Result<ListItem> {
         .into_item()
 }
 
-/// Bump the list's version and log the change.
-fn touch(tx: &Transaction<'_>, list: ListId, actor: UserId, now: i64) -> Result<()> {
+/// Bump the list's version and log the change; the new version.
+fn touch(tx: &Transaction<'_>, list: ListId, actor: UserId, now: i64) -> Result<i64> {
     touch_as(tx, list, actor, now, ChangeKind::Changed)
 }
 
@@ -223,7 +230,7 @@ fn touch_as(
     actor: UserId,
     now: i64,
     kind: ChangeKind,
-) -> Result<()> {
+) -> Result<i64> {
     let version: i64 = tx
         .prepare_cached(
             "UPDATE lists SET version = version + 1, updated_at = ?2 WHERE id = ?1 \
@@ -231,7 +238,8 @@ fn touch_as(
         )?
         .query_row(params![list.0, now], |r| r.get(0))?;
     let users = audience(tx, list)?;
-    log_change(tx, list, version, kind, actor, &users, now)
+    log_change(tx, list, version, kind, actor, &users, now)?;
+    Ok(version)
 }
 
 fn product_pk(tx: &Transaction<'_>, id: &str) -> Result<i64> {
@@ -242,11 +250,15 @@ fn product_pk(tx: &Transaction<'_>, id: &str) -> Result<i64> {
 }
 
 /// Add an item, merging into an unchecked item of the same product (or, unlinked,
-/// the same name) whose unit is compatible.
-fn add_item(tx: &Transaction<'_>, who: Access, list: ListId, item: &NewItem) -> Result<ListItem> {
-    writable(tx, who, list, Role::Editor)?;
-    let owner = who.user;
-    let now = now_ms();
+/// the same name) whose unit is compatible; the line as it is now. The caller
+/// has checked the role and bumps the version once for all its changes.
+fn add_item(
+    tx: &Transaction<'_>,
+    actor: UserId,
+    list: ListId,
+    item: &NewItem,
+    now: i64,
+) -> Result<ListItem> {
     let qty = match item.quantity {
         Some(q) => q,
         None => Quantity::count(1)?,
@@ -257,38 +269,40 @@ fn add_item(tx: &Transaction<'_>, who: Access, list: ListId, item: &NewItem) -> 
         .map(|id| product_pk(tx, id))
         .transpose()?;
     if let Some(pk) = pk {
-        note_pick(tx, owner, pk, false, now)?;
+        note_pick(tx, actor, pk, false, now)?;
     }
-    let candidates: Vec<(i64, String, String)> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, amount, unit FROM list_items WHERE list_id = ?1 AND checked = 0 AND \
-             ((?2 IS NOT NULL AND product_pk = ?2) OR \
-              (?2 IS NULL AND product_pk IS NULL AND name = ?3 COLLATE NOCASE)) ORDER BY id",
-        )?;
-        stmt.query_map(params![list.0, pk, item.name], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?
+    let candidates: Vec<RawItem> = {
+        let mut stmt = tx.prepare_cached(&format!(
+            "{SELECT_ITEM} WHERE i.list_id = ?1 AND i.checked = 0 AND \
+             ((?2 IS NOT NULL AND i.product_pk = ?2) OR \
+              (?2 IS NULL AND i.product_pk IS NULL AND i.name = ?3 COLLATE NOCASE)) ORDER BY i.id"
+        ))?;
+        stmt.query_map(params![list.0, pk, item.name], raw_item)?
+            .collect::<rusqlite::Result<_>>()?
     };
-    for (id, amount, unit) in candidates {
-        let existing = Quantity::new(amount_from_sql(&amount)?, unit_from_sql(&unit)?);
-        if !existing.unit.is_compatible(qty.unit) {
+    for raw in candidates {
+        let mut existing = raw.into_item()?;
+        if !existing.quantity.unit.is_compatible(qty.unit) {
             continue;
         }
-        let merged = existing.checked_add(&qty)?;
+        let merged = existing.quantity.checked_add(&qty)?;
         tx.prepare_cached(
             "UPDATE list_items SET amount = ?2, unit = ?3, note = coalesce(?4, note), \
              updated_at = ?5 WHERE id = ?1",
         )?
         .execute(params![
-            id,
+            existing.id.0,
             amount_to_sql(merged.amount),
             merged.unit.code(),
             item.note,
             now
         ])?;
-        touch(tx, list, owner, now)?;
-        return get_item(tx, list, ItemId(id));
+        existing.quantity = merged;
+        if item.note.is_some() {
+            existing.note.clone_from(&item.note);
+        }
+        existing.updated_at = ts(now);
+        return Ok(existing);
     }
     tx.prepare_cached(
         "INSERT INTO list_items (list_id, product_pk, name, amount, unit, note, added_by, \
@@ -301,38 +315,47 @@ fn add_item(tx: &Transaction<'_>, who: Access, list: ListId, item: &NewItem) -> 
         amount_to_sql(qty.amount),
         qty.unit.code(),
         item.note,
-        owner.0,
+        actor.0,
         now
     ])?;
-    let id = tx.last_insert_rowid();
-    touch(tx, list, owner, now)?;
-    get_item(tx, list, ItemId(id))
+    Ok(ListItem {
+        id: ItemId(tx.last_insert_rowid()),
+        name: item.name.clone(),
+        quantity: qty,
+        note: item.note.clone(),
+        checked: false,
+        product_id: pk.and(item.product_id.clone()),
+        added_by: actor,
+        added_at: ts(now),
+        updated_at: ts(now),
+    })
 }
 
+/// Change an item; the line as it is now. The caller has checked the role and
+/// bumps the version.
 fn update_item(
     tx: &Transaction<'_>,
-    who: Access,
+    actor: UserId,
     list: ListId,
     item: ItemId,
     patch: &ItemPatch,
+    now: i64,
 ) -> Result<ListItem> {
-    writable(tx, who, list, Role::Editor)?;
     let current = get_item(tx, list, item)?;
-    let now = now_ms();
     let name = patch.name.as_ref().unwrap_or(&current.name);
     let qty = patch.quantity.unwrap_or(current.quantity);
     let note = match &patch.note {
         Some(n) => n.clone(),
         None => current.note.clone(),
     };
-    let pk = match &patch.product_id {
-        Some(Some(id)) => Some(product_pk(tx, id)?),
-        Some(None) => None,
-        None => match &current.product_id {
-            Some(id) => Some(product_pk(tx, id)?),
-            None => None,
-        },
+    let product_id = match &patch.product_id {
+        Some(p) => p.clone(),
+        None => current.product_id.clone(),
     };
+    let pk = product_id
+        .as_deref()
+        .map(|id| product_pk(tx, id))
+        .transpose()?;
     let checked = patch.checked.unwrap_or(current.checked);
     if checked && !current.checked {
         tx.prepare_cached(
@@ -340,7 +363,7 @@ fn update_item(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![
-            who.user.0,
+            actor.0,
             item.0,
             name.to_lowercase(),
             pk,
@@ -349,7 +372,7 @@ fn update_item(
             now
         ])?;
         if let Some(pk) = pk {
-            note_pick(tx, who.user, pk, true, now)?;
+            note_pick(tx, actor, pk, true, now)?;
         }
     } else if !checked && current.checked {
         // Unchecked: it was not bought after all.
@@ -357,7 +380,7 @@ fn update_item(
             "DELETE FROM purchases WHERE id = (SELECT max(id) FROM purchases \
              WHERE item_id = ?1 AND user_id = ?2)",
         )?
-        .execute(params![item.0, who.user.0])?;
+        .execute(params![item.0, actor.0])?;
     }
     tx.prepare_cached(
         "UPDATE list_items SET name = ?3, amount = ?4, unit = ?5, note = ?6, product_pk = ?7, \
@@ -374,8 +397,17 @@ fn update_item(
         checked,
         now
     ])?;
-    touch(tx, list, who.user, now)?;
-    get_item(tx, list, item)
+    Ok(ListItem {
+        id: item,
+        name: name.clone(),
+        quantity: qty,
+        note,
+        checked,
+        product_id,
+        added_by: current.added_by,
+        added_at: current.added_at,
+        updated_at: ts(now),
+    })
 }
 
 /// Count a product added (or bought) by `user`: their learned preferences.
@@ -463,30 +495,6 @@ impl Store {
     }
 }
 
-/// One change to a list, for [`Store::apply`].
-#[derive(Debug, Clone)]
-pub(crate) enum ListOp {
-    /// Add an item (merged into a line for the same thing).
-    Add(NewItem),
-    /// Remove an item.
-    Remove(ItemId),
-    /// Change an item.
-    Update(ItemId, ItemPatch),
-    /// Remove every item.
-    Clear,
-}
-
-/// What one [`ListOp`] did.
-#[derive(Debug, Clone)]
-pub(crate) enum OpDone {
-    /// The line added or changed, as it is now.
-    Item(ListItem),
-    /// The item was removed.
-    Removed,
-    /// The list was emptied of this many items.
-    Cleared(u64),
-}
-
 /// Which list an edit is about.
 #[derive(Debug, Clone)]
 pub(crate) enum ListRef {
@@ -511,10 +519,18 @@ pub(crate) struct Edit<T> {
     pub created: bool,
 }
 
-fn apply_op(tx: &Transaction<'_>, who: Access, list: ListId, op: &ListOp) -> Result<OpDone> {
+fn apply_op(
+    tx: &Transaction<'_>,
+    actor: UserId,
+    list: ListId,
+    op: &ListOp,
+    now: i64,
+) -> Result<OpDone> {
     Ok(match op {
-        ListOp::Add(item) => OpDone::Item(add_item(tx, who, list, item)?),
-        ListOp::Update(item, patch) => OpDone::Item(update_item(tx, who, list, *item, patch)?),
+        ListOp::Add(item) => OpDone::Item(add_item(tx, actor, list, item, now)?),
+        ListOp::Update(item, patch) => {
+            OpDone::Item(update_item(tx, actor, list, *item, patch, now)?)
+        }
         ListOp::Remove(item) => {
             let n = tx
                 .prepare_cached("DELETE FROM list_items WHERE list_id = ?1 AND id = ?2")?
@@ -522,19 +538,78 @@ fn apply_op(tx: &Transaction<'_>, who: Access, list: ListId, op: &ListOp) -> Res
             if n == 0 {
                 return Err(Error::not_found("item", item.to_string()));
             }
-            touch(tx, list, who.user, now_ms())?;
-            OpDone::Removed
+            OpDone::Removed(*item)
         }
         ListOp::Clear => {
             let n = tx
                 .prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
                 .execute(params![list.0])?;
-            if n > 0 {
-                touch(tx, list, who.user, now_ms())?;
-            }
             OpDone::Cleared(n as u64)
         }
     })
+}
+
+/// Apply `ops` to `before` (the list as `who` sees it, read in this
+/// transaction) after checking that `who` may edit it: what each op did and
+/// the list afterwards. The version goes up by one, and one change is logged,
+/// for all of them together, when any changed something. The list afterwards is
+/// `before` with the changes applied, not read again.
+fn apply_ops(
+    tx: &Transaction<'_>,
+    who: Access,
+    before: &GroceryList,
+    ops: &[ListOp],
+) -> Result<(Vec<OpDone>, GroceryList)> {
+    let mut after = before.clone();
+    if ops.is_empty() {
+        return Ok((Vec::new(), after));
+    }
+    check_writable(before, who, Role::Editor)?;
+    let now = now_ms();
+    let mut done = Vec::with_capacity(ops.len());
+    let mut changed = false;
+    for op in ops {
+        let d = apply_op(tx, who.user, before.id, op, now)?;
+        match &d {
+            OpDone::Item(item) => {
+                changed = true;
+                match after.items.iter_mut().find(|i| i.id == item.id) {
+                    Some(slot) => *slot = item.clone(),
+                    None => after.items.push(item.clone()),
+                }
+            }
+            OpDone::Removed(id) => {
+                changed = true;
+                after.items.retain(|i| i.id != *id);
+            }
+            OpDone::Cleared(n) => {
+                changed |= *n > 0;
+                after.items.clear();
+            }
+        }
+        done.push(d);
+    }
+    if changed {
+        after.version = touch(tx, before.id, who.user, now)?;
+        after.updated_at = ts(now);
+    }
+    Ok((done, after))
+}
+
+/// Apply `ops` to a list after checking that `who` may edit it, without
+/// reading its items: what each op did. One version bump and one logged
+/// change for all of them, when any changed something.
+fn change(tx: &Transaction<'_>, who: Access, list: ListId, ops: &[ListOp]) -> Result<Vec<OpDone>> {
+    writable(tx, who, list, Role::Editor)?;
+    let now = now_ms();
+    let done = ops
+        .iter()
+        .map(|op| apply_op(tx, who.user, list, op, now))
+        .collect::<Result<Vec<_>>>()?;
+    if done.iter().any(|d| !matches!(d, OpDone::Cleared(0))) {
+        touch(tx, list, who.user, now)?;
+    }
+    Ok(done)
 }
 
 impl Store {
@@ -547,14 +622,8 @@ impl Store {
         ops: Vec<ListOp>,
     ) -> Result<(Vec<OpDone>, GroceryList)> {
         self.write(move |tx| {
-            writable(tx, who, list, Role::Editor)?;
-            // The version is checked once, before the first change.
-            let after_check = Access::from(who.user);
-            let mut done = Vec::with_capacity(ops.len());
-            for op in &ops {
-                done.push(apply_op(tx, after_check, list, op)?);
-            }
-            Ok((done, get_list(tx, who.user, list)?))
+            let before = get_list(tx, who.user, list)?;
+            apply_ops(tx, who, &before, &ops)
         })
         .await
     }
@@ -604,18 +673,7 @@ impl Store {
             };
             let before = get_list(tx, owner, id)?;
             let (ops, extra) = plan(&before)?;
-            if !ops.is_empty() {
-                writable(tx, who, id, Role::Editor)?;
-            }
-            let mut done = Vec::with_capacity(ops.len());
-            for op in &ops {
-                done.push(apply_op(tx, Access::from(owner), id, op)?);
-            }
-            let after = if ops.is_empty() {
-                before.clone()
-            } else {
-                get_list(tx, owner, id)?
-            };
+            let (done, after) = apply_ops(tx, who, &before, &ops)?;
             Ok(Edit {
                 before,
                 done,
@@ -691,6 +749,24 @@ impl Store {
         .await
     }
 
+    /// Every list `user` may see, with its items, oldest first, in one read.
+    pub(crate) async fn lists_full(&self, user: UserId) -> Result<Vec<GroceryList>> {
+        self.read(move |c| {
+            let ids: Vec<i64> = c
+                .prepare_cached(
+                    "SELECT l.id FROM lists l LEFT JOIN list_shares s ON s.list_id = l.id \
+                     AND s.user_id = ?1 WHERE l.owner_id = ?1 OR s.user_id IS NOT NULL \
+                     ORDER BY l.created_at, l.id",
+                )?
+                .query_map(params![user.0], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            ids.into_iter()
+                .map(|id| get_list(c, user, ListId(id)))
+                .collect()
+        })
+        .await
+    }
+
     /// A list with its items.
     pub(crate) async fn get_list(&self, owner: UserId, id: ListId) -> Result<GroceryList> {
         self.read(move |c| get_list(c, owner, id)).await
@@ -742,7 +818,10 @@ impl Store {
         list: ListId,
         item: NewItem,
     ) -> Result<ListItem> {
-        self.write(move |tx| add_item(tx, who, list, &item)).await
+        let mut items = self.add_items(who, list, vec![item]).await?;
+        items
+            .pop()
+            .ok_or_else(|| Error::Internal("an add returned no item".into()))
     }
 
     /// Add several items in one transaction: all land or none do.
@@ -752,12 +831,15 @@ impl Store {
         list: ListId,
         items: Vec<NewItem>,
     ) -> Result<Vec<ListItem>> {
-        self.write(move |tx| {
-            writable(tx, who, list, Role::Editor)?;
-            let who = Access::from(who.user);
-            items.iter().map(|i| add_item(tx, who, list, i)).collect()
-        })
-        .await
+        let ops: Vec<ListOp> = items.into_iter().map(ListOp::Add).collect();
+        let done = self.write(move |tx| change(tx, who, list, &ops)).await?;
+        Ok(done
+            .into_iter()
+            .filter_map(|d| match d {
+                OpDone::Item(i) => Some(i),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Change an item.
@@ -768,23 +850,22 @@ impl Store {
         item: ItemId,
         patch: ItemPatch,
     ) -> Result<ListItem> {
-        self.write(move |tx| update_item(tx, who, list, item, &patch))
-            .await
+        let ops = vec![ListOp::Update(item, patch)];
+        match self
+            .write(move |tx| change(tx, who, list, &ops))
+            .await?
+            .pop()
+        {
+            Some(OpDone::Item(i)) => Ok(i),
+            _ => Err(Error::Internal("an update returned no item".into())),
+        }
     }
 
     /// Remove an item.
     pub(crate) async fn remove_item(&self, who: Access, list: ListId, item: ItemId) -> Result<()> {
-        self.write(move |tx| {
-            writable(tx, who, list, Role::Editor)?;
-            let n = tx
-                .prepare_cached("DELETE FROM list_items WHERE list_id = ?1 AND id = ?2")?
-                .execute(params![list.0, item.0])?;
-            if n == 0 {
-                return Err(Error::not_found("item", item.to_string()));
-            }
-            touch(tx, list, who.user, now_ms())
-        })
-        .await
+        let ops = vec![ListOp::Remove(item)];
+        self.write(move |tx| change(tx, who, list, &ops)).await?;
+        Ok(())
     }
 
     /// Replace a list's items with `items` (names, quantities, notes, products,
@@ -824,7 +905,8 @@ impl Store {
                     now_ms()
                 ])?;
             }
-            touch(tx, list, who.user, now_ms())
+            touch(tx, list, who.user, now_ms())?;
+            Ok(())
         })
         .await
     }
@@ -1024,5 +1106,78 @@ impl Store {
                 .execute(params![before_ms])?)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ListOp, OpDone};
+    use crate::grocery::temp_grocery;
+    use crate::lists::{ItemPatch, NewItem};
+    use crate::quantity::Quantity;
+
+    /// Several changes in one edit: the list handed back (built from the list
+    /// before and what each change did) is the list as stored, and the version
+    /// and the change log move once for the whole edit.
+    #[tokio::test]
+    async fn a_batch_of_changes_returns_the_stored_list_and_bumps_once() {
+        let (g, _d) = temp_grocery().await;
+        let lists = g.lists();
+        let list = lists.create("week").await.unwrap();
+        let first = lists
+            .add_items(
+                list.id,
+                vec![
+                    NewItem::new("milk").product("gv-whole-milk-1gal"),
+                    NewItem::new("bananas"),
+                    NewItem::new("rice").note("brown"),
+                ],
+            )
+            .await
+            .unwrap();
+        let (milk, bananas, rice) = (first[0].id, first[1].id, first[2].id);
+        let v0 = lists.get(list.id).await.unwrap().version;
+        let log0 = lists.changes_since(0, 1000).await.unwrap().unwrap().len();
+
+        let ops = vec![
+            // Merges into the milk line.
+            ListOp::Add(
+                NewItem::new("milk")
+                    .product("gv-whole-milk-1gal")
+                    .quantity(Quantity::count(2).unwrap())
+                    .note("for the week"),
+            ),
+            ListOp::Add(NewItem::new("eggs").quantity(Quantity::count(12).unwrap())),
+            ListOp::Update(
+                bananas,
+                ItemPatch {
+                    checked: Some(true),
+                    note: Some(Some("ripe".into())),
+                    ..ItemPatch::default()
+                },
+            ),
+            ListOp::Remove(rice),
+        ];
+        let (done, after) = lists.apply(list.id, ops).await.unwrap();
+        assert!(matches!(&done[0], OpDone::Item(i) if i.id == milk));
+        assert!(matches!(&done[3], OpDone::Removed(id) if *id == rice));
+        let stored = lists.get(list.id).await.unwrap();
+        assert_eq!(after, stored);
+        assert_eq!(stored.version, v0 + 1);
+        assert_eq!(stored.items.len(), 3);
+        let log = lists.changes_since(0, 1000).await.unwrap().unwrap();
+        assert_eq!(log.len(), log0 + 1);
+
+        // A batch that fails part-way changes nothing, the version included.
+        let bad = vec![ListOp::Add(NewItem::new("tea")), ListOp::Remove(rice)];
+        assert!(lists.apply(list.id, bad).await.is_err());
+        assert_eq!(lists.get(list.id).await.unwrap(), stored);
+
+        // Clearing is a change; clearing an empty list is not.
+        let (_, cleared) = lists.apply(list.id, vec![ListOp::Clear]).await.unwrap();
+        assert_eq!((cleared.items.len(), cleared.version), (0, v0 + 2));
+        assert_eq!(lists.get(list.id).await.unwrap(), cleared);
+        let (_, again) = lists.apply(list.id, vec![ListOp::Clear]).await.unwrap();
+        assert_eq!(again.version, v0 + 2);
     }
 }

@@ -30,7 +30,7 @@ mod users;
 pub(crate) use backup::restore_blocking;
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
 pub(crate) use catalog::{ProductRow, StoredPrice, fts_matches};
-pub(crate) use lists::{Access, Edit, ListOp, ListRef, OpDone, Pick};
+pub(crate) use lists::{Access, Edit, ListRef, Pick};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
