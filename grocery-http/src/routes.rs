@@ -679,7 +679,8 @@ pub struct SearchParams {
     pub limit: Option<usize>,
 }
 
-/// Search the catalog. A token is optional here.
+/// Search the catalog. A token is optional here; with one, products the
+/// caller picks often rank higher.
 #[utoipa::path(
     get,
     path = "/api/v1/products/search",
@@ -696,11 +697,15 @@ pub struct SearchParams {
 )]
 pub(crate) async fn search(
     State(app): State<AppState>,
-    _caller: Option<Caller>,
+    caller: Option<Caller>,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> ApiResult<ApiJson<Vec<SearchHit>>> {
     let limit = p.limit.unwrap_or(10).clamp(1, 100);
-    Ok(ApiJson(app.grocery().catalog().search(&p.q, limit).await?))
+    // With a token, ranked by what the caller picks.
+    Ok(ApiJson(match caller {
+        Some(Caller(user)) => app.grocery().habits_for(user).search(&p.q, limit).await?,
+        None => app.grocery().catalog().search(&p.q, limit).await?,
+    }))
 }
 
 /// One catalog product. A token is optional here.

@@ -919,7 +919,7 @@ async fn search(
     query: String,
     limit: usize,
 ) -> Result<Plain<Vec<SearchHit>>, Error> {
-    g.catalog().search(&query, limit).await.map(Plain)
+    g.habits().search(&query, limit).await.map(Plain)
 }
 
 async fn price(

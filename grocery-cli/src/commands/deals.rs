@@ -1,6 +1,6 @@
 //! `grocery optimize`, `grocery deals` and `grocery usuals`.
 
-use grocery_core::deals::{OptimizeOptions, ProductDeal};
+use grocery_core::deals::{Matched, OptimizeOptions, ProductDeal};
 use grocery_core::{Currency, Grocery, Money};
 
 use crate::error::CliError;
@@ -169,16 +169,31 @@ impl DealsArgs {
         let rows: Vec<Vec<String>> = deals
             .iter()
             .map(|d| {
+                let for_ = match d.matched {
+                    Matched::List => d.item.clone().unwrap_or_default(),
+                    Matched::CheaperSize => format!("{} (size)", d.item.as_deref().unwrap_or("")),
+                    Matched::Substitute => format!("{} (instead)", d.item.as_deref().unwrap_or("")),
+                    Matched::Usual => "you buy it often".to_string(),
+                    Matched::Sale => String::new(),
+                };
+                let mut why = d.deal.reason.clone();
+                if let Some(w) = &d.why {
+                    why = format!("{why}; {w}");
+                }
                 vec![
+                    for_,
                     d.product_name.clone(),
                     d.store.clone(),
                     money(d.deal.price_cents),
                     d.deal.score.to_string(),
-                    d.deal.reason.clone(),
+                    why,
                 ]
             })
             .collect();
-        Ok(out.table(&["product", "store", ">price", ">score", "why"], &rows)?)
+        Ok(out.table(
+            &["for", "product", "store", ">price", ">score", "why"],
+            &rows,
+        )?)
     }
 }
 

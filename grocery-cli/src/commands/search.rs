@@ -22,8 +22,9 @@ impl Args {
         if !(1..=100).contains(&self.limit) {
             return Err(CliError::Usage("--limit must be between 1 and 100".into()));
         }
+        // Ranked by what you pick.
         let hits = grocery
-            .catalog()
+            .habits()
             .search(&self.query.join(" "), self.limit)
             .await?;
         if out.is_json() {

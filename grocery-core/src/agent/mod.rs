@@ -665,6 +665,34 @@ impl<'a> Agent<'a> {
                         None => messages.push("There is nothing to undo.".into()),
                     }
                 }
+                Intent::Deals if cmd.items.is_empty() => {
+                    // About the list: the deals that matter to this user.
+                    let l = match self.target_list(cmd, list, current).await {
+                        Ok(l) => Some(l),
+                        Err(Error::NotFound { .. }) => None,
+                        Err(e) => return Err(e),
+                    };
+                    let mut found = match &l {
+                        Some(l) => {
+                            current = Some(l.id);
+                            self.g.deals_for(self.user).on_list(Some(&l.name)).await?
+                        }
+                        None => Vec::new(),
+                    };
+                    if found.is_empty() {
+                        found = self.g.deals_for(self.user).on_sale(5).await?;
+                        messages.push(if found.is_empty() {
+                            "Nothing is on a deal right now.".to_string()
+                        } else {
+                            "Nothing on your list is on a deal; on sale now:".to_string()
+                        });
+                    }
+                    found.truncate(8);
+                    for d in &found {
+                        messages.push(deal_line(d));
+                    }
+                    suggestions.extend(found.into_iter().map(suggestion_of));
+                }
                 Intent::Deals | Intent::Compare => {
                     let targets = match self.products_asked(cmd, list, current).await? {
                         (targets, Some(id)) => {
@@ -684,7 +712,13 @@ impl<'a> Agent<'a> {
                     let found = if cmd.intent == Intent::Compare {
                         self.cheaper_options(&targets)?
                     } else {
-                        self.deals(&targets).await?
+                        self.g
+                            .deals_for(self.user)
+                            .on_products(&targets)
+                            .await?
+                            .into_iter()
+                            .map(suggestion_of)
+                            .collect()
                     };
                     if found.is_empty() {
                         let names: Vec<&str> = targets.iter().map(|(n, _)| n.as_str()).collect();
@@ -832,39 +866,6 @@ impl<'a> Agent<'a> {
         Ok(out)
     }
 
-    /// Products whose price is at least 10% under their own median over the last
-    /// 30 days of observations (three or more), with the usual price in words.
-    async fn deals(&self, targets: &[(String, String)]) -> Result<Vec<Suggestion>> {
-        let since = jiff::Timestamp::now()
-            .checked_sub(jiff::SignedDuration::from_hours(24 * 30))
-            .ok();
-        let mut out = Vec::new();
-        for (name, pid) in targets {
-            let product = self.g.catalog().get(pid)?;
-            let history = self.g.prices().history(pid, since).await?;
-            if history.len() < 3 {
-                continue;
-            }
-            let mut cents: Vec<i64> = history.iter().map(|p| p.price.cents).collect();
-            let now = history
-                .iter()
-                .max_by_key(|p| p.observed_at)
-                .map_or(product.price.cents, |p| p.price.cents);
-            cents.sort_unstable();
-            let median = cents[cents.len() / 2];
-            if now * 10 <= median * 9 {
-                out.push(Suggestion {
-                    item: name.clone(),
-                    product_id: product.id.clone(),
-                    product_name: product.display_name(),
-                    price_cents: now,
-                    reason: format!("usually ${}.{:02}", median / 100, median % 100),
-                });
-            }
-        }
-        Ok(out)
-    }
-
     /// This user's session of that name: in memory, else as saved, else new. A
     /// saved state this version cannot read starts a fresh session.
     async fn session(&self, name: &str) -> Result<Arc<Mutex<Session>>> {
@@ -983,14 +984,18 @@ impl<'a> Agent<'a> {
                     m.push_str(&format!(" Swaps: {}.", swaps.join("; ")));
                 }
                 if let Some(b) = &p.budget {
-                    m.push_str(&if b.fits {
-                        format!(" That fits your {} budget.", money(b.budget_cents))
-                    } else {
-                        format!(
-                            " I can't get it under {}: the cheapest is {} over. Remove something?",
+                    m.push_str(&match (b.fits, b.widened) {
+                        (true, false) => format!(" That fits your {} budget.", money(b.budget_cents)),
+                        (true, true) => format!(
+                            " With those swaps it fits your {} budget.",
+                            money(b.budget_cents)
+                        ),
+                        (false, widened) => format!(
+                            " I can't get it under {}{}: the cheapest is {} over. Remove something?",
                             money(b.budget_cents),
+                            if widened { ", even with cheaper swaps" } else { "" },
                             money(b.over_cents)
-                        )
+                        ),
                     });
                 }
                 if !p.unavailable.is_empty() {
@@ -1227,6 +1232,50 @@ fn describe_plan(commands: &[ResolvedCommand]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// One deal in a sentence: "milk: Acme Test Whole Milk, 0.5 gal at walmart,
+/// $2.20 (2 for $3; $3.000/gal against $4.000/gal for ...)".
+fn deal_line(d: &crate::deals::ProductDeal) -> String {
+    let mut why = d.deal.reason.clone();
+    if let Some(w) = &d.why {
+        why.push_str("; ");
+        why.push_str(w);
+    }
+    let whose = match d.matched {
+        crate::deals::Matched::Usual => " (you buy it often)",
+        crate::deals::Matched::Substitute => " (instead)",
+        crate::deals::Matched::CheaperSize => " (another size)",
+        _ => "",
+    };
+    let item = d
+        .item
+        .as_deref()
+        .map(|i| format!("{i}: "))
+        .unwrap_or_default();
+    format!(
+        "{item}{}{whose} at {}, ${}.{:02} ({why}).",
+        d.product_name,
+        d.store,
+        d.deal.price_cents / 100,
+        d.deal.price_cents % 100
+    )
+}
+
+/// A deal as a suggestion in the reply.
+fn suggestion_of(d: crate::deals::ProductDeal) -> Suggestion {
+    let mut reason = format!("{} at {}", d.deal.reason, d.store);
+    if let Some(w) = d.why {
+        reason.push_str("; ");
+        reason.push_str(&w);
+    }
+    Suggestion {
+        item: d.item.unwrap_or_else(|| d.product_name.clone()),
+        product_id: d.product_id,
+        product_name: d.product_name,
+        price_cents: d.deal.price_cents,
+        reason,
+    }
 }
 
 #[cfg(test)]
@@ -1521,12 +1570,22 @@ mod tests {
         );
         assert!(r.actions.is_empty(), "comparing changes nothing");
 
-        // No history: no deal, said plainly.
+        // No history: no deal, said plainly, unless the demo store has an
+        // offer on it this week (the demo market's offers come and go by date).
         let r = g.agent().handle("any deals on coffee", None).await.unwrap();
-        assert!(r.suggestions.is_empty());
-        assert!(r.message.contains("No deals"), "{}", r.message);
-        // A price 15% under its usual one is a deal.
         let coffee = r.commands[0].items[0].product_id.clone().unwrap();
+        let today = jiff::Timestamp::now().as_second().div_euclid(86_400);
+        let offered = !crate::pricing::source::DemoMarket::default()
+            .quote_on(&g.catalog().get(&coffee).unwrap(), today)
+            .offers
+            .is_empty();
+        if offered {
+            assert_eq!(r.suggestions.len(), 1, "{}", r.message);
+        } else {
+            assert!(r.suggestions.is_empty());
+            assert!(r.message.contains("No deals"), "{}", r.message);
+        }
+        // A price 15% under its usual one is a deal.
         let day = |d: i64| {
             Some(
                 jiff::Timestamp::now()
@@ -1561,7 +1620,13 @@ mod tests {
             .await
             .unwrap();
         let r = g.agent().handle("what's on sale", None).await.unwrap();
-        assert_eq!(r.suggestions.len(), 1, "{}", r.message);
+        assert!(
+            r.suggestions
+                .iter()
+                .any(|s| s.product_id == coffee && s.price_cents == 850 && s.item == "coffee"),
+            "{}",
+            r.message
+        );
         // A new list needs a name.
         let r = g.agent().handle("make a new list", None).await.unwrap();
         assert!(

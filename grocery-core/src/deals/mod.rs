@@ -21,5 +21,5 @@ pub use basket::{
 pub use detect::{Deal, DealKind, PricePoint, detect_deal};
 pub use offer::{MAX_PRICE_CENTS, Offer, SpendThreshold, cost_of};
 pub use shop::{
-    BudgetCheck, Deals, OWN_STORE, OptimizeOptions, Optimized, OptimizedLine, ProductDeal,
+    BudgetCheck, Deals, Matched, OWN_STORE, OptimizeOptions, Optimized, OptimizedLine, ProductDeal,
 };

@@ -7,8 +7,9 @@
 //! product of the same kind and name (`Whole Milk` of any brand, in any pack
 //! size of the same dimension), never as a different product (`2% Milk`);
 //! an unlinked line takes its best catalog match the same way. A line that
-//! says "organic", or is linked to an organic product, stays organic. Checked
-//! lines are bought already and left out.
+//! says "organic", or is linked to an organic product, stays organic; a line
+//! that names its product's brand ("kroger whole milk") stays with that brand.
+//! Checked lines are bought already and left out.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -25,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::grocery::Grocery;
 use crate::lists::{GroceryList, UserId};
 use crate::pricing::source::{DemoMarket, Offer as QuoteOffer};
-use crate::quantity::{Amount, Dimension, Quantity};
+use crate::quantity::{Amount, Dimension, Quantity, Ratio};
 use crate::store::StoredPrice;
 
 /// The name of the catalog's own store (the demo market).
@@ -96,6 +97,12 @@ pub struct BudgetCheck {
     pub fits: bool,
     /// How far over the budget the cheapest plan is (0 when it fits).
     pub over_cents: i64,
+    /// The list's own variants were over budget, so the plan may swap a line
+    /// for another product of the same kind (90% lean for 80% lean, store
+    /// brand coffee for another), keeping organic and other dietary tags, never
+    /// for a line that names its brand. Swapped lines are `substituted`.
+    #[serde(default)]
+    pub widened: bool,
 }
 
 /// The cheapest way to shop a list: see [`Deals::optimize`].
@@ -135,12 +142,39 @@ pub struct Optimized {
     pub budget: Option<BudgetCheck>,
 }
 
+/// Why a deal matters to this user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Matched {
+    /// On a product of the list.
+    List,
+    /// Another pack size of a list product (same brand and product), cheaper
+    /// per unit with the deal than the list's own product at its best.
+    CheaperSize,
+    /// A close substitute for a list product: the same kind and variant from
+    /// another brand, organic (gluten-free, lactose-free, vegan) when the
+    /// list's product is, never when the line names its brand; cheaper per
+    /// unit with the deal.
+    Substitute,
+    /// A product this user buys often that is not on the list.
+    Usual,
+    /// On sale, with no tie to this user's list or habits.
+    Sale,
+}
+
 /// A deal on a product of a list, or on sale anywhere.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductDeal {
     /// The list item it is for (`None` for a deal found outside a list).
     pub item: Option<String>,
+    /// Why it matters to this user.
+    pub matched: Matched,
+    /// For a cheaper size or a substitute: the comparison in words
+    /// ("$1.800/gal against $3.480/gal for Great Value Whole Milk").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
     /// The product.
     pub product_id: String,
     /// Its display name.
@@ -356,6 +390,14 @@ impl<'a> Deals<'a> {
             ps.sort_by(|a, b| b.popularity.cmp(&a.popularity).then(a.id.cmp(&b.id)));
         }
         let mut lines = Vec::new();
+        // For a budget the list's own variants miss: more of each kind.
+        let mut wide_lines = Vec::new();
+        let mut kinds: HashMap<&str, Vec<&Product>> = HashMap::new();
+        if opts.budget_cents.is_some() {
+            for p in index.products() {
+                kinds.entry(p.kind.as_str()).or_default().push(p);
+            }
+        }
         let mut linked: Vec<Option<String>> = Vec::new();
         for item in list.items.iter().filter(|i| !i.checked) {
             let base: Option<Product> = match &item.product_id {
@@ -379,6 +421,10 @@ impl<'a> Deals<'a> {
                         .split_whitespace()
                         .any(|w| w == "organic");
                 constraints.organic_only = organic;
+                // "kroger whole milk": that brand only.
+                if names_brand(&item.name, base) {
+                    constraints.brand = Some(base.brand.clone());
+                }
                 need = need_of(item.quantity, base);
                 // The list's own product first: the naive plan takes it.
                 book.candidates(base, is_organic(base), &mut candidates);
@@ -390,12 +436,36 @@ impl<'a> Deals<'a> {
                 }
             }
             linked.push(item.product_id.clone());
-            lines.push(BasketLine {
+            let line = BasketLine {
                 item: item.name.clone(),
                 need,
                 candidates,
                 constraints,
-            });
+            };
+            if let (Some(base), true) = (&base, opts.budget_cents.is_some()) {
+                let mut wide = line.clone();
+                if line.constraints.brand.is_none() {
+                    let mut others: Vec<(Ratio, &Product)> = kinds
+                        .get(base.kind.as_str())
+                        .into_iter()
+                        .flatten()
+                        .filter(|p| p.name.to_lowercase() != base.name.to_lowercase())
+                        .filter(|p| p.size.unit.is_compatible(base.size.unit))
+                        .filter(|p| KEPT_TAGS.iter().all(|t| !base.has_tag(t) || p.has_tag(t)))
+                        .filter_map(|p| Some((per_base(i64_ratio(p.price.cents), &p.size)?, *p)))
+                        .collect();
+                    // The cheapest few per unit: enough to fit a budget,
+                    // few enough to keep the search exact and quick.
+                    others.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
+                    for (_, p) in others.into_iter().take(WIDE_PER_LINE) {
+                        book.candidates(p, is_organic(p), &mut wide.candidates);
+                    }
+                }
+                wide_lines.push(wide);
+            } else {
+                wide_lines.push(line.clone());
+            }
+            lines.push(line);
         }
         let deals_config = &self.g.config().deals;
         let stores: Vec<Store> = book
@@ -412,14 +482,24 @@ impl<'a> Deals<'a> {
                 }
             })
             .collect();
-        let req = BasketRequest {
-            stores,
+        let request = |lines| BasketRequest {
+            stores: stores.clone(),
             lines,
             max_stores: opts.max_stores,
-            allowed_stores: allowed,
+            allowed_stores: allowed.clone(),
         };
         // Exact search: milliseconds, up to tens on big lists; off the executor.
-        let answer = tokio::task::spawn_blocking(move || plan_basket(&req)).await??;
+        let req = request(lines);
+        let mut answer = tokio::task::spawn_blocking(move || plan_basket(&req)).await??;
+        let mut widened = false;
+        if opts.budget_cents.is_some_and(|b| answer.total_cents > b) {
+            let req = request(wide_lines);
+            let wide = tokio::task::spawn_blocking(move || plan_basket(&req)).await??;
+            if wide.total_cents < answer.total_cents {
+                answer = wide;
+                widened = true;
+            }
+        }
         let best = &answer.best;
         let mut out_lines = Vec::with_capacity(best.lines.len());
         for (i, l) in best.lines.iter().enumerate() {
@@ -450,6 +530,7 @@ impl<'a> Deals<'a> {
             budget_cents: b,
             fits: answer.total_cents <= b,
             over_cents: (answer.total_cents - b).max(0),
+            widened,
         });
         Ok(Optimized {
             list: list.name,
@@ -475,9 +556,14 @@ impl<'a> Deals<'a> {
         })
     }
 
-    /// The deals on a list's products (by name; `None` for the current list):
-    /// offers flagged by a store, and prices meaningfully under the product's
-    /// own history, best first.
+    /// The deals that matter to this user for a list (by name; `None` for the
+    /// current list), best first: on the list's own products (offers flagged
+    /// by a store, or a price meaningfully under the product's own history);
+    /// on a cheaper size of the same product, or a close substitute, that the
+    /// deal makes cheaper per unit than the list's product at its best (store
+    /// offers only: other products' histories are not read); and on what this
+    /// user buys often but has not put on the list. Each says why in
+    /// [`ProductDeal::matched`].
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown list; storage errors.
@@ -486,12 +572,106 @@ impl<'a> Deals<'a> {
         let list = self.list(list).await?;
         let book = self.price_book().await?;
         let index = self.g.index();
+        let mut by_kind: HashMap<&str, Vec<&Product>> = HashMap::new();
+        for p in index.products() {
+            by_kind.entry(p.kind.as_str()).or_default().push(p);
+        }
+        let now = Timestamp::now();
         let mut out = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let on_list: HashSet<&str> = list
+            .items
+            .iter()
+            .filter_map(|i| i.product_id.as_deref())
+            .collect();
         for item in list.items.iter().filter(|i| !i.checked) {
             let Some(p) = item.product_id.as_deref().and_then(|id| index.by_id(id)) else {
                 continue;
             };
-            out.extend(self.deals_of(&book, p, Some(&item.name)).await?);
+            if seen.insert(p.id.clone()) {
+                out.extend(
+                    self.deals_of(&book, p, Some(&item.name), Matched::List)
+                        .await?,
+                );
+            }
+            let Some(best) = best_per_base(&book, p) else {
+                continue;
+            };
+            let brand_locked = names_brand(&item.name, p);
+            for q in by_kind.get(p.kind.as_str()).into_iter().flatten() {
+                if q.id == p.id || on_list.contains(q.id.as_str()) || seen.contains(&q.id) {
+                    continue;
+                }
+                let matched = if same_product(p, q) {
+                    Matched::CheaperSize
+                } else if !brand_locked && substitutes(p, q) {
+                    Matched::Substitute
+                } else {
+                    continue;
+                };
+                for (store, price, offers) in book.offers(q) {
+                    if offers.is_empty() {
+                        continue;
+                    }
+                    let Some(per) = per_base(effective_pack_cents(price, &offers), &q.size) else {
+                        continue;
+                    };
+                    // Meaningfully cheaper: at least 3% under per unit.
+                    if per * Ratio::from_integer(100) > best * Ratio::from_integer(97) {
+                        continue;
+                    }
+                    let Some(deal) = detect_deal(price, &offers, &[], now) else {
+                        continue;
+                    };
+                    seen.insert(q.id.clone());
+                    let unit = p.size.unit;
+                    let in_unit = |r: Ratio| cents_per(r * unit.to_base(), &unit.to_string());
+                    out.push(ProductDeal {
+                        item: Some(item.name.clone()),
+                        matched,
+                        why: Some(format!(
+                            "{} against {} for {}",
+                            in_unit(per),
+                            in_unit(best),
+                            p.display_name()
+                        )),
+                        product_id: q.id.clone(),
+                        product_name: q.display_name(),
+                        store,
+                        deal,
+                    });
+                }
+            }
+        }
+        for usual in self.g.habits_for(self.user).usuals().await? {
+            let Some(p) = usual.product_id.as_deref().and_then(|id| index.by_id(id)) else {
+                continue;
+            };
+            if usual.on_list || on_list.contains(p.id.as_str()) || !seen.insert(p.id.clone()) {
+                continue;
+            }
+            out.extend(
+                self.deals_of(&book, p, Some(&usual.item), Matched::Usual)
+                    .await?,
+            );
+        }
+        rank(&mut out);
+        Ok(out)
+    }
+
+    /// The deals on these products (item name, product id), as
+    /// [`Deals::on_list`] finds them on a list's own products, best first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn on_products(&self, products: &[(String, String)]) -> Result<Vec<ProductDeal>> {
+        let book = self.price_book().await?;
+        let index = self.g.index();
+        let mut out = Vec::new();
+        for (item, id) in products {
+            if let Some(p) = index.by_id(id) {
+                out.extend(self.deals_of(&book, p, Some(item), Matched::List).await?);
+            }
         }
         rank(&mut out);
         Ok(out)
@@ -516,6 +696,8 @@ impl<'a> Deals<'a> {
                 if let Some(deal) = detect_deal(price, &offers, &[], now) {
                     out.push(ProductDeal {
                         item: None,
+                        matched: Matched::Sale,
+                        why: None,
                         product_id: p.id.clone(),
                         product_name: p.display_name(),
                         store,
@@ -534,6 +716,7 @@ impl<'a> Deals<'a> {
         book: &PriceBook,
         p: &Product,
         item: Option<&str>,
+        matched: Matched,
     ) -> Result<Vec<ProductDeal>> {
         let now = Timestamp::now();
         let since = now - jiff::SignedDuration::from_hours(24 * 90);
@@ -545,13 +728,25 @@ impl<'a> Deals<'a> {
             .into_iter()
             .map(|h| (h.observed_at, h.price.cents))
             .collect();
+        // A price observed in the last day is the own store's price now.
+        let observed = history
+            .iter()
+            .max_by_key(|(at, _)| *at)
+            .filter(|(at, _)| now.duration_since(*at) <= jiff::SignedDuration::from_hours(24))
+            .map(|(_, cents)| *cents);
         let mut out = Vec::new();
         for (store, price, offers) in book.offers(p) {
             // History is the catalog's own store's; named stores' prices have none.
-            let hist: &[(Timestamp, i64)] = if store == OWN_STORE { &history } else { &[] };
+            let (hist, price): (&[(Timestamp, i64)], i64) = if store == OWN_STORE {
+                (&history, observed.unwrap_or(price))
+            } else {
+                (&[], price)
+            };
             if let Some(deal) = detect_deal(price, &offers, hist, now) {
                 out.push(ProductDeal {
                     item: item.map(str::to_string),
+                    matched,
+                    why: None,
                     product_id: p.id.clone(),
                     product_name: p.display_name(),
                     store,
@@ -561,6 +756,84 @@ impl<'a> Deals<'a> {
         }
         Ok(out)
     }
+}
+
+/// Cents per base unit (gram, millilitre, item) of a pack of `size`.
+fn per_base(cents: Ratio, size: &Quantity) -> Option<Ratio> {
+    let base = size.in_base();
+    (base > Ratio::from_integer(0)).then(|| cents / base)
+}
+
+/// What one pack costs at `price_cents` with `offers`, at the best number of
+/// packs to buy (1 to 6, or an offer's own count): "2 for $5" makes a pack
+/// $2.50, buy-one-get-one half price.
+fn effective_pack_cents(price_cents: i64, offers: &[Offer]) -> Ratio {
+    let mut counts: Vec<u32> = (1..=6).collect();
+    for o in offers {
+        if let Offer::MultiBuy { qty, .. } = o {
+            counts.push(*qty);
+        }
+    }
+    counts
+        .into_iter()
+        .filter_map(|n| {
+            let cost = super::offer::cost_of(n, price_cents, offers).ok()?;
+            Some(Ratio::new(i128::from(cost), i128::from(n)))
+        })
+        .min()
+        .unwrap_or_else(|| Ratio::from_integer(i128::from(price_cents)))
+}
+
+/// The lowest price per base unit of `p` at any store, offers included.
+fn best_per_base(book: &PriceBook, p: &Product) -> Option<Ratio> {
+    book.offers(p)
+        .into_iter()
+        .filter_map(|(_, price, offers)| per_base(effective_pack_cents(price, &offers), &p.size))
+        .min()
+}
+
+/// "$1.800/gal": a price per unit in dollars, to a tenth of a cent.
+fn cents_per(cents: Ratio, unit: &str) -> String {
+    let tenths = (cents * Ratio::from_integer(10)).round().to_integer();
+    format!("${}.{:03}/{unit}", tenths / 1000, tenths % 1000)
+}
+
+/// Whether `q` is `p` in another pack size: the same brand and product name.
+fn same_product(p: &Product, q: &Product) -> bool {
+    p.brand.eq_ignore_ascii_case(&q.brand)
+        && p.name.eq_ignore_ascii_case(&q.name)
+        && p.size.dimension() == q.size.dimension()
+}
+
+/// Dietary tags a product keeps through any substitution.
+const KEPT_TAGS: &[&str] = &["organic", "gluten-free", "lactose-free", "vegan"];
+
+/// How many other products of a kind a line may take to fit a budget.
+const WIDE_PER_LINE: usize = 6;
+
+fn i64_ratio(cents: i64) -> Ratio {
+    Ratio::from_integer(i128::from(cents))
+}
+
+/// Whether `q` may stand in for `p`: the same kind and dimension, every word
+/// of `p`'s name in `q`'s (the same variant: whole milk for whole milk, not
+/// 2%), and the dietary tags `p` has.
+fn substitutes(p: &Product, q: &Product) -> bool {
+    let q_words: Vec<String> = q.name.split_whitespace().map(str::to_lowercase).collect();
+    p.kind == q.kind
+        && p.size.dimension() == q.size.dimension()
+        && p.name
+            .split_whitespace()
+            .all(|w| q_words.contains(&w.to_lowercase()))
+        && KEPT_TAGS.iter().all(|t| !p.has_tag(t) || q.has_tag(t))
+}
+
+/// Whether a list line names its product's brand ("kroger whole milk"): the
+/// shopper chose that brand, so no other brand is offered for it.
+fn names_brand(line: &str, p: &Product) -> bool {
+    let line = line.to_lowercase();
+    let brand = p.brand.to_lowercase();
+    !brand.trim().is_empty() && line.contains(brand.trim())
 }
 
 fn rank(deals: &mut [ProductDeal]) {
@@ -663,5 +936,176 @@ mod tests {
             Grocery::open(config).await,
             Err(crate::Error::Config(_))
         ));
+    }
+
+    /// Deals that matter to the user: on the list's product; on a smaller
+    /// pack of it that "2 for" makes cheaper per gallon; on another brand's
+    /// whole milk at buy-one-get-one (not on 2% milk, not on a deal that is
+    /// still dearer per unit, and not when the line names its brand); and on
+    /// the coffee they buy every week.
+    #[tokio::test]
+    async fn deals_that_matter_are_on_the_list_its_sizes_substitutes_and_usuals() {
+        let (g, _d) = open().await;
+        let rows = [
+            r#"{"id":"t-milk","name":"Test Whole Milk","brand":"Acme","department":"dairy-eggs","size":1,"unit":"gal","price_cents":400,"store":"walmart","offer":{"kind":"rollback","was_cents":450}}"#,
+            r#"{"id":"t-milk-half","name":"Test Whole Milk","brand":"Acme","department":"dairy-eggs","size":0.5,"unit":"gal","price_cents":220,"store":"walmart","offer":{"kind":"multi_buy","qty":2,"price_cents":300}}"#,
+            r#"{"id":"t-milk-bolt","name":"Test Whole Milk","brand":"Bolt","department":"dairy-eggs","size":1,"unit":"gal","price_cents":380,"store":"kroger","offer":{"kind":"bogo"}}"#,
+            r#"{"id":"t-milk-2pct","name":"Test 2% Milk","brand":"Bolt","department":"dairy-eggs","size":1,"unit":"gal","price_cents":100,"store":"kroger","offer":{"kind":"bogo"}}"#,
+            r#"{"id":"t-milk-dear","name":"Test Whole Milk","brand":"Cobalt","department":"dairy-eggs","size":1,"unit":"gal","price_cents":500,"store":"kroger","offer":{"kind":"rollback","was_cents":600}}"#,
+            r#"{"id":"t-coffee","name":"Test Coffee","brand":"Acme","department":"beverages","size":12,"unit":"oz","price_cents":500,"store":"walmart","offer":{"kind":"rollback","was_cents":700}}"#,
+        ];
+        import(&g, &rows).await.unwrap();
+        let day = 86_400_000_i64;
+        let now = crate::store::now_ms();
+        g.store()
+            .write(move |tx| {
+                for ago in [21, 14, 7] {
+                    tx.execute(
+                        "INSERT INTO purchases (user_id, name, product_pk, amount, unit, at) \
+                         VALUES (1, 'coffee', (SELECT pk FROM products WHERE id = 't-coffee'), \
+                         '1/1', 'ea', ?1)",
+                        rusqlite::params![now - ago * day],
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let lists = g.lists();
+        let list = lists.create("week").await.unwrap();
+        lists
+            .add_item(list.id, crate::NewItem::new("milk").product("t-milk"))
+            .await
+            .unwrap();
+        let deals = g.deals().on_list(Some("week")).await.unwrap();
+        let mut got: Vec<(&str, super::Matched, &str)> = deals
+            .iter()
+            .map(|d| (d.product_id.as_str(), d.matched, d.store.as_str()))
+            .collect();
+        got.sort_by_key(|g| g.0);
+        use super::Matched::*;
+        assert_eq!(
+            got,
+            [
+                ("t-coffee", Usual, "walmart"),
+                ("t-milk", List, "walmart"),
+                ("t-milk-bolt", Substitute, "kroger"),
+                ("t-milk-half", CheaperSize, "walmart"),
+            ],
+            "{deals:#?}"
+        );
+        let half = deals
+            .iter()
+            .find(|d| d.product_id == "t-milk-half")
+            .unwrap();
+        assert_eq!(
+            half.why.as_deref(),
+            Some("$3.000/gal against $4.000/gal for Acme Test Whole Milk, 1 gal"),
+            "{half:?}"
+        );
+        assert_eq!(half.item.as_deref(), Some("milk"));
+
+        // A line that names its brand gets no other brand.
+        let acme = lists.create("acme").await.unwrap();
+        lists
+            .add_item(
+                acme.id,
+                crate::NewItem::new("acme whole milk").product("t-milk"),
+            )
+            .await
+            .unwrap();
+        let deals = g.deals().on_list(Some("acme")).await.unwrap();
+        assert!(deals.iter().all(|d| d.matched != Substitute), "{deals:#?}");
+        assert!(deals.iter().any(|d| d.matched == CheaperSize), "{deals:#?}");
+    }
+
+    /// "Keep it under $X": when the list's own variants are over, other
+    /// products of the same kind may stand in (keeping organic, never for a
+    /// line that names its brand); when even they are over, the plan says how
+    /// far.
+    #[tokio::test]
+    async fn a_budget_widens_to_other_products_of_the_kind() {
+        let (g, _d) = open().await;
+        let rows = [
+            r#"{"id":"tb-beef-80","name":"Test Beef 80/20","brand":"Acme","kind":"test beef","department":"meat-seafood","size":1,"unit":"lb","price_cents":600,"store":"walmart"}"#,
+            r#"{"id":"tb-beef-73","name":"Test Beef 73/27","brand":"Bolt","kind":"test beef","department":"meat-seafood","size":1,"unit":"lb","price_cents":450,"store":"walmart"}"#,
+            r#"{"id":"tb-beef-org","name":"Test Beef Organic","brand":"Bolt","kind":"test beef","department":"meat-seafood","size":1,"unit":"lb","price_cents":800,"tags":["organic"],"store":"walmart"}"#,
+            r#"{"id":"tb-beef-bulk","name":"Test Beef 85/15","brand":"Cobalt","kind":"test beef","department":"meat-seafood","size":3,"unit":"lb","price_cents":1200,"store":"walmart"}"#,
+            r#"{"id":"tb-org-milk","name":"Test Organic Milk","brand":"Acme","kind":"test milk","department":"dairy-eggs","size":1,"unit":"gal","price_cents":700,"tags":["organic"],"store":"walmart"}"#,
+            r#"{"id":"tb-milk","name":"Test Milk","brand":"Bolt","kind":"test milk","department":"dairy-eggs","size":1,"unit":"gal","price_cents":300,"store":"walmart"}"#,
+        ];
+        import(&g, &rows).await.unwrap();
+        let lists = g.lists();
+        let list = lists.create("b").await.unwrap();
+        let lb =
+            |n: i64| crate::Quantity::new(crate::Amount::from_int(n).unwrap(), crate::Unit::Pound);
+        lists
+            .add_items(
+                list.id,
+                vec![
+                    crate::NewItem::new("beef")
+                        .product("tb-beef-80")
+                        .quantity(lb(3)),
+                    crate::NewItem::new("organic milk").product("tb-org-milk"),
+                ],
+            )
+            .await
+            .unwrap();
+        let plan = |budget: Option<i64>| super::OptimizeOptions {
+            list: Some("b".into()),
+            budget_cents: budget,
+            ..super::OptimizeOptions::default()
+        };
+        let deals = g.deals();
+        // Without a budget, or within it: the list's own products.
+        let own = deals.optimize(&plan(None)).await.unwrap();
+        assert_eq!(own.total_cents, 3 * 600 + 700);
+        let fits = deals.optimize(&plan(Some(2_500))).await.unwrap();
+        assert_eq!(fits.total_cents, 2_500);
+        assert!(fits.budget.as_ref().is_some_and(|b| b.fits && !b.widened));
+        // Under it: the 3 lb pack of 85/15 at $12.00 beats three of 73/27 at
+        // $13.50; the organic milk stays organic (no $3 milk).
+        let swapped = deals.optimize(&plan(Some(2_000))).await.unwrap();
+        let b = swapped.budget.clone().unwrap();
+        assert!(b.fits && b.widened, "{swapped:#?}");
+        assert_eq!(swapped.total_cents, 1_200 + 700);
+        let got: Vec<(&str, bool)> = swapped
+            .lines
+            .iter()
+            .map(|l| (l.product_id.as_deref().unwrap(), l.substituted))
+            .collect();
+        assert_eq!(got, [("tb-beef-bulk", true), ("tb-org-milk", false)]);
+        // Too tight even so: the cheapest plan, and how far over.
+        let over = deals.optimize(&plan(Some(1_000))).await.unwrap();
+        let b = over.budget.unwrap();
+        assert!(!b.fits && b.widened);
+        assert_eq!((over.total_cents, b.over_cents), (1_900, 900));
+        // A line that names its brand keeps it.
+        lists
+            .update_item(
+                list.id,
+                own_item(&lists, list.id, "beef").await,
+                crate::lists::ItemPatch {
+                    name: Some("acme beef".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let locked = deals.optimize(&plan(Some(2_000))).await.unwrap();
+        assert_eq!(locked.total_cents, 3 * 600 + 700, "{locked:#?}");
+        assert!(!locked.budget.unwrap().fits);
+    }
+
+    async fn own_item(lists: &crate::Lists<'_>, list: crate::ListId, name: &str) -> crate::ItemId {
+        lists
+            .get(list)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|i| i.name == name)
+            .unwrap()
+            .id
     }
 }
