@@ -418,6 +418,20 @@ fn rss_kb(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The parts of a process's RSS, in MB: anonymous memory (heap, stacks),
+/// file-backed pages (the mapped database, the binary) and shared memory.
+fn rss_parts(pid: u32) -> Value {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .map_or(0.0, mb)
+    };
+    json!({"anon": field("RssAnon:"), "file": field("RssFile:"), "shmem": field("RssShmem:")})
+}
+
 /// CPU time (user + system) of a process (`None`: this one), in seconds;
 /// assumes the usual 100 clock ticks per second.
 fn cpu_secs(pid: Option<u32>) -> f64 {
@@ -895,6 +909,7 @@ async fn websocket(ctx: &Arc<Ctx>, subscribers: usize) -> Res<Value> {
     eprintln!("load: websocket: {connected} connected, {failed} failed in {connect_secs:.1} s");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle = rss_kb(pid).map_or(0.0, mb);
+    let rss_idle_parts = rss_parts(pid);
     let fds = open_fds(pid);
 
     // Rounds: one item added to the shared list by its owner.
@@ -976,6 +991,7 @@ async fn websocket(ctx: &Arc<Ctx>, subscribers: usize) -> Res<Value> {
         "server_rss_mb": {
             "before_connecting": rss_before,
             "idle_with_subscribers": rss_idle,
+            "idle_parts": rss_idle_parts,
             "peak": rss_peak,
             "end": rss_end,
         },

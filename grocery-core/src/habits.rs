@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::grocery::Grocery;
 use crate::lists::UserId;
 use crate::store::ts;
@@ -185,9 +185,13 @@ impl<'a> Habits<'a> {
     #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn forgotten(&self, list: Option<&str>) -> Result<Vec<Usual>> {
         let lists = self.g.lists_for(self.user);
+        // Reading the current list never creates it.
         let found = match list {
             Some(n) => lists.find(n).await,
-            None => lists.current().await,
+            None => match lists.current_if_any().await? {
+                Some(l) => Ok(l),
+                None => Err(Error::not_found("list", crate::lists::DEFAULT_LIST)),
+            },
         };
         let on: Vec<(String, Option<String>)> = match found {
             Ok(l) => {

@@ -23,6 +23,9 @@ const BUCKETS: &[f64] = &[
     10.0,
 ];
 
+/// How often histogram samples are drained into their buckets.
+const METRICS_UPKEEP: Duration = Duration::from_secs(1);
+
 /// The process's Prometheus recorder, installed on first use (a process has
 /// one global recorder; every app in it shares it).
 pub fn prometheus() -> &'static PrometheusHandle {
@@ -35,6 +38,20 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+        }
+        // Histograms keep every sample until drained into their buckets; a
+        // server nobody scrapes would grow by 8 bytes a request without this.
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(METRICS_UPKEEP);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no metrics upkeep thread; histogram samples pile up until /metrics is read");
         }
         handle
     })

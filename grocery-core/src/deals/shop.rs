@@ -318,11 +318,13 @@ impl<'a> Deals<'a> {
         })
     }
 
-    async fn list(&self, name: Option<&str>) -> Result<GroceryList> {
+    /// The list by name, else the current one; never created here (a read
+    /// must not write): `None` when there is no current list yet.
+    async fn list(&self, name: Option<&str>) -> Result<Option<GroceryList>> {
         let lists = self.g.lists_for(self.user);
         match name {
-            Some(n) => lists.find(n).await,
-            None => lists.current().await,
+            Some(n) => lists.find(n).await.map(Some),
+            None => lists.current_if_any().await,
         }
     }
 
@@ -377,7 +379,10 @@ impl<'a> Deals<'a> {
                 (!out.is_empty()).then_some(out)
             }
         };
-        let list = self.list(opts.list.as_deref()).await?;
+        let list = self
+            .list(opts.list.as_deref())
+            .await?
+            .ok_or_else(|| Error::not_found("list", crate::lists::DEFAULT_LIST))?;
         let index = self.g.index();
         let mut by_kind: HashMap<(&str, String), Vec<&Product>> = HashMap::new();
         for p in index.products() {
@@ -569,7 +574,11 @@ impl<'a> Deals<'a> {
     /// [`Error::NotFound`] for an unknown list; storage errors.
     #[tracing::instrument(level = "debug", skip_all, err)]
     pub async fn on_list(&self, list: Option<&str>) -> Result<Vec<ProductDeal>> {
-        let list = self.list(list).await?;
+        // No current list yet: nothing on it, but the usuals still count.
+        let items = match self.list(list).await? {
+            Some(l) => l.items,
+            None => Vec::new(),
+        };
         let book = self.price_book().await?;
         let index = self.g.index();
         let mut by_kind: HashMap<&str, Vec<&Product>> = HashMap::new();
@@ -579,12 +588,11 @@ impl<'a> Deals<'a> {
         let now = Timestamp::now();
         let mut out = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
-        let on_list: HashSet<&str> = list
-            .items
+        let on_list: HashSet<&str> = items
             .iter()
             .filter_map(|i| i.product_id.as_deref())
             .collect();
-        for item in list.items.iter().filter(|i| !i.checked) {
+        for item in items.iter().filter(|i| !i.checked) {
             let Some(p) = item.product_id.as_deref().and_then(|id| index.by_id(id)) else {
                 continue;
             };
@@ -1107,5 +1115,22 @@ mod tests {
             .find(|i| i.name == name)
             .unwrap()
             .id
+    }
+
+    /// Reading deals, usuals and what is forgotten never creates a list; with
+    /// no list yet, optimising says so.
+    #[tokio::test]
+    async fn reading_deals_creates_no_list() {
+        let (g, _d) = open().await;
+        assert!(g.lists().all().await.unwrap().is_empty());
+        g.deals().on_list(None).await.unwrap();
+        g.habits().forgotten(None).await.unwrap();
+        let err = g
+            .deals()
+            .optimize(&super::OptimizeOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, crate::Error::NotFound { .. }), "{err}");
+        assert!(g.lists().all().await.unwrap().is_empty());
     }
 }

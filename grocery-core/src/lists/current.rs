@@ -35,6 +35,24 @@ impl Lists<'_> {
         }
     }
 
+    /// The current list as [`Lists::current`] finds it, without creating the
+    /// default list: `None` when none was chosen and the default list does
+    /// not exist (yet). For readers that must not write.
+    ///
+    /// # Errors
+    /// Storage errors.
+    #[tracing::instrument(level = "debug", skip_all, err)]
+    pub async fn current_if_any(&self) -> Result<Option<GroceryList>> {
+        if let Some(list) = self.chosen().await? {
+            return Ok(Some(list));
+        }
+        match self.find(DEFAULT_LIST).await {
+            Ok(list) => Ok(Some(list)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Make a list this user can see their current list (kept in the database,
     /// so every later process uses it). Returns the list.
     ///
