@@ -493,7 +493,10 @@ impl PyGrocery {
     ///     stores: the stores allowed (names); None for every store with prices.
     ///     max_stores: visit at most this many stores.
     ///     trip_cost_cents: what each store beyond the main one costs.
-    ///     budget_cents: say whether the plan fits this budget.
+    ///     budget_cents: say whether the plan fits this budget; when the
+    ///         list's own variants miss it, other products of the kind may
+    ///         stand in (budget["widened"]).
+    ///     substitutes: False buys every line as the list's own product.
     ///
     /// Returns:
     ///     A dict: list, stores, lines (item, product_id, store, packs,
@@ -504,7 +507,9 @@ impl PyGrocery {
     ///     NotFoundError: no such list.
     ///     InvalidInputError: a store with no prices, max_stores 0, a negative
     ///         trip cost or budget.
-    #[pyo3(signature = (list=None, stores=None, max_stores=2, trip_cost_cents=0, budget_cents=None))]
+    #[pyo3(signature = (list=None, stores=None, max_stores=2, trip_cost_cents=0, budget_cents=None, substitutes=true))]
+    // One argument per Python keyword.
+    #[allow(clippy::too_many_arguments)]
     fn optimize(
         &self,
         py: Python<'_>,
@@ -513,15 +518,25 @@ impl PyGrocery {
         max_stores: u32,
         trip_cost_cents: i64,
         budget_cents: Option<i64>,
+        substitutes: bool,
     ) -> PyResult<Plain<grocery_core::deals::Optimized>> {
         py.enter(optimize(
             self.core(),
-            optimize_options(list, stores, max_stores, trip_cost_cents, budget_cents),
+            optimize_options(
+                list,
+                stores,
+                max_stores,
+                trip_cost_cents,
+                budget_cents,
+                substitutes,
+            ),
         ))
     }
 
     /// Awaitable twin of `optimize`.
-    #[pyo3(signature = (list=None, stores=None, max_stores=2, trip_cost_cents=0, budget_cents=None))]
+    #[pyo3(signature = (list=None, stores=None, max_stores=2, trip_cost_cents=0, budget_cents=None, substitutes=true))]
+    // One argument per Python keyword.
+    #[allow(clippy::too_many_arguments)]
     fn optimize_async<'py>(
         &self,
         py: Python<'py>,
@@ -530,12 +545,20 @@ impl PyGrocery {
         max_stores: u32,
         trip_cost_cents: i64,
         budget_cents: Option<i64>,
+        substitutes: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable(
             py,
             optimize(
                 self.core(),
-                optimize_options(list, stores, max_stores, trip_cost_cents, budget_cents),
+                optimize_options(
+                    list,
+                    stores,
+                    max_stores,
+                    trip_cost_cents,
+                    budget_cents,
+                    substitutes,
+                ),
             ),
         )
     }
@@ -872,6 +895,7 @@ fn optimize_options(
     max_stores: u32,
     trip_cost_cents: i64,
     budget_cents: Option<i64>,
+    substitutes: bool,
 ) -> grocery_core::deals::OptimizeOptions {
     grocery_core::deals::OptimizeOptions {
         list,
@@ -879,6 +903,7 @@ fn optimize_options(
         max_stores,
         trip_cost_cents,
         budget_cents,
+        substitutes,
     }
 }
 

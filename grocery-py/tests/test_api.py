@@ -164,6 +164,9 @@ def test_optimize_and_deals_on_the_list(tmp_path):
     assert 0 < plan["total_cents"] <= plan["naive_total_cents"]
     assert plan["savings_cents"] == plan["naive_total_cents"] - plan["total_cents"]
     assert g.optimize(budget_cents=1)["budget"]["fits"] is False
+    own = g.optimize(max_stores=1, substitutes=False)
+    assert not any(line["substituted"] for line in own["lines"])
+    assert own["total_cents"] >= plan["total_cents"]
     assert isinstance(g.deals(), list)
     assert len(g.deals(all=True, limit=3)) <= 3
     with pytest.raises(grocery.InvalidInputError):

@@ -25,6 +25,10 @@ pub struct OptimizeArgs {
     /// Keep the total at or under this, in dollars (e.g. 50).
     #[arg(long)]
     budget: Option<String>,
+    /// Buy every line as the list's own product: no other brand, size or
+    /// variant.
+    #[arg(long = "no-substitutes")]
+    no_substitutes: bool,
 }
 
 fn dollars(flag: &str, text: &str) -> Result<i64, CliError> {
@@ -49,6 +53,7 @@ impl OptimizeArgs {
                 .as_deref()
                 .map(|b| dollars("--budget", b))
                 .transpose()?,
+            substitutes: !self.no_substitutes,
         };
         let plan = grocery.deals().optimize(&opts).await?;
         if out.is_json() {

@@ -47,6 +47,10 @@ pub struct OptimizeOptions {
     pub trip_cost_cents: i64,
     /// Keep the total at or under this, in cents.
     pub budget_cents: Option<i64>,
+    /// Whether a line may be bought as another product: another brand or
+    /// pack size of the same product, and, to fit a budget, another variant
+    /// of its kind. `false`: every line as the list's own product.
+    pub substitutes: bool,
 }
 
 impl Default for OptimizeOptions {
@@ -57,6 +61,7 @@ impl Default for OptimizeOptions {
             max_stores: 2,
             trip_cost_cents: 0,
             budget_cents: None,
+            substitutes: true,
         }
     }
 }
@@ -434,7 +439,12 @@ impl<'a> Deals<'a> {
                 // The list's own product first: the naive plan takes it.
                 book.candidates(base, is_organic(base), &mut candidates);
                 let key = (base.kind.as_str(), base.name.to_lowercase());
-                for p in by_kind.get(&key).into_iter().flatten() {
+                let same = if opts.substitutes {
+                    by_kind.get(&key)
+                } else {
+                    None
+                };
+                for p in same.into_iter().flatten() {
                     if p.id != base.id && p.size.unit.is_compatible(base.size.unit) {
                         book.candidates(p, is_organic(p), &mut candidates);
                     }
@@ -449,7 +459,7 @@ impl<'a> Deals<'a> {
             };
             if let (Some(base), true) = (&base, opts.budget_cents.is_some()) {
                 let mut wide = line.clone();
-                if line.constraints.brand.is_none() {
+                if line.constraints.brand.is_none() && opts.substitutes {
                     let mut others: Vec<(Ratio, &Product)> = kinds
                         .get(base.kind.as_str())
                         .into_iter()
@@ -1088,6 +1098,17 @@ mod tests {
         let b = over.budget.unwrap();
         assert!(!b.fits && b.widened);
         assert_eq!((over.total_cents, b.over_cents), (1_900, 900));
+        // No substitutes: the list's own products, whatever the budget.
+        let own_only = deals
+            .optimize(&super::OptimizeOptions {
+                substitutes: false,
+                ..plan(Some(2_000))
+            })
+            .await
+            .unwrap();
+        assert_eq!(own_only.total_cents, 3 * 600 + 700);
+        assert!(own_only.lines.iter().all(|l| !l.substituted));
+        assert!(own_only.budget.is_some_and(|b| !b.fits));
         // A line that names its brand keeps it.
         lists
             .update_item(

@@ -86,6 +86,7 @@ class Grocery:
         max_stores: int = 2,
         trip_cost_cents: int = 0,
         budget_cents: Optional[int] = None,
+        substitutes: bool = True,
     ) -> _Json: ...
     def optimize_async(
         self,
@@ -94,6 +95,7 @@ class Grocery:
         max_stores: int = 2,
         trip_cost_cents: int = 0,
         budget_cents: Optional[int] = None,
+        substitutes: bool = True,
     ) -> Awaitable[_Json]: ...
     def usuals(self, forgotten: bool = False, list: Optional[str] = None) -> _Rows: ...
     def usuals_async(
