@@ -1,7 +1,8 @@
 //! Operations: health checks, Prometheus metrics, the request middleware
 //! (timing, in-flight count, timeout) and the embedded web page.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -61,14 +62,16 @@ pub fn prometheus() -> &'static PrometheusHandle {
 /// off a request that takes longer than `request_timeout_ms` (live streams
 /// excepted).
 pub(crate) async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = req.method().as_str().to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = method_label(req.method());
     let streaming = route == "/api/v1/ws" || route == "/api/v1/events";
     let started = Instant::now();
-    let in_flight = metrics::gauge!("http_requests_in_flight");
+    static IN_FLIGHT: OnceLock<metrics::Gauge> = OnceLock::new();
+    let in_flight = IN_FLIGHT.get_or_init(|| {
+        let _ = prometheus();
+        metrics::gauge!("http_requests_in_flight")
+    });
     in_flight.increment(1.0);
     let timeout = Duration::from_millis(app.config().request_timeout_ms.max(1));
     let response = if streaming {
@@ -80,15 +83,58 @@ pub(crate) async fn observe(State(app): State<AppState>, req: Request, next: Nex
         }
     };
     in_flight.decrement(1.0);
-    let status = response.status().as_u16().to_string();
-    metrics::histogram!(
+    duration_histogram(method, route, response.status().as_u16())
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A request method as a label: the standard ones by name, others as `OTHER`
+/// (a client cannot make up label values).
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// The duration histogram of (method, route, status), made once and kept:
+/// building a labelled key and looking it up in the registry on every
+/// request cost more than the rest of the bookkeeping. Routes are the
+/// router's own patterns, so the map stays small.
+fn duration_histogram(method: &'static str, route: &str, status: u16) -> metrics::Histogram {
+    type ByRoute = HashMap<String, HashMap<(&'static str, u16), metrics::Histogram>>;
+    static CACHE: OnceLock<RwLock<ByRoute>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        // Handles made before the recorder is installed would record nowhere.
+        let _ = prometheus();
+        RwLock::default()
+    });
+    let found = cache
+        .read()
+        .ok()
+        .and_then(|c| c.get(route)?.get(&(method, status)).cloned());
+    if let Some(h) = found {
+        return h;
+    }
+    let h = metrics::histogram!(
         "http_request_duration_seconds",
         "method" => method,
-        "route" => route,
-        "status" => status,
-    )
-    .record(started.elapsed().as_secs_f64());
-    response
+        "route" => route.to_string(),
+        "status" => status.to_string(),
+    );
+    if let Ok(mut c) = cache.write() {
+        c.entry(route.to_string())
+            .or_default()
+            .insert((method, status), h.clone());
+    }
+    h
 }
 
 /// `GET /health/live`: the process answers.
