@@ -677,8 +677,17 @@ impl KindStats {
 }
 
 /// One user's loop until `deadline`: its own connection, its own counts.
-async fn user_loop(ctx: Arc<Ctx>, user: usize, mix: Mix, deadline: Instant) -> Vec<KindStats> {
+/// The stats by kind, and the user's first request (which opens its
+/// connection) again on its own.
+async fn user_loop(
+    ctx: Arc<Ctx>,
+    user: usize,
+    mix: Mix,
+    deadline: Instant,
+) -> (Vec<KindStats>, KindStats) {
     let mut stats: Vec<KindStats> = Kind::ALL.iter().map(|_| KindStats::new()).collect();
+    let mut first = KindStats::new();
+    let mut is_first = true;
     let mut rng = Rng::new(user as u64 + 1);
     let mut sender = None;
     let u = &ctx.users[user % ctx.users.len()];
@@ -696,17 +705,22 @@ async fn user_loop(ctx: Arc<Ctx>, user: usize, mix: Mix, deadline: Instant) -> V
                 let us = started.elapsed().as_micros().max(1) as u64;
                 let _ = s.hist.record(us.min(100_000_000));
                 *s.status.entry(status.as_u16()).or_default() += 1;
+                if is_first {
+                    let _ = first.hist.record(us.min(100_000_000));
+                    *first.status.entry(status.as_u16()).or_default() += 1;
+                }
             }
             Ok(Err(_)) | Err(_) => {
                 s.transport += 1;
                 sender = None;
             }
         }
+        is_first = false;
         if !ctx.think.is_zero() {
             tokio::time::sleep(ctx.think).await;
         }
     }
-    stats
+    (stats, first)
 }
 
 /// Run `users` users on `mix` for `secs`; the phase's JSON and its stats by kind.
@@ -726,10 +740,13 @@ async fn phase(
         .map(|u| tokio::spawn(user_loop(ctx.clone(), u, mix, deadline)))
         .collect();
     let mut by_kind: Vec<KindStats> = Kind::ALL.iter().map(|_| KindStats::new()).collect();
+    let mut firsts = KindStats::new();
     for t in tasks {
-        for (total, s) in by_kind.iter_mut().zip(t.await?) {
+        let (stats, first) = t.await?;
+        for (total, s) in by_kind.iter_mut().zip(stats) {
             total.add(&s);
         }
+        firsts.add(&first);
     }
     let wall = started.elapsed().as_secs_f64();
     let (server_cpu, client_cpu) = (
@@ -758,6 +775,9 @@ async fn phase(
         "users": users,
         "seconds": round3(wall),
         "all": all.report(wall),
+        // Included in "all": each user's first request, which opens its
+        // connection (its throughput figure means nothing).
+        "first_requests": firsts.report(wall),
         "by_kind": kinds,
         "server_rss_mb": { "peak": rss_peak, "end": rss_end },
         "cpu_busy_fraction": {

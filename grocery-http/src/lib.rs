@@ -159,6 +159,25 @@ pub async fn serve(
     serve_state(AppState::new(grocery), listener, shutdown).await
 }
 
+/// Connections a burst may queue before the server accepts them. The kernel
+/// caps it at `net.core.somaxconn` (4096 on current Linux). A queue too short
+/// (128, what `TcpListener::bind` gave here) drops the SYNs of a burst of new
+/// clients, and each of them waits a whole second to retry.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listening socket on `addr` with [`LISTEN_BACKLOG`], address reuse on (a
+/// restart does not wait out TIME_WAIT).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// [`serve`] with state built by the caller (tests, custom settings).
 ///
 /// # Errors
@@ -245,12 +264,10 @@ pub async fn run(mut config: Config, options: ServeOptions) -> Result<(), ServeE
     }
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let grocery = Grocery::open(config).await?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::Io {
-            context: format!("cannot listen on {addr}"),
-            source,
-        })?;
+    let listener = listen(addr).map_err(|source| ServeError::Io {
+        context: format!("cannot listen on {addr}"),
+        source,
+    })?;
     let bound = listener.local_addr().map_err(|source| ServeError::Io {
         context: "no local address".into(),
         source,
