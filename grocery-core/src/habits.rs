@@ -294,7 +294,35 @@ impl<'a> Habits<'a> {
                 best = Some((score, p.last_at, p.product_id.as_str()));
             }
         }
-        Ok(best.map(|(_, _, id)| id.to_string()))
+        if let Some((_, _, id)) = best {
+            return Ok(Some(id.to_string()));
+        }
+        // No product of theirs fits these words: the one that fits their
+        // taste in this kind, if they have one (their brand, organic or not,
+        // their usual pack size): "2% milk" from the shopper who always takes
+        // Kroger's gallon of whole milk is Kroger's gallon of 2%.
+        let taste = Taste::of(&picks, &index);
+        let Some(prefs) = taste.kind(kind) else {
+            return Ok(None);
+        };
+        let mut found: Option<(u32, u8, &str)> = None;
+        for prod in index.products().filter(|p| p.kind == kind) {
+            let name = format!("{} {} {}", prod.brand, prod.name, prod.kind).to_lowercase();
+            if !words.iter().all(|w| name.contains(w.as_str())) {
+                continue;
+            }
+            let fit = prefs.fit(prod);
+            if fit == 0 {
+                continue;
+            }
+            if found
+                .as_ref()
+                .is_none_or(|(f, pop, _)| (fit, prod.popularity) > (*f, *pop))
+            {
+                found = Some((fit, prod.popularity, prod.id.as_str()));
+            }
+        }
+        Ok(found.map(|(_, _, id)| id.to_string()))
     }
 }
 
@@ -305,6 +333,33 @@ struct Taste {
     product: std::collections::HashMap<String, i64>,
     brand: std::collections::HashMap<String, String>,
     organic: std::collections::HashSet<String>,
+    /// Kind → the pack size with most of their picks there.
+    size: std::collections::HashMap<String, crate::Quantity>,
+}
+
+/// What a user prefers within one kind.
+struct KindTaste<'t> {
+    brand: Option<&'t str>,
+    organic: bool,
+    size: Option<crate::Quantity>,
+}
+
+impl KindTaste<'_> {
+    /// How well `p` fits: the brand counts most, then organic, then the pack
+    /// size; 0 when nothing fits.
+    fn fit(&self, p: &crate::catalog::Product) -> u32 {
+        let mut fit = 0;
+        if self.brand.is_some_and(|b| p.brand.eq_ignore_ascii_case(b)) {
+            fit += 4;
+        }
+        if self.organic && p.has_tag("organic") {
+            fit += 2;
+        }
+        if self.size.is_some_and(|s| s == p.size) {
+            fit += 1;
+        }
+        fit
+    }
 }
 
 impl Taste {
@@ -313,6 +368,7 @@ impl Taste {
         // kind → (brand → score), (organic score, all score)
         let mut brands: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
         let mut organic: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let mut sizes: BTreeMap<String, Vec<(crate::Quantity, i64)>> = BTreeMap::new();
         for p in picks {
             let score = p.added + 2 * p.bought;
             if score < 2 {
@@ -325,6 +381,11 @@ impl Taste {
                     .or_default()
                     .entry(prod.brand.to_lowercase())
                     .or_default() += score;
+                let by_size = sizes.entry(prod.kind.clone()).or_default();
+                match by_size.iter_mut().find(|(q, _)| *q == prod.size) {
+                    Some((_, n)) => *n += score,
+                    None => by_size.push((prod.size, score)),
+                }
                 let o = organic.entry(prod.kind.clone()).or_default();
                 o.1 += score;
                 if prod.has_tag("organic") {
@@ -345,11 +406,30 @@ impl Taste {
             .filter(|(_, (o, all))| o * 2 > *all)
             .map(|(kind, _)| kind)
             .collect();
+        let size = sizes
+            .into_iter()
+            .filter_map(|(kind, by)| {
+                let total: i64 = by.iter().map(|(_, n)| n).sum();
+                let (q, n) = by.into_iter().max_by_key(|(_, n)| *n)?;
+                (n * 2 > total).then_some((kind, q))
+            })
+            .collect();
         Taste {
             product,
             brand,
             organic,
+            size,
         }
+    }
+
+    /// Their taste in `kind`, if they have picked anything of it.
+    fn kind(&self, kind: &str) -> Option<KindTaste<'_>> {
+        let t = KindTaste {
+            brand: self.brand.get(kind).map(String::as_str),
+            organic: self.organic.contains(kind),
+            size: self.size.get(kind).copied(),
+        };
+        (t.brand.is_some() || t.organic || t.size.is_some()).then_some(t)
     }
 
     /// The factor a hit's relevance is multiplied by, 1.0 to 1.9.

@@ -197,7 +197,20 @@ fn log_change(
     Ok(())
 }
 
+/// A list with its items, header and items from one snapshot: a read outside
+/// a transaction gets one of its own, so a write landing between the two
+/// statements cannot pair one version with another's items.
 fn get_list(conn: &Connection, owner: UserId, id: ListId) -> Result<GroceryList> {
+    if conn.is_autocommit() {
+        let tx = conn.unchecked_transaction()?;
+        let list = read_list(&tx, owner, id);
+        tx.commit()?;
+        return list;
+    }
+    read_list(conn, owner, id)
+}
+
+fn read_list(conn: &Connection, owner: UserId, id: ListId) -> Result<GroceryList> {
     let mut list = list_header(conn, owner, id)?;
     let mut stmt =
         conn.prepare_cached(&format!("{SELECT_ITEM} WHERE i.list_id = ?1 ORDER BY i.id"))?;
@@ -752,6 +765,8 @@ impl Store {
     /// Every list `user` may see, with its items, oldest first, in one read.
     pub(crate) async fn lists_full(&self, user: UserId) -> Result<Vec<GroceryList>> {
         self.read(move |c| {
+            // One snapshot for all of them.
+            let c = &c.unchecked_transaction()?;
             let ids: Vec<i64> = c
                 .prepare_cached(
                     "SELECT l.id FROM lists l LEFT JOIN list_shares s ON s.list_id = l.id \
