@@ -528,6 +528,9 @@ mod tests {
     async fn search_ranks_what_this_user_picks_higher() {
         let (g, _d) = crate::grocery::temp_grocery().await;
         let bo = g.users().add("bo").await.unwrap();
+        let ids = |hits: Vec<crate::SearchHit>| -> Vec<String> {
+            hits.into_iter().map(|h| h.product.id).collect()
+        };
         // (query, which default hit becomes the favourite, times added)
         let table = [
             ("milk", 1, 5),
@@ -536,14 +539,7 @@ mod tests {
             ("bread", 4, 10),
         ];
         for (query, nth, added) in table {
-            let plain: Vec<String> = g
-                .catalog()
-                .search(query, 10)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|h| h.product.id)
-                .collect();
+            let plain = ids(g.catalog().search(query, 10).await.unwrap());
             let favourite = plain[nth].clone();
             let fav = favourite.clone();
             g.store()
@@ -558,14 +554,7 @@ mod tests {
                 .await
                 .unwrap();
             g.picks_changed(UserId::LOCAL);
-            let mine: Vec<String> = g
-                .habits()
-                .search(query, 10)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|h| h.product.id)
-                .collect();
+            let mine = ids(g.habits().search(query, 10).await.unwrap());
             let rank = mine.iter().position(|id| *id == favourite).unwrap();
             assert!(
                 rank < nth,
@@ -574,23 +563,9 @@ mod tests {
             if nth == 1 {
                 assert_eq!(rank, 0, "{query}: {mine:?}");
             }
-            let all: Vec<String> = g
-                .catalog()
-                .search(query, 40)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|h| h.product.id)
-                .collect();
+            let all = ids(g.catalog().search(query, 40).await.unwrap());
             assert!(mine.iter().all(|id| all.contains(id)), "{query}: {mine:?}");
-            let theirs: Vec<String> = g
-                .habits_for(bo.id)
-                .search(query, 10)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|h| h.product.id)
-                .collect();
+            let theirs = ids(g.habits_for(bo.id).search(query, 10).await.unwrap());
             assert_eq!(theirs, plain, "{query}");
         }
     }
