@@ -306,7 +306,7 @@ impl<'a> Habits<'a> {
             return Ok(None);
         };
         let mut found: Option<(u32, u8, &str)> = None;
-        for prod in index.products().filter(|p| p.kind == kind) {
+        for prod in index.of_kind(kind) {
             let name = format!("{} {} {}", prod.brand, prod.name, prod.kind).to_lowercase();
             if !words.iter().all(|w| name.contains(w.as_str())) {
                 continue;
@@ -335,6 +335,14 @@ struct Taste {
     organic: std::collections::HashSet<String>,
     /// Kind → the pack size with most of their picks there.
     size: std::collections::HashMap<String, crate::Quantity>,
+}
+
+/// The choice with more than half of the weight, if one has.
+fn majority<T>(weights: impl IntoIterator<Item = (T, i64)>) -> Option<T> {
+    let weights: Vec<(T, i64)> = weights.into_iter().collect();
+    let total: i64 = weights.iter().map(|(_, n)| n).sum();
+    let (top, n) = weights.into_iter().max_by_key(|(_, n)| *n)?;
+    (n * 2 > total).then_some(top)
 }
 
 /// What a user prefers within one kind.
@@ -395,11 +403,7 @@ impl Taste {
         }
         let brand = brands
             .into_iter()
-            .filter_map(|(kind, by)| {
-                let total: i64 = by.values().sum();
-                let (top, n) = by.into_iter().max_by_key(|(_, n)| *n)?;
-                (n * 2 > total).then_some((kind, top))
-            })
+            .filter_map(|(kind, by)| Some((kind, majority(by)?)))
             .collect();
         let organic = organic
             .into_iter()
@@ -408,11 +412,7 @@ impl Taste {
             .collect();
         let size = sizes
             .into_iter()
-            .filter_map(|(kind, by)| {
-                let total: i64 = by.iter().map(|(_, n)| n).sum();
-                let (q, n) = by.into_iter().max_by_key(|(_, n)| *n)?;
-                (n * 2 > total).then_some((kind, q))
-            })
+            .filter_map(|(kind, by)| Some((kind, majority(by)?)))
             .collect();
         Taste {
             product,

@@ -174,24 +174,19 @@ impl DealsArgs {
         let rows: Vec<Vec<String>> = deals
             .iter()
             .map(|d| {
-                let for_ = match d.matched {
-                    Matched::List => d.item.clone().unwrap_or_default(),
-                    Matched::CheaperSize => format!("{} (size)", d.item.as_deref().unwrap_or("")),
-                    Matched::Substitute => format!("{} (instead)", d.item.as_deref().unwrap_or("")),
-                    Matched::Usual => "you buy it often".to_string(),
-                    Matched::Sale => String::new(),
+                let item = d.item.as_deref().unwrap_or("");
+                let for_ = match d.matched.note() {
+                    Some(note) if d.matched == Matched::Usual => note.to_string(),
+                    Some(note) => format!("{item} ({note})"),
+                    None => item.to_string(),
                 };
-                let mut why = d.deal.reason.clone();
-                if let Some(w) = &d.why {
-                    why = format!("{why}; {w}");
-                }
                 vec![
                     for_,
                     d.product_name.clone(),
                     d.store.clone(),
                     money(d.deal.price_cents),
                     d.deal.score.to_string(),
-                    why,
+                    d.explanation(),
                 ]
             })
             .collect();

@@ -1237,17 +1237,12 @@ fn describe_plan(commands: &[ResolvedCommand]) -> String {
 /// One deal in a sentence: "milk: Acme Test Whole Milk, 0.5 gal at walmart,
 /// $2.20 (2 for $3; $3.000/gal against $4.000/gal for ...)".
 fn deal_line(d: &crate::deals::ProductDeal) -> String {
-    let mut why = d.deal.reason.clone();
-    if let Some(w) = &d.why {
-        why.push_str("; ");
-        why.push_str(w);
-    }
-    let whose = match d.matched {
-        crate::deals::Matched::Usual => " (you buy it often)",
-        crate::deals::Matched::Substitute => " (instead)",
-        crate::deals::Matched::CheaperSize => " (another size)",
-        _ => "",
-    };
+    let why = d.explanation();
+    let whose = d
+        .matched
+        .note()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
     let item = d
         .item
         .as_deref()
@@ -1264,11 +1259,7 @@ fn deal_line(d: &crate::deals::ProductDeal) -> String {
 
 /// A deal as a suggestion in the reply.
 fn suggestion_of(d: crate::deals::ProductDeal) -> Suggestion {
-    let mut reason = format!("{} at {}", d.deal.reason, d.store);
-    if let Some(w) = d.why {
-        reason.push_str("; ");
-        reason.push_str(&w);
-    }
+    let reason = format!("at {}: {}", d.store, d.explanation());
     Suggestion {
         item: d.item.unwrap_or_else(|| d.product_name.clone()),
         product_id: d.product_id,

@@ -63,6 +63,8 @@ pub(crate) type ResultCache = moka::sync::Cache<(String, usize), Arc<[super::Sea
 pub(crate) struct CatalogIndex {
     entries: HashMap<i64, Entry>,
     by_id: HashMap<String, i64>,
+    /// Kind -> row keys of its products, ascending.
+    by_kind: HashMap<String, Vec<i64>>,
     pub vocab: Vocabulary,
     /// Stem -> symbol.
     syms: HashMap<String, Sym>,
@@ -116,6 +118,7 @@ impl CatalogIndex {
         let mut len_sum = [0.0f64; 5];
         let mut entries = HashMap::with_capacity(rows.len());
         let mut by_id = HashMap::with_capacity(rows.len());
+        let mut by_kind: HashMap<String, Vec<i64>> = HashMap::new();
         for (pk, p) in rows {
             let n = kind_counts.get(&p.kind).copied().unwrap_or(1);
             let kind_weight = (1.0 + f64::from(n)).ln() / (1.0 + f64::from(max_kind)).ln();
@@ -157,6 +160,7 @@ impl CatalogIndex {
                 *total += f.len() as f64;
             }
             by_id.insert(p.id.clone(), pk);
+            by_kind.entry(p.kind.clone()).or_default().push(pk);
             entries.insert(
                 pk,
                 Entry {
@@ -169,9 +173,13 @@ impl CatalogIndex {
                 },
             );
         }
+        for pks in by_kind.values_mut() {
+            pks.sort_unstable();
+        }
         CatalogIndex {
             entries,
             by_id,
+            by_kind,
             vocab: Vocabulary::new(freqs),
             syms,
             df,
@@ -191,6 +199,16 @@ impl CatalogIndex {
         self.by_id
             .get(id)
             .and_then(|pk| self.entries.get(pk))
+            .map(|e| &e.product)
+    }
+
+    /// The products of one kind (`milk`), in row order.
+    pub(crate) fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Product> + 'a {
+        self.by_kind
+            .get(kind)
+            .into_iter()
+            .flatten()
+            .filter_map(|pk| self.entries.get(pk))
             .map(|e| &e.product)
     }
 

@@ -25,6 +25,17 @@ pub struct Cheaper {
     pub saving_percent: u8,
 }
 
+/// Dietary tags a product keeps through any substitution.
+const KEPT_TAGS: &[&str] = &["organic", "gluten-free", "lactose-free", "vegan"];
+
+/// Whether `instead` may stand in for `base` as far as diet goes: it has every
+/// kept tag `base` has (organic stays organic; the reverse is allowed).
+pub(crate) fn keeps_diet(base: &Product, instead: &Product) -> bool {
+    KEPT_TAGS
+        .iter()
+        .all(|t| !base.has_tag(t) || instead.has_tag(t))
+}
+
 /// Price in cents per base unit of the product's size (gram, milliliter, item).
 fn unit_price(p: &Product) -> Option<crate::quantity::Ratio> {
     let size = p.size.in_base();
@@ -175,7 +186,6 @@ impl<'a> Catalog<'a> {
         let Some(base_unit) = unit_price(base) else {
             return Ok(Vec::new());
         };
-        const KEPT_TAGS: &[&str] = &["organic", "gluten-free", "lactose-free", "vegan"];
         // The same variant first ("whole milk" for whole milk), then the cheapest.
         let words = |name: &str| -> Vec<String> {
             name.split_whitespace().map(str::to_lowercase).collect()
@@ -188,10 +198,10 @@ impl<'a> Catalog<'a> {
                 .count()
         };
         let mut cheaper: Vec<(usize, crate::quantity::Ratio, Cheaper)> = index
-            .products()
-            .filter(|p| p.id != base.id && p.kind == base.kind)
+            .of_kind(&base.kind)
+            .filter(|p| p.id != base.id)
             .filter(|p| p.size.dimension() == base.size.dimension())
-            .filter(|p| KEPT_TAGS.iter().all(|t| !base.has_tag(t) || p.has_tag(t)))
+            .filter(|p| keeps_diet(base, p))
             .filter_map(|p| {
                 let per = unit_price(p)?;
                 (per < base_unit).then(|| {

@@ -21,7 +21,7 @@ use super::basket::{
 };
 use super::detect::{Deal, detect_deal};
 use super::offer::Offer;
-use crate::catalog::Product;
+use crate::catalog::{Product, keeps_diet};
 use crate::error::{Error, Result};
 use crate::grocery::Grocery;
 use crate::lists::{GroceryList, UserId};
@@ -189,6 +189,30 @@ pub struct ProductDeal {
     /// What kind of deal, its score, reason and confidence.
     #[serde(flatten)]
     pub deal: Deal,
+}
+
+impl Matched {
+    /// A short note for people: "another size", "instead", "you buy it
+    /// often"; `None` for the list's own products and plain sales.
+    pub fn note(self) -> Option<&'static str> {
+        match self {
+            Matched::CheaperSize => Some("another size"),
+            Matched::Substitute => Some("instead"),
+            Matched::Usual => Some("you buy it often"),
+            Matched::List | Matched::Sale => None,
+        }
+    }
+}
+
+impl ProductDeal {
+    /// The deal's reason, with the per-unit comparison when there is one:
+    /// "2 for $3 saves $1.40 on two; $3.000/gal against $4.000/gal for ...".
+    pub fn explanation(&self) -> String {
+        match &self.why {
+            Some(why) => format!("{}; {why}", self.deal.reason),
+            None => self.deal.reason.clone(),
+        }
+    }
 }
 
 /// Deals and basket optimisation for one user; from [`Grocery::deals`].
@@ -389,25 +413,9 @@ impl<'a> Deals<'a> {
             .await?
             .ok_or_else(|| Error::not_found("list", crate::lists::DEFAULT_LIST))?;
         let index = self.g.index();
-        let mut by_kind: HashMap<(&str, String), Vec<&Product>> = HashMap::new();
-        for p in index.products() {
-            by_kind
-                .entry((p.kind.as_str(), p.name.to_lowercase()))
-                .or_default()
-                .push(p);
-        }
-        for ps in by_kind.values_mut() {
-            ps.sort_by(|a, b| b.popularity.cmp(&a.popularity).then(a.id.cmp(&b.id)));
-        }
         let mut lines = Vec::new();
         // For a budget the list's own variants miss: more of each kind.
         let mut wide_lines = Vec::new();
-        let mut kinds: HashMap<&str, Vec<&Product>> = HashMap::new();
-        if opts.budget_cents.is_some() {
-            for p in index.products() {
-                kinds.entry(p.kind.as_str()).or_default().push(p);
-            }
-        }
         let mut linked: Vec<Option<String>> = Vec::new();
         for item in list.items.iter().filter(|i| !i.checked) {
             let base: Option<Product> = match &item.product_id {
@@ -438,14 +446,16 @@ impl<'a> Deals<'a> {
                 need = need_of(item.quantity, base);
                 // The list's own product first: the naive plan takes it.
                 book.candidates(base, is_organic(base), &mut candidates);
-                let key = (base.kind.as_str(), base.name.to_lowercase());
-                let same = if opts.substitutes {
-                    by_kind.get(&key)
-                } else {
-                    None
-                };
-                for p in same.into_iter().flatten() {
-                    if p.id != base.id && p.size.unit.is_compatible(base.size.unit) {
+                if opts.substitutes {
+                    // The same product of any brand and size, most popular first.
+                    let name = base.name.to_lowercase();
+                    let mut same: Vec<&Product> = index
+                        .of_kind(&base.kind)
+                        .filter(|p| p.id != base.id && p.name.to_lowercase() == name)
+                        .filter(|p| p.size.unit.is_compatible(base.size.unit))
+                        .collect();
+                    same.sort_by(|a, b| b.popularity.cmp(&a.popularity).then(a.id.cmp(&b.id)));
+                    for p in same {
                         book.candidates(p, is_organic(p), &mut candidates);
                     }
                 }
@@ -460,14 +470,16 @@ impl<'a> Deals<'a> {
             if let (Some(base), true) = (&base, opts.budget_cents.is_some()) {
                 let mut wide = line.clone();
                 if line.constraints.brand.is_none() && opts.substitutes {
-                    let mut others: Vec<(Ratio, &Product)> = kinds
-                        .get(base.kind.as_str())
-                        .into_iter()
-                        .flatten()
-                        .filter(|p| p.name.to_lowercase() != base.name.to_lowercase())
+                    let name = base.name.to_lowercase();
+                    let mut others: Vec<(Ratio, &Product)> = index
+                        .of_kind(&base.kind)
+                        .filter(|p| p.name.to_lowercase() != name)
                         .filter(|p| p.size.unit.is_compatible(base.size.unit))
-                        .filter(|p| KEPT_TAGS.iter().all(|t| !base.has_tag(t) || p.has_tag(t)))
-                        .filter_map(|p| Some((per_base(i64_ratio(p.price.cents), &p.size)?, *p)))
+                        .filter(|p| keeps_diet(base, p))
+                        .filter_map(|p| {
+                            let cents = Ratio::from_integer(i128::from(p.price.cents));
+                            Some((per_base(cents, &p.size)?, p))
+                        })
                         .collect();
                     // The cheapest few per unit: enough to fit a budget,
                     // few enough to keep the search exact and quick.
@@ -591,10 +603,6 @@ impl<'a> Deals<'a> {
         };
         let book = self.price_book().await?;
         let index = self.g.index();
-        let mut by_kind: HashMap<&str, Vec<&Product>> = HashMap::new();
-        for p in index.products() {
-            by_kind.entry(p.kind.as_str()).or_default().push(p);
-        }
         let now = Timestamp::now();
         let mut out = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
@@ -616,7 +624,7 @@ impl<'a> Deals<'a> {
                 continue;
             };
             let brand_locked = names_brand(&item.name, p);
-            for q in by_kind.get(p.kind.as_str()).into_iter().flatten() {
+            for q in index.of_kind(&p.kind) {
                 if q.id == p.id || on_list.contains(q.id.as_str()) || seen.contains(&q.id) {
                     continue;
                 }
@@ -823,15 +831,8 @@ fn same_product(p: &Product, q: &Product) -> bool {
         && p.size.dimension() == q.size.dimension()
 }
 
-/// Dietary tags a product keeps through any substitution.
-const KEPT_TAGS: &[&str] = &["organic", "gluten-free", "lactose-free", "vegan"];
-
 /// How many other products of a kind a line may take to fit a budget.
 const WIDE_PER_LINE: usize = 6;
-
-fn i64_ratio(cents: i64) -> Ratio {
-    Ratio::from_integer(i128::from(cents))
-}
 
 /// Whether `q` may stand in for `p`: the same kind and dimension, every word
 /// of `p`'s name in `q`'s (the same variant: whole milk for whole milk, not
@@ -843,7 +844,7 @@ fn substitutes(p: &Product, q: &Product) -> bool {
         && p.name
             .split_whitespace()
             .all(|w| q_words.contains(&w.to_lowercase()))
-        && KEPT_TAGS.iter().all(|t| !p.has_tag(t) || q.has_tag(t))
+        && keeps_diet(p, q)
 }
 
 /// Whether a list line names its product's brand ("kroger whole milk"): the

@@ -562,11 +562,32 @@ fn apply_op(
     })
 }
 
+/// Run `ops` on `list` (the caller has checked the role), then bump the
+/// version and log one change for all of them when any changed something:
+/// what each did, and the new version if it moved.
+fn run_ops(
+    tx: &Transaction<'_>,
+    actor: UserId,
+    list: ListId,
+    ops: &[ListOp],
+    now: i64,
+) -> Result<(Vec<OpDone>, Option<i64>)> {
+    let done = ops
+        .iter()
+        .map(|op| apply_op(tx, actor, list, op, now))
+        .collect::<Result<Vec<_>>>()?;
+    let version = if done.iter().any(|d| !matches!(d, OpDone::Cleared(0))) {
+        Some(touch(tx, list, actor, now)?)
+    } else {
+        None
+    };
+    Ok((done, version))
+}
+
 /// Apply `ops` to `before` (the list as `who` sees it, read in this
 /// transaction) after checking that `who` may edit it: what each op did and
-/// the list afterwards. The version goes up by one, and one change is logged,
-/// for all of them together, when any changed something. The list afterwards is
-/// `before` with the changes applied, not read again.
+/// the list afterwards, which is `before` with the changes applied, not read
+/// again.
 fn apply_ops(
     tx: &Transaction<'_>,
     who: Access,
@@ -579,50 +600,29 @@ fn apply_ops(
     }
     check_writable(before, who, Role::Editor)?;
     let now = now_ms();
-    let mut done = Vec::with_capacity(ops.len());
-    let mut changed = false;
-    for op in ops {
-        let d = apply_op(tx, who.user, before.id, op, now)?;
-        match &d {
-            OpDone::Item(item) => {
-                changed = true;
-                match after.items.iter_mut().find(|i| i.id == item.id) {
-                    Some(slot) => *slot = item.clone(),
-                    None => after.items.push(item.clone()),
-                }
-            }
-            OpDone::Removed(id) => {
-                changed = true;
-                after.items.retain(|i| i.id != *id);
-            }
-            OpDone::Cleared(n) => {
-                changed |= *n > 0;
-                after.items.clear();
-            }
+    let (done, version) = run_ops(tx, who.user, before.id, ops, now)?;
+    for d in &done {
+        match d {
+            OpDone::Item(item) => match after.items.iter_mut().find(|i| i.id == item.id) {
+                Some(slot) => *slot = item.clone(),
+                None => after.items.push(item.clone()),
+            },
+            OpDone::Removed(id) => after.items.retain(|i| i.id != *id),
+            OpDone::Cleared(_) => after.items.clear(),
         }
-        done.push(d);
     }
-    if changed {
-        after.version = touch(tx, before.id, who.user, now)?;
+    if let Some(v) = version {
+        after.version = v;
         after.updated_at = ts(now);
     }
     Ok((done, after))
 }
 
 /// Apply `ops` to a list after checking that `who` may edit it, without
-/// reading its items: what each op did. One version bump and one logged
-/// change for all of them, when any changed something.
+/// reading its items: what each op did.
 fn change(tx: &Transaction<'_>, who: Access, list: ListId, ops: &[ListOp]) -> Result<Vec<OpDone>> {
     writable(tx, who, list, Role::Editor)?;
-    let now = now_ms();
-    let done = ops
-        .iter()
-        .map(|op| apply_op(tx, who.user, list, op, now))
-        .collect::<Result<Vec<_>>>()?;
-    if done.iter().any(|d| !matches!(d, OpDone::Cleared(0))) {
-        touch(tx, list, who.user, now)?;
-    }
-    Ok(done)
+    Ok(run_ops(tx, who.user, list, ops, now_ms())?.0)
 }
 
 impl Store {
