@@ -364,6 +364,19 @@ impl Grocery {
     /// for list changes.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::pricing::Event> {
         let rx = self.inner.events.subscribe();
+        self.watch_changes();
+        rx
+    }
+
+    /// Follow the database's change log from now on, this process's commits
+    /// and other processes' (within a quarter second, or at once through
+    /// Redis): list changes reach subscribers ([`Grocery::subscribe`]), and
+    /// list reads are answered from memory, each list dropped there as soon
+    /// as a newer version of it is logged. A long-running process (a server)
+    /// calls it once at start; [`Grocery::subscribe`] calls it too. Without
+    /// it every list read goes to the database. Needs a tokio runtime;
+    /// calling it again does nothing.
+    pub fn watch_changes(&self) {
         self.inner.tailer.get_or_init(|| {
             self.start_tailer();
             // Hear other instances through Redis too (see [`crate::events`]).
@@ -378,7 +391,6 @@ impl Grocery {
                 });
             }
         });
-        rx
     }
 
     /// The Redis relay, when Redis is configured (made once).
@@ -413,6 +425,9 @@ impl Grocery {
         runtime.spawn(async move {
             let mut last: Option<i64> = None;
             let mut pruned_at = tokio::time::Instant::now();
+            // Whether list reads are answered from memory: from the first
+            // read of the log on, as long as the log can be read.
+            let mut serving = false;
             loop {
                 let notified = notify.notified();
                 tokio::pin!(notified);
@@ -438,6 +453,17 @@ impl Grocery {
                 match read {
                     Ok(changes) => {
                         let more = changes.len() == 1_000;
+                        // Older copies of these lists leave memory before
+                        // anyone hears of the changes.
+                        let logged: Vec<crate::store::Logged> = changes
+                            .iter()
+                            .map(|c| crate::store::Logged::new(c.list_id, c.version, c.kind))
+                            .collect();
+                        store.list_cache().changed(&logged);
+                        if !serving {
+                            store.list_cache().serve();
+                            serving = true;
+                        }
                         for c in changes {
                             last = Some(c.seq);
                             g.publish(crate::pricing::Event::ListChanged(c));
@@ -446,7 +472,15 @@ impl Grocery {
                             continue;
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "could not read the list change log"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read the list change log");
+                        // Other processes' changes cannot be seen: every read
+                        // goes to the database until the log is read again.
+                        if serving {
+                            store.list_cache().stop();
+                            serving = false;
+                        }
+                    }
                 }
                 if pruned_at.elapsed() > LIST_CHANGES_PRUNE_EVERY {
                     pruned_at = tokio::time::Instant::now();

@@ -52,6 +52,9 @@ impl AppState {
         let per_sec =
             NonZeroU32::new(config.rate_per_user_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.rate_burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        // Live events for every client, and list reads from memory kept
+        // current by the change log.
+        grocery.watch_changes();
         AppState {
             inner: Arc::new(Shared {
                 grocery,

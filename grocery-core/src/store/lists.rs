@@ -4,8 +4,11 @@
 //! change bumps the list's version and appends to the change log
 //! (`list_events`) in the same transaction.
 
+use std::sync::Arc;
+
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
+use super::list_cache::{ListCache, Logged};
 use super::{Store, amount_from_sql, amount_to_sql, now_ms, ts, unit_from_sql};
 use crate::error::{Error, Result};
 use crate::lists::{
@@ -151,9 +154,9 @@ fn check_writable(list: &GroceryList, who: Access, need: Role) -> Result<()> {
 }
 
 thread_local! {
-    /// Set when a write on this (the writer) thread appended to the change
-    /// log; the writer reads and clears it after each batch's commit.
-    pub(crate) static LOGGED_CHANGE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The changes the writes on this (the writer) thread appended to the
+    /// change log; the writer takes them after each batch's commit.
+    pub(crate) static LOGGED: std::cell::RefCell<Vec<Logged>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The users who may see list `list` now: its owner and those it is shared with.
@@ -176,6 +179,7 @@ fn log_change(
     users: &[i64],
     now: i64,
 ) -> Result<()> {
+    let logged = Logged::new(list, version, kind);
     let kind = match kind {
         ChangeKind::Changed => "changed",
         ChangeKind::Deleted => "deleted",
@@ -193,7 +197,7 @@ fn log_change(
     for u in users {
         stmt.execute(params![u, seq])?;
     }
-    LOGGED_CHANGE.with(|c| c.set(true));
+    LOGGED.with_borrow_mut(|l| l.push(logged));
     Ok(())
 }
 
@@ -212,15 +216,32 @@ fn get_list(conn: &Connection, owner: UserId, id: ListId) -> Result<GroceryList>
 
 fn read_list(conn: &Connection, owner: UserId, id: ListId) -> Result<GroceryList> {
     let mut list = list_header(conn, owner, id)?;
+    list.items = read_items(conn, id)?;
+    Ok(list)
+}
+
+fn read_items(conn: &Connection, id: ListId) -> Result<Vec<ListItem>> {
     let mut stmt =
         conn.prepare_cached(&format!("{SELECT_ITEM} WHERE i.list_id = ?1 ORDER BY i.id"))?;
     let raws = stmt
         .query_map(params![id.0], raw_item)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    list.items = raws
-        .into_iter()
-        .map(RawItem::into_item)
-        .collect::<Result<_>>()?;
+    raws.into_iter().map(RawItem::into_item).collect()
+}
+
+/// A list with its items inside a write transaction: the header from the
+/// database, the items from memory when the cache holds this very version.
+fn get_list_in(
+    tx: &Transaction<'_>,
+    cache: &ListCache,
+    owner: UserId,
+    id: ListId,
+) -> Result<GroceryList> {
+    let mut list = list_header(tx, owner, id)?;
+    list.items = match cache.items_at(&list) {
+        Some(items) => items,
+        None => read_items(tx, id)?,
+    };
     Ok(list)
 }
 
@@ -634,11 +655,16 @@ impl Store {
         list: ListId,
         ops: Vec<ListOp>,
     ) -> Result<(Vec<OpDone>, GroceryList)> {
-        self.write(move |tx| {
-            let before = get_list(tx, who.user, list)?;
-            apply_ops(tx, who, &before, &ops)
-        })
-        .await
+        let cache = Arc::clone(&self.inner.list_cache);
+        let ticket = cache.ticket();
+        let (done, after) = self
+            .write(move |tx| {
+                let before = get_list_in(tx, &cache, who.user, list)?;
+                apply_ops(tx, who, &before, &ops)
+            })
+            .await?;
+        self.list_cache().offer(ticket, who.user, &after);
+        Ok((done, after))
     }
 
     /// Plan and apply changes to one list in one write transaction: find the list
@@ -656,46 +682,51 @@ impl Store {
         F: FnOnce(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
     {
         let owner = who.user;
-        self.write(move |tx| {
-            let (id, created) = match target {
-                ListRef::Id(id) => (id, false),
-                ListRef::Name(name) => {
-                    let found: Option<i64> = tx
+        let cache = Arc::clone(&self.inner.list_cache);
+        let ticket = cache.ticket();
+        let edit = self
+            .write(move |tx| {
+                let (id, created) = match target {
+                    ListRef::Id(id) => (id, false),
+                    ListRef::Name(name) => {
+                        let found: Option<i64> = tx
                         .prepare_cached(
                             "SELECT id FROM lists WHERE owner_id = ?1 AND name = ?2 COLLATE NOCASE",
                         )?
                         .query_row(params![owner.0, name], |r| r.get(0))
                         .optional()?;
-                    match found {
-                        Some(id) => (ListId(id), false),
-                        None if create => {
-                            let now = now_ms();
-                            tx.prepare_cached(
-                                "INSERT INTO lists (owner_id, name, created_at, updated_at) \
+                        match found {
+                            Some(id) => (ListId(id), false),
+                            None if create => {
+                                let now = now_ms();
+                                tx.prepare_cached(
+                                    "INSERT INTO lists (owner_id, name, created_at, updated_at) \
                                  VALUES (?1, ?2, ?3, ?3)",
-                            )?
-                            .execute(params![owner.0, name, now])
-                            .map_err(|e| conflict_on_unique(e, &name))?;
-                            let id = ListId(tx.last_insert_rowid());
-                            log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
-                            (id, true)
+                                )?
+                                .execute(params![owner.0, name, now])
+                                .map_err(|e| conflict_on_unique(e, &name))?;
+                                let id = ListId(tx.last_insert_rowid());
+                                log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
+                                (id, true)
+                            }
+                            None => return Err(Error::not_found("list", name)),
                         }
-                        None => return Err(Error::not_found("list", name)),
                     }
-                }
-            };
-            let before = get_list(tx, owner, id)?;
-            let (ops, extra) = plan(&before)?;
-            let (done, after) = apply_ops(tx, who, &before, &ops)?;
-            Ok(Edit {
-                before,
-                done,
-                after,
-                extra,
-                created,
+                };
+                let before = get_list_in(tx, &cache, owner, id)?;
+                let (ops, extra) = plan(&before)?;
+                let (done, after) = apply_ops(tx, who, &before, &ops)?;
+                Ok(Edit {
+                    before,
+                    done,
+                    after,
+                    extra,
+                    created,
+                })
             })
-        })
-        .await
+            .await?;
+        self.list_cache().offer(ticket, owner, &edit.after);
+        Ok(edit)
     }
 
     /// A list with its items, by name (case-insensitive), in one read.
@@ -704,24 +735,34 @@ impl Store {
         owner: UserId,
         name: String,
     ) -> Result<Option<GroceryList>> {
-        self.read(move |c| {
-            let id = c
-                .prepare_cached(
-                    "SELECT id FROM lists WHERE owner_id = ?1 AND name = ?2 COLLATE NOCASE",
-                )?
-                .query_row(params![owner.0, name], |r| r.get(0))
-                .optional()?;
-            match id {
-                Some(id) => get_list(c, owner, ListId(id)).map(Some),
-                None => Ok(None),
-            }
-        })
-        .await
+        if let Some(l) = self.list_cache().find(owner, &name) {
+            return Ok(Some(l));
+        }
+        let ticket = self.list_cache().ticket();
+        let found = self
+            .read(move |c| {
+                let id = c
+                    .prepare_cached(
+                        "SELECT id FROM lists WHERE owner_id = ?1 AND name = ?2 COLLATE NOCASE",
+                    )?
+                    .query_row(params![owner.0, name], |r| r.get(0))
+                    .optional()?;
+                match id {
+                    Some(id) => get_list(c, owner, ListId(id)).map(Some),
+                    None => Ok(None),
+                }
+            })
+            .await?;
+        if let Some(l) = &found {
+            self.list_cache().offer(ticket, owner, l);
+        }
+        Ok(found)
     }
 
     /// Create a list; [`Error::Conflict`] if the owner has one of that name.
     pub(crate) async fn create_list(&self, owner: UserId, name: String) -> Result<GroceryList> {
-        self.write(move |tx| {
+        let ticket = self.list_cache().ticket();
+        let list = self.write(move |tx| {
             let now = now_ms();
             tx.prepare_cached(
                 "INSERT INTO lists (owner_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
@@ -732,7 +773,9 @@ impl Store {
             log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
             get_list(tx, owner, id)
         })
-        .await
+        .await?;
+        self.list_cache().offer(ticket, owner, &list);
+        Ok(list)
     }
 
     /// The lists `owner` owns or was shared, oldest first.
@@ -764,27 +807,40 @@ impl Store {
 
     /// Every list `user` may see, with its items, oldest first, in one read.
     pub(crate) async fn lists_full(&self, user: UserId) -> Result<Vec<GroceryList>> {
-        self.read(move |c| {
-            // One snapshot for all of them.
-            let c = &c.unchecked_transaction()?;
-            let ids: Vec<i64> = c
-                .prepare_cached(
-                    "SELECT l.id FROM lists l LEFT JOIN list_shares s ON s.list_id = l.id \
+        if let Some(all) = self.list_cache().all(user) {
+            return Ok(all);
+        }
+        let ticket = self.list_cache().ticket();
+        let all = self
+            .read(move |c| {
+                // One snapshot for all of them.
+                let c = &c.unchecked_transaction()?;
+                let ids: Vec<i64> = c
+                    .prepare_cached(
+                        "SELECT l.id FROM lists l LEFT JOIN list_shares s ON s.list_id = l.id \
                      AND s.user_id = ?1 WHERE l.owner_id = ?1 OR s.user_id IS NOT NULL \
                      ORDER BY l.created_at, l.id",
-                )?
-                .query_map(params![user.0], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            ids.into_iter()
-                .map(|id| get_list(c, user, ListId(id)))
-                .collect()
-        })
-        .await
+                    )?
+                    .query_map(params![user.0], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                ids.into_iter()
+                    .map(|id| get_list(c, user, ListId(id)))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .await?;
+        self.list_cache().offer_all(ticket, user, &all);
+        Ok(all)
     }
 
     /// A list with its items.
     pub(crate) async fn get_list(&self, owner: UserId, id: ListId) -> Result<GroceryList> {
-        self.read(move |c| get_list(c, owner, id)).await
+        if let Some(l) = self.list_cache().get(owner, id) {
+            return Ok(l);
+        }
+        let ticket = self.list_cache().ticket();
+        let list = self.read(move |c| get_list(c, owner, id)).await?;
+        self.list_cache().offer(ticket, owner, &list);
+        Ok(list)
     }
 
     /// Rename a list.
@@ -1059,15 +1115,17 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<ListChange>> {
         self.read(move |c| {
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            // No `LIMIT ?`: a bound LIMIT makes SQLite prepare the statement
+            // again at every run. Rows come in `seq` order; taking `limit` of
+            // them stops the scan there.
             let mut stmt = c.prepare_cached(
                 "SELECT e.seq, e.list_id, e.version, e.kind, e.actor_id, e.at, \
                  (SELECT group_concat(a.user_id) FROM list_event_audience a WHERE a.seq = e.seq) \
                  FROM list_events e WHERE e.seq > ?1 AND (?2 IS NULL OR EXISTS \
                  (SELECT 1 FROM list_event_audience a WHERE a.seq = e.seq AND a.user_id = ?2)) \
-                 ORDER BY e.seq LIMIT ?3",
+                 ORDER BY e.seq",
             )?;
-            let rows = stmt.query_map(params![after, user.map(|u| u.0), limit], |r| {
+            let rows = stmt.query_map(params![after, user.map(|u| u.0)], |r| {
                 let kind = match r.get::<_, String>(3)?.as_str() {
                     "deleted" => ChangeKind::Deleted,
                     "shared" => ChangeKind::Shared,
@@ -1089,7 +1147,7 @@ impl Store {
                         .collect(),
                 })
             })?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            Ok(rows.take(limit).collect::<rusqlite::Result<_>>()?)
         })
         .await
     }

@@ -21,6 +21,7 @@ mod backup;
 mod cache;
 mod catalog;
 mod current;
+mod list_cache;
 mod lists;
 mod prices;
 mod sessions;
@@ -30,6 +31,7 @@ mod users;
 pub(crate) use backup::restore_blocking;
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
 pub(crate) use catalog::{ProductRow, StoredPrice, fts_matches};
+pub(crate) use list_cache::Logged;
 pub(crate) use lists::{Access, Edit, ListRef, Pick};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -94,6 +96,8 @@ struct Inner {
     writer_threads: Vec<JoinHandle<()>>,
     /// Woken after a commit that appended to the list change log.
     change_logged: Arc<tokio::sync::Notify>,
+    /// Lists in memory, kept current by every commit's logged changes.
+    list_cache: Arc<list_cache::ListCache>,
 }
 
 impl Drop for Inner {
@@ -201,11 +205,18 @@ const MAX_BATCH: usize = 128;
 /// a commit; a separate connection copies the WAL back beside the writer).
 const CHECKPOINT_EVERY: u32 = 64;
 
+/// What the writer tells after each commit: the subscribers' log tailer, and
+/// the list cache.
+struct Committed {
+    change_logged: Arc<tokio::sync::Notify>,
+    list_cache: Arc<list_cache::ListCache>,
+}
+
 fn writer_loop(
     mut conn: Connection,
     jobs: channel::Receiver<Box<dyn WriteJob>>,
     checkpoint: channel::Sender<()>,
-    change_logged: Arc<tokio::sync::Notify>,
+    committed: Committed,
 ) {
     let mut commits = 0_u32;
     while let Ok(first) = jobs.recv() {
@@ -217,7 +228,7 @@ fn writer_loop(
             }
         }
         while !batch.is_empty() {
-            batch = run_batch(&mut conn, batch, &change_logged);
+            batch = run_batch(&mut conn, batch, &committed);
             commits += 1;
             if commits >= CHECKPOINT_EVERY {
                 commits = 0;
@@ -237,9 +248,9 @@ fn writer_loop(
 fn run_batch(
     conn: &mut Connection,
     batch: Vec<Box<dyn WriteJob>>,
-    change_logged: &tokio::sync::Notify,
+    committed: &Committed,
 ) -> Vec<Box<dyn WriteJob>> {
-    lists::LOGGED_CHANGE.with(|c| c.set(false));
+    lists::LOGGED.with_borrow_mut(Vec::clear);
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
@@ -253,10 +264,11 @@ fn run_batch(
     let mut jobs = batch.into_iter();
     let mut aborted = false;
     for job in jobs.by_ref() {
-        if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+        if let Err(e) = savepoint(&tx, "SAVEPOINT job") {
             job.fail(e.into());
             continue;
         }
+        let logged_before = lists::LOGGED.with_borrow(Vec::len);
         // A panicking closure drops its answer channel: its caller hears of
         // an internal error, and the writer goes on.
         let finish = catch_unwind(AssertUnwindSafe(|| job.run(&tx))).ok();
@@ -275,9 +287,11 @@ fn run_batch(
         }
         let kept = finish.as_ref().is_some_and(|f| f.ok);
         let end = if kept {
-            tx.execute_batch("RELEASE job")
+            savepoint(&tx, "RELEASE job")
         } else {
-            tx.execute_batch("ROLLBACK TO job; RELEASE job")
+            // Its logged changes are undone with it.
+            lists::LOGGED.with_borrow_mut(|l| l.truncate(logged_before));
+            savepoint(&tx, "ROLLBACK TO job").and_then(|()| savepoint(&tx, "RELEASE job"))
         };
         match (finish, end) {
             (Some(f), Ok(())) => done.push(f),
@@ -298,15 +312,27 @@ fn run_batch(
         drop(tx);
         return rest;
     }
-    let committed = tx.commit();
-    let error = committed.as_ref().err();
+    let result = tx.commit();
+    let error = result.as_ref().err();
+    let logged = lists::LOGGED.with_borrow_mut(std::mem::take);
+    // Older copies of the changed lists go before any caller hears of the
+    // commit, so none can read them afterwards.
+    if error.is_none() {
+        committed.list_cache.changed(&logged);
+    }
     for f in done {
         (f.tell)(error);
     }
-    if error.is_none() && lists::LOGGED_CHANGE.with(|c| c.replace(false)) {
-        change_logged.notify_waiters();
+    if error.is_none() && !logged.is_empty() {
+        committed.change_logged.notify_waiters();
     }
     rest
+}
+
+/// Run a savepoint statement, prepared once per connection.
+fn savepoint(tx: &Transaction<'_>, sql: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 fn reader_loop(conn: Connection, jobs: channel::Receiver<ReadJob>) {
@@ -392,10 +418,14 @@ impl Store {
         let (writes, write_jobs) = channel::unbounded::<Box<dyn WriteJob>>();
         let (reads, read_jobs) = channel::unbounded::<ReadJob>();
         let (ask_checkpoint, checkpoint_asks) = channel::bounded::<()>(1);
-        let logged = Arc::clone(&change_logged);
+        let list_cache: Arc<list_cache::ListCache> = Arc::default();
+        let committed = Committed {
+            change_logged: Arc::clone(&change_logged),
+            list_cache: Arc::clone(&list_cache),
+        };
         let writer_threads = vec![
             spawn("grocery-writer".into(), move || {
-                writer_loop(writer, write_jobs, ask_checkpoint, logged)
+                writer_loop(writer, write_jobs, ask_checkpoint, committed)
             })?,
             spawn("grocery-checkpoint".into(), move || {
                 checkpoint_loop(checkpointer, checkpoint_asks)
@@ -417,6 +447,7 @@ impl Store {
                 reader_threads,
                 writer_threads,
                 change_logged,
+                list_cache,
             }),
         })
     }
@@ -480,6 +511,11 @@ impl Store {
     /// Woken (`notify_waiters`) after each commit that logged a list change.
     pub(crate) fn change_logged(&self) -> Arc<tokio::sync::Notify> {
         Arc::clone(&self.inner.change_logged)
+    }
+
+    /// The lists kept in memory.
+    pub(crate) fn list_cache(&self) -> &list_cache::ListCache {
+        &self.inner.list_cache
     }
 
     /// The database file.
