@@ -253,11 +253,29 @@ impl Grocery {
                 .unwrap_or_else(|e| e.into_inner()),
         );
         let mut batch = Vec::with_capacity(taken.len());
+        // The sessions whose saves are in `batch`, in the same order.
+        let mut carried = Vec::with_capacity(taken.len());
+        let mut failed = None;
         for ((user, name), session) in &taken {
-            batch.push((*user, name.clone(), crate::agent::session_json(session)?));
+            match crate::agent::session_save(session) {
+                Ok(save) => {
+                    carried.push((session, save.unsaved_from()));
+                    batch.push((*user, name.clone(), save));
+                }
+                Err(e) => failed = Some(e),
+            }
         }
         let n = batch.len();
-        if let Err(e) = self.inner.store.save_sessions(batch).await {
+        let written = match failed {
+            None => self.inner.store.save_sessions(batch).await,
+            Some(e) => Err(e),
+        };
+        if let Err(e) = written {
+            // Nothing was written: every session is saved again next time,
+            // with what this save carried.
+            for (session, from) in carried {
+                crate::agent::session_unsaved(session, from);
+            }
             let mut dirty = self
                 .inner
                 .dirty_sessions

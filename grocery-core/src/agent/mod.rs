@@ -28,12 +28,97 @@ use crate::store::ListRef;
 ///
 /// Sessions are kept in memory and saved to the store after each request that
 /// changes them, so a conversation continues across processes (one-shot CLI
-/// runs with `--session`, server restarts).
+/// runs with `--session`, server restarts). The saved state is small; each
+/// undoable request is saved once, on its own ([`SessionSave`]), not the whole
+/// history again with every request.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Session {
     last_list: Option<ListId>,
     last_items: Vec<ItemId>,
+    /// How to undo recent requests, oldest first. Saved apart, one row per
+    /// request; read here only from sessions saved before that.
+    #[serde(default, skip_serializing)]
     undo: Vec<Vec<UndoStep>>,
+    /// The number of `undo[0]`: the entries are numbered on from it, one up
+    /// per entry, so each keeps its number while older ones are dropped.
+    #[serde(default)]
+    undo_base: i64,
+    /// The lowest entry number changed since the last save.
+    #[serde(skip)]
+    unsaved_from: Option<i64>,
+}
+
+impl Session {
+    /// Remember how to undo a request (the oldest goes past [`UNDO_DEPTH`]).
+    fn push_undo(&mut self, steps: Vec<UndoStep>) {
+        self.undo.push(steps);
+        if self.undo.len() > UNDO_DEPTH {
+            self.undo.remove(0);
+            self.undo_base += 1;
+        }
+        let newest = self.undo_base + self.undo.len() as i64 - 1;
+        self.unsaved_from = Some(self.unsaved_from.map_or(newest, |n| n.min(newest)));
+    }
+
+    /// What to write for this session now. Marks everything saved:
+    /// [`Session::unsaved`] undoes that when the write fails.
+    fn take_save(&mut self) -> Result<SessionSave> {
+        let from = self.unsaved_from;
+        let state = to_json(&*self)?;
+        let mut undo = Vec::new();
+        if let Some(from) = from {
+            for (i, steps) in self.undo.iter().enumerate() {
+                let seq = self.undo_base + i as i64;
+                if seq >= from {
+                    undo.push((seq, to_json(steps)?));
+                }
+            }
+        }
+        self.unsaved_from = None;
+        Ok(SessionSave {
+            state,
+            undo_from: self.undo_base,
+            undo_to: self.undo_base + self.undo.len() as i64,
+            undo,
+            unsaved_from: from,
+        })
+    }
+
+    /// A save of this session failed: what it carried is unsaved again.
+    fn unsaved(&mut self, from: Option<i64>) {
+        if let Some(from) = from {
+            self.unsaved_from = Some(self.unsaved_from.map_or(from, |n| n.min(from)));
+        }
+    }
+}
+
+/// JSON of a session or an undo entry.
+fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Internal(format!("session state: {e}")))
+}
+
+/// One session's write: its small state, and its undo entries numbered
+/// `undo_from..undo_to` of which `undo` carries those changed since the last
+/// save (the others are already stored; stored ones outside the range go).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SessionSave {
+    /// The session without its undo entries, as JSON.
+    pub state: String,
+    /// The first entry kept.
+    pub undo_from: i64,
+    /// One past the last entry kept.
+    pub undo_to: i64,
+    /// Changed entries: number and JSON.
+    pub undo: Vec<(i64, String)>,
+    /// What was unsaved before this save (restored if it fails).
+    unsaved_from: Option<i64>,
+}
+
+impl SessionSave {
+    /// The lowest undo entry number this save carries, if any.
+    pub(crate) fn unsaved_from(&self) -> Option<i64> {
+        self.unsaved_from
+    }
 }
 
 /// How to revert one change.
@@ -60,10 +145,51 @@ pub(crate) type SharedSession = Arc<Mutex<Session>>;
 /// Shared session store: bounded, idle sessions expire.
 pub(crate) type Sessions = moka::sync::Cache<(UserId, String), SharedSession>;
 
-/// A session's state as saved.
-pub(crate) fn session_json(session: &SharedSession) -> Result<String> {
-    let s = session.lock().unwrap_or_else(|e| e.into_inner());
-    serde_json::to_string(&*s).map_err(|e| Error::Internal(format!("session state: {e}")))
+/// What to write for a changed session (see [`SessionSave`]).
+pub(crate) fn session_save(session: &SharedSession) -> Result<SessionSave> {
+    session.lock().unwrap_or_else(|e| e.into_inner()).take_save()
+}
+
+/// A session's save failed: what it carried (`from`, see
+/// [`SessionSave::unsaved_from`]) is to be written again.
+pub(crate) fn session_unsaved(session: &SharedSession, from: Option<i64>) {
+    session
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unsaved(from);
+}
+
+/// A session as stored: its state and its undo entries by number (`None`
+/// when the stored state cannot be read).
+fn session_from_store(state: &str, undo: Vec<(i64, String)>) -> Option<Session> {
+    let mut s: Session = match serde_json::from_str(state) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable saved session; starting afresh");
+            return None;
+        }
+    };
+    if !s.undo.is_empty() {
+        // Saved whole, before undo entries were saved apart: save them apart.
+        s.unsaved_from = Some(s.undo_base);
+        return Some(s);
+    }
+    let mut expected = s.undo_base;
+    for (seq, json) in undo {
+        let steps = (seq == expected)
+            .then(|| serde_json::from_str::<Vec<UndoStep>>(&json).ok())
+            .flatten();
+        let Some(steps) = steps else {
+            tracing::warn!(seq, "unreadable saved undo entry; undo starts after it");
+            s.undo.clear();
+            s.undo_base = seq + 1;
+            expected = seq + 1;
+            continue;
+        };
+        s.undo.push(steps);
+        expected += 1;
+    }
+    Some(s)
 }
 
 /// A new session store.
@@ -748,10 +874,7 @@ impl<'a> Agent<'a> {
                 .any(|a| !matches!(a, Action::NotOnList { .. } | Action::Undone));
             let pushed = changed && !undo.is_empty();
             if pushed {
-                s.undo.push(undo);
-                if s.undo.len() > UNDO_DEPTH {
-                    s.undo.remove(0);
-                }
+                s.push_undo(undo);
             }
             pushed || undone || changes_kept || undo_len != s.undo.len()
         };
@@ -881,18 +1004,18 @@ impl<'a> Agent<'a> {
             .store()
             .load_session(self.user, name.to_string())
             .await?
-            .and_then(|json| match serde_json::from_str::<Session>(&json) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    tracing::warn!(error = %e, "unreadable saved session; starting afresh");
-                    None
-                }
-            })
-            .unwrap_or_default();
-        Ok(self
+            .and_then(|(state, undo)| session_from_store(&state, undo));
+        // Saved whole by an older version: written again, its undo apart.
+        let rewrite = saved.as_ref().is_some_and(|s| s.unsaved_from.is_some());
+        let session = self
             .g
             .sessions()
-            .get_with(key, || Arc::new(Mutex::new(saved))))
+            .get_with(key, || Arc::new(Mutex::new(saved.unwrap_or_default())));
+        if rewrite {
+            self.g
+                .session_changed(self.user, name.to_string(), Arc::clone(&session));
+        }
+        Ok(session)
     }
 
     /// Answer "what am I forgetting?" with what this user usually buys, is due
@@ -1674,6 +1797,127 @@ mod tests {
         // Another session name starts empty.
         let r = g.agent().handle_in("garage", "undo", None).await.unwrap();
         assert!(r.actions.is_empty());
+    }
+
+    /// The items of `list` in `g`'s default list, by name.
+    async fn default_list(g: &Grocery) -> Vec<String> {
+        match g.lists().find("Shopping").await {
+            Ok(l) => l.items.into_iter().map(|i| i.name).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// (state length, undo rows) of a saved session.
+    fn saved(path: &std::path::Path, name: &str) -> (usize, Vec<i64>) {
+        let c = rusqlite::Connection::open(path).unwrap();
+        let state: String = c
+            .query_row(
+                "SELECT state FROM agent_sessions WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let mut st = c
+            .prepare("SELECT seq FROM agent_undo WHERE name = ?1 ORDER BY seq")
+            .unwrap();
+        let seqs = st
+            .query_map([name], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .unwrap();
+        (state.len(), seqs)
+    }
+
+    #[tokio::test]
+    async fn a_session_saves_each_request_once_and_undoes_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let mut config = crate::Config::default();
+        config.store.path = Some(path.clone());
+        let words: Vec<String> = (0..25).map(|i| format!("item{i}")).collect();
+        {
+            let g = Grocery::open(config.clone()).await.unwrap();
+            for w in &words {
+                g.agent()
+                    .handle_in("k", &format!("add {w}"), None)
+                    .await
+                    .unwrap();
+                g.flush_sessions().await.unwrap();
+            }
+            // The state row stays small however long the history; the last
+            // UNDO_DEPTH requests are rows of their own.
+            let (state_len, seqs) = saved(&path, "k");
+            assert!(state_len < 200, "state is {state_len} bytes");
+            assert_eq!(seqs, (5..25).collect::<Vec<i64>>());
+            // Two undos, saved: the entries undone go.
+            g.agent().handle_in("k", "undo", None).await.unwrap();
+            g.agent().handle_in("k", "undo", None).await.unwrap();
+            g.flush_sessions().await.unwrap();
+            assert_eq!(saved(&path, "k").1, (5..23).collect::<Vec<i64>>());
+            // A new request takes the number of the last undone.
+            g.agent().handle_in("k", "add tea", None).await.unwrap();
+            g.flush_sessions().await.unwrap();
+            assert_eq!(saved(&path, "k").1, (5..24).collect::<Vec<i64>>());
+        }
+        // Another process goes on: undo tea, then item22 (item24 and item23
+        // were undone already).
+        let g = Grocery::open(config.clone()).await.unwrap();
+        let before = default_list(&g).await;
+        assert_eq!(before.last().map(String::as_str), Some("tea"));
+        g.agent().handle_in("k", "undo", None).await.unwrap();
+        g.agent().handle_in("k", "undo", None).await.unwrap();
+        assert_eq!(default_list(&g).await, words[..22].to_vec());
+        // Undo as deep as was kept (the adds of item5 to item21), no deeper.
+        for _ in 0..17 {
+            let r = g.agent().handle_in("k", "undo", None).await.unwrap();
+            assert_eq!(r.actions, [super::Action::Undone]);
+        }
+        let r = g.agent().handle_in("k", "undo", None).await.unwrap();
+        assert!(r.actions.is_empty(), "nothing left to undo: {}", r.message);
+        assert_eq!(default_list(&g).await, words[..5].to_vec());
+    }
+
+    #[tokio::test]
+    async fn a_session_saved_whole_by_an_older_version_is_read_and_saved_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let mut config = crate::Config::default();
+        config.store.path = Some(path.clone());
+        let g = Grocery::open(config.clone()).await.unwrap();
+        g.agent().handle_in("k", "add milk", None).await.unwrap();
+        g.agent().handle_in("k", "add eggs", None).await.unwrap();
+        // What the previous version wrote: the whole session, undo included.
+        let session = g
+            .sessions()
+            .get(&(crate::lists::UserId::LOCAL, "k".to_string()))
+            .unwrap();
+        let legacy = {
+            let s = session.lock().unwrap();
+            let mut v = serde_json::to_value(&*s).unwrap();
+            v["undo"] = serde_json::to_value(&s.undo).unwrap();
+            v.as_object_mut().unwrap().remove("undo_base");
+            v.to_string()
+        };
+        drop(session);
+        g.flush_sessions().await.unwrap();
+        drop(g);
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute("DELETE FROM agent_undo", []).unwrap();
+            c.execute("UPDATE agent_sessions SET state = ?1", [&legacy])
+                .unwrap();
+        }
+        let g = Grocery::open(config.clone()).await.unwrap();
+        let r = g.agent().handle_in("k", "undo", None).await.unwrap();
+        assert_eq!(r.actions, [super::Action::Undone]);
+        assert_eq!(default_list(&g).await, ["milk"]);
+        g.flush_sessions().await.unwrap();
+        let (state_len, seqs) = saved(&path, "k");
+        assert!(
+            state_len < 200,
+            "saved apart now: state is {state_len} bytes"
+        );
+        assert_eq!(seqs, [0]);
     }
 
     #[tokio::test]

@@ -66,6 +66,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../migrations/0009_purchases_and_picks.sql"
         )),
+        M::up(include_str!("../../migrations/0010_agent_undo.sql")),
     ])
 });
 
@@ -707,10 +708,10 @@ mod tests {
                 .await
                 .unwrap()
         }
-        assert_eq!(version(&store).await, 9);
+        assert_eq!(version(&store).await, 10);
         drop(store);
         let store = Store::open(&path, opts()).await.unwrap();
-        assert_eq!(version(&store).await, 9);
+        assert_eq!(version(&store).await, 10);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
             .await
