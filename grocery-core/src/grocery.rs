@@ -76,6 +76,11 @@ const LIST_CHANGES_PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// How often changed agent sessions are written to the store.
 const SESSION_FLUSH: Duration = Duration::from_millis(500);
 
+/// Sessions saved per write transaction by a flush: a hundred busy sessions
+/// (each up to twenty new undo entries) would otherwise hold the writer, and
+/// every list write behind it, for tens of milliseconds.
+const SESSIONS_PER_WRITE: usize = 8;
+
 impl std::fmt::Debug for Grocery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Grocery")
@@ -237,26 +242,56 @@ impl Grocery {
         Agent::new(self, user)
     }
 
-    /// Write agent sessions changed since the last flush to the store, in one
-    /// transaction. A background task does this every half second; call it
-    /// before a process exits so the next run continues the conversation (the
-    /// CLI and the server do). Returns how many sessions were written.
+    /// Write agent sessions changed since the last flush to the store, a few
+    /// sessions per transaction (each session's save is whole), so that a big
+    /// flush never holds other writes up for long. A background task does this
+    /// every half second; call it before a process exits so the next run
+    /// continues the conversation (the CLI and the server do). Returns how many
+    /// sessions were written.
     ///
     /// # Errors
-    /// Storage errors; the sessions stay queued for the next flush.
+    /// Storage errors; the sessions not written stay queued for the next flush.
     pub async fn flush_sessions(&self) -> Result<usize> {
-        let taken = std::mem::take(
+        let taken: Vec<_> = std::mem::take(
             &mut *self
                 .inner
                 .dirty_sessions
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
-        );
-        let mut batch = Vec::with_capacity(taken.len());
+        )
+        .into_iter()
+        .collect();
+        let mut written = 0;
+        let mut rest = taken.into_iter().peekable();
+        while rest.peek().is_some() {
+            let chunk: Vec<_> = rest.by_ref().take(SESSIONS_PER_WRITE).collect();
+            if let Err(e) = self.save_sessions(&chunk).await {
+                let mut dirty = self
+                    .inner
+                    .dirty_sessions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                for (key, session) in chunk.into_iter().chain(rest) {
+                    dirty.entry(key).or_insert(session);
+                }
+                return Err(e);
+            }
+            written += chunk.len();
+        }
+        Ok(written)
+    }
+
+    /// Save `sessions` in one transaction; on failure each is marked unsaved
+    /// again, with what the save carried.
+    async fn save_sessions(
+        &self,
+        sessions: &[((UserId, String), crate::agent::SharedSession)],
+    ) -> Result<()> {
+        let mut batch = Vec::with_capacity(sessions.len());
         // The sessions whose saves are in `batch`, in the same order.
-        let mut carried = Vec::with_capacity(taken.len());
+        let mut carried = Vec::with_capacity(sessions.len());
         let mut failed = None;
-        for ((user, name), session) in &taken {
+        for ((user, name), session) in sessions {
             match crate::agent::session_save(session) {
                 Ok(save) => {
                     carried.push((session, save.unsaved_from()));
@@ -265,28 +300,16 @@ impl Grocery {
                 Err(e) => failed = Some(e),
             }
         }
-        let n = batch.len();
         let written = match failed {
             None => self.inner.store.save_sessions(batch).await,
             Some(e) => Err(e),
         };
-        if let Err(e) = written {
-            // Nothing was written: every session is saved again next time,
-            // with what this save carried.
+        if written.is_err() {
             for (session, from) in carried {
                 crate::agent::session_unsaved(session, from);
             }
-            let mut dirty = self
-                .inner
-                .dirty_sessions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            for (key, session) in taken {
-                dirty.entry(key).or_insert(session);
-            }
-            return Err(e);
         }
-        Ok(n)
+        written
     }
 
     /// Write what is kept in memory between flushes to the store: changed agent

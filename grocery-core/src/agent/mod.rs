@@ -147,7 +147,10 @@ pub(crate) type Sessions = moka::sync::Cache<(UserId, String), SharedSession>;
 
 /// What to write for a changed session (see [`SessionSave`]).
 pub(crate) fn session_save(session: &SharedSession) -> Result<SessionSave> {
-    session.lock().unwrap_or_else(|e| e.into_inner()).take_save()
+    session
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take_save()
 }
 
 /// A session's save failed: what it carried (`from`, see
