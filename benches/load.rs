@@ -368,7 +368,7 @@ fn start_server(
         for line in std::io::BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             if let Some(rest) = line.split("listening on http://").nth(1)
-                && let Ok(a) = rest.trim().parse()
+                && let Some(Ok(a)) = rest.split_whitespace().next().map(str::parse)
             {
                 let _ = tx.send(a);
             }

@@ -122,6 +122,14 @@ impl Cli {
             Command::Completions(args) => return args.run(),
             Command::Restore(args) => return args.run(&config.database_path()?, &mut out).await,
             Command::Serve(args) => {
+                // -q and -v win over `[server] log_level` (RUST_LOG over both).
+                match (self.quiet, self.verbose) {
+                    (true, _) => config.server.log_level = "error".into(),
+                    (false, 0) => {}
+                    (false, 1) => config.server.log_level = "info".into(),
+                    _ => config.server.log_level = "debug".into(),
+                }
+                grocery_http::init_tracing(&config.server);
                 let options = grocery_http::ServeOptions {
                     bind: args.bind,
                     no_auth: args.no_auth,

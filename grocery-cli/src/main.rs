@@ -15,22 +15,20 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    // A server logs by default; other commands print their own lines.
+    // A server logs as its configuration says (set up once that is read);
+    // other commands print their own lines and log only with -v.
     let serves = cli.serves();
-    cli::init_tracing(
-        if serves {
-            cli.verbose.max(1)
-        } else {
-            cli.verbose
-        },
-        cli.quiet,
-    );
-    let mut builder = if serves {
-        tokio::runtime::Builder::new_multi_thread()
+    if !serves {
+        cli::init_tracing(cli.verbose, cli.quiet);
+    }
+    let runtime = if serves {
+        grocery_http::runtime()
     } else {
         tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     };
-    let runtime = match builder.enable_all().build() {
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => return error::report(&error::CliError::Io(e)),
     };

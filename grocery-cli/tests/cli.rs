@@ -874,7 +874,6 @@ fn http(addr: &str, request: &str) -> (u16, String) {
 
 #[test]
 fn serve_answers_with_a_token_from_user_add_and_stops_on_sigterm() {
-    use std::io::BufRead;
     let dir = TempDir::new().unwrap();
     let token = grocery(&dir)
         .args(["-q", "user", "add", "ana"])
@@ -890,25 +889,15 @@ fn serve_answers_with_a_token_from_user_add_and_stops_on_sigterm() {
         .assert()
         .code(64);
 
-    let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("grocery"))
-        .arg("--db")
-        .arg(dir.path().join("g.db"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env_remove("GROCERY_CONFIG")
-        .env("XDG_CONFIG_HOME", dir.path().join("config"))
-        .env("NO_COLOR", "1")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(server.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("the server exited").unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep reading the logs so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let (server, line) = serve(&dir, &[]);
+    // A pipe is not a terminal: no colour codes in the log.
+    assert!(!line.contains('\x1b'), "{line:?}");
+    let addr = line
+        .split("listening on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
     let (status, _) = http(
         &addr,
         "GET /api/v1/lists HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -922,23 +911,73 @@ fn serve_answers_with_a_token_from_user_add_and_stops_on_sigterm() {
     );
     assert_eq!((status, body.trim()), (200, "[]"));
 
+    assert!(stop(server).success());
+}
+
+/// Start `grocery serve` on a free loopback port with `args` before `serve`;
+/// the server and its first log line naming the bound address. The rest of
+/// its log is read (and dropped) so it never blocks on a full pipe.
+fn serve(dir: &TempDir, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("grocery"))
+        .arg("--db")
+        .arg(dir.path().join("g.db"))
+        .args(args)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_remove("GROCERY_CONFIG")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(server.stderr.take().unwrap()).lines();
+    let line = loop {
+        let line = lines.next().expect("the server exited").unwrap();
+        if line.contains("listening on http://") {
+            break line;
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (server, line)
+}
+
+/// SIGTERM `server` and wait for it (20 s at most).
+fn stop(mut server: std::process::Child) -> std::process::ExitStatus {
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let status = loop {
+    loop {
         if let Some(s) = server.try_wait().unwrap() {
-            break s;
+            return s;
         }
         assert!(
             std::time::Instant::now() < deadline,
             "still running after SIGTERM"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status:?}");
+    }
+}
+
+#[test]
+fn serve_logs_as_its_configuration_says() {
+    let dir = TempDir::new().unwrap();
+    let config = dir.path().join("grocery.toml");
+    std::fs::write(&config, "[server]\nlog_format = \"json\"\n").unwrap();
+    let (server, line) = serve(&dir, &["--config", config.to_str().unwrap()]);
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v["level"], "INFO", "{line}");
+    assert!(
+        v["fields"]["addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"),
+        "{line}"
+    );
+    assert!(stop(server).success());
 }
 
 /// Two stores with known prices and offers: walmart sells milk "2 for $6"

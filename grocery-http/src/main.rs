@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         config.store.path = Some(db.into());
     }
     grocery_http::init_tracing(&config.server);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match grocery_http::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("grocery-server: {e}");
