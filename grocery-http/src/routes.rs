@@ -170,7 +170,7 @@ fn view(lists: &Lists<'_>, list: GroceryList) -> ApiResult<ListView> {
             .lines
             .into_iter()
             .map(|l| LineView {
-                product_name: l.product.as_ref().map(Product::display_name),
+                product_name: l.product.as_deref().map(Product::display_name),
                 packs: l.packs,
                 line_total_cents: l.line_total.map(|m| m.cents),
                 item: l.item,

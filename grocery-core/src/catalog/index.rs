@@ -18,7 +18,8 @@ pub(crate) const UNKNOWN: Sym = Sym::MAX;
 /// A product with what ranking needs precomputed.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    pub product: Product,
+    /// Shared: a priced list holds its lines' products without copying them.
+    pub product: Arc<Product>,
     /// Stems of the kind's words, stopwords removed ("half-and-half" -> ["half"]).
     pub kind_stems: Vec<Sym>,
     /// How common the kind is in the catalog, 0..=1 (more variants = more everyday).
@@ -164,7 +165,7 @@ impl CatalogIndex {
             entries.insert(
                 pk,
                 Entry {
-                    product: p,
+                    product: Arc::new(p),
                     kind_stems,
                     kind_weight,
                     text_stems,
@@ -199,7 +200,15 @@ impl CatalogIndex {
         self.by_id
             .get(id)
             .and_then(|pk| self.entries.get(pk))
-            .map(|e| &e.product)
+            .map(|e| &*e.product)
+    }
+
+    /// The product with this id, shared with the index (no copy).
+    pub(crate) fn shared(&self, id: &str) -> Option<Arc<Product>> {
+        self.by_id
+            .get(id)
+            .and_then(|pk| self.entries.get(pk))
+            .map(|e| Arc::clone(&e.product))
     }
 
     /// The products of one kind (`milk`), in row order.
@@ -209,12 +218,12 @@ impl CatalogIndex {
             .into_iter()
             .flatten()
             .filter_map(|pk| self.entries.get(pk))
-            .map(|e| &e.product)
+            .map(|e| &*e.product)
     }
 
     /// Every product, in no particular order.
     pub(crate) fn products(&self) -> impl Iterator<Item = &Product> {
-        self.entries.values().map(|e| &e.product)
+        self.entries.values().map(|e| &*e.product)
     }
 
     /// The symbol of a stem, [`UNKNOWN`] if no product has it.

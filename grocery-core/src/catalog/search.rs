@@ -324,7 +324,7 @@ impl QueryPlan {
             .iter()
             .zip(&text)
             .map(|(entry, t)| {
-                let p = &entry.product;
+                let p: &Product = &entry.product;
                 let mut score = (t / best_text).clamp(0.0, 1.0);
                 // Share of the query's clauses found anywhere in the product's text
                 // (all of them unless this is the any-clause fallback).

@@ -405,11 +405,7 @@ impl<'a> Lists<'a> {
         let mut unpriced = 0;
         let mut lines = Vec::with_capacity(list.items.len());
         for item in list.items {
-            let product = item
-                .product_id
-                .as_deref()
-                .and_then(|p| index.by_id(p))
-                .cloned();
+            let product = item.product_id.as_deref().and_then(|p| index.shared(p));
             let (packs, line_total) = match &product {
                 Some(p) => match item.quantity.packs_needed(&p.size) {
                     Ok(n) => (n, Some(p.price.checked_mul(i64::from(n))?)),

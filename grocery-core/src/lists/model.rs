@@ -289,8 +289,8 @@ mod double_option {
 pub struct PricedLine {
     /// The item.
     pub item: ListItem,
-    /// The product it is priced from, if linked.
-    pub product: Option<Product>,
+    /// The product it is priced from, if linked (shared with the catalog).
+    pub product: Option<std::sync::Arc<Product>>,
     /// Packs of the product that cover the wanted quantity.
     pub packs: u32,
     /// Price of the packs; absent when the item has no product or the
