@@ -43,7 +43,10 @@
 //! # The algorithm
 //! 1. **Options.** For each line and store, every minimal cover of at most two
 //!    products is priced (`O(c² · k)` for `c` candidates needing up to `k`
-//!    packs) and only distinct costs are kept, cheapest first. An option
+//!    packs), each product at its exact count and at that count rounded up to
+//!    its cheapest (completing an offer group: cheaper, but the exact count
+//!    can reach a threshold the rounded one misses), and only distinct costs
+//!    are kept, cheapest first. An option
 //!    dearer than the store's cheapest by the store's largest threshold
 //!    discount or more is dropped: switching to the cheapest option saves at
 //!    least what any threshold could give back, so some optimal plan avoids it. A store
@@ -853,15 +856,21 @@ fn options(
     }
     let mut opts: Vec<(i64, u32, Opt)> = Vec::new();
     for (i, a) in sized.iter().enumerate() {
-        let (packs, cost) = a.costs[a.costs.len() - 1];
-        opts.push((
-            cost,
-            packs,
-            Opt {
+        // The packs that cover the need, and that count rounded up to its
+        // cheapest (completing an offer group): the exact count is dearer
+        // but can reach a spend threshold the rounded one misses.
+        let c = &line.candidates[a.ci];
+        let exact = (a.k, cost_of(a.k, c.price_cents, &c.offers)?);
+        for (packs, cost) in [a.costs[a.costs.len() - 1], exact] {
+            opts.push((
                 cost,
-                buys: vec![(a.ci, packs, cost)],
-            },
-        ));
+                packs,
+                Opt {
+                    cost,
+                    buys: vec![(a.ci, packs, cost)],
+                },
+            ));
+        }
         for b in &sized[i + 1..] {
             // Minimal covers using both: fewer than k_a of `a`, then just
             // enough of `b`, and no pack of `a` to spare.
@@ -884,16 +893,36 @@ fn options(
                 else {
                     continue;
                 };
+                let Ok(nb) = u32::try_from(nb) else { continue };
                 let (pa, ca) = a.costs[usize::try_from(na).unwrap_or(0)];
-                let cost = ca.checked_add(cb).ok_or_else(overflow)?;
-                opts.push((
-                    cost,
-                    pa + pb,
-                    Opt {
+                // Each product at its exact count or rounded up to its
+                // cheapest (a dearer count may reach a threshold).
+                let cb_exact = cost_of(
+                    nb,
+                    line.candidates[b.ci].price_cents,
+                    &line.candidates[b.ci].offers,
+                )?;
+                let ca_exact = cost_of(
+                    na,
+                    line.candidates[a.ci].price_cents,
+                    &line.candidates[a.ci].offers,
+                )?;
+                for ((pa, ca), (pb, cb)) in [
+                    ((pa, ca), (pb, cb)),
+                    ((na, ca_exact), (pb, cb)),
+                    ((pa, ca), (nb, cb_exact)),
+                    ((na, ca_exact), (nb, cb_exact)),
+                ] {
+                    let cost = ca.checked_add(cb).ok_or_else(overflow)?;
+                    opts.push((
                         cost,
-                        buys: vec![(a.ci, pa, ca), (b.ci, pb, cb)],
-                    },
-                ));
+                        pa + pb,
+                        Opt {
+                            cost,
+                            buys: vec![(a.ci, pa, ca), (b.ci, pb, cb)],
+                        },
+                    ));
+                }
             }
         }
     }
@@ -1804,6 +1833,44 @@ mod tests {
         assert_eq!(a.line_savings[0].savings_cents, Some(-30));
     }
 
+    /// Found by the oracle property: a store with a threshold, a line no
+    /// store carries and a line whose only product is sold by volume for a
+    /// need counted in items.
+    #[test]
+    fn regression_best_never_worse_than_naive_with_unusable_lines() {
+        let r = req(
+            vec![store("s0", 0, &[(1063, 31)]), store("s1", 0, &[])],
+            vec![
+                line(
+                    "item0",
+                    "1 gal",
+                    vec![cand("s0", "p0-0", "0.5 gal", 415, vec![])],
+                ),
+                line("item1", "1 gal", vec![]),
+                line(
+                    "item2",
+                    "5 ct",
+                    vec![cand(
+                        "s0",
+                        "p2-0",
+                        "1 gal",
+                        66,
+                        vec![Offer::MultiBuy {
+                            qty: 3,
+                            price_cents: 116,
+                        }],
+                    )],
+                ),
+            ],
+            1,
+        );
+        let a = plan_basket(&r).unwrap();
+        // Five packs (one multi-buy group and two singles) cost 248 and
+        // reach the 1063 threshold; six (two groups) cost 232 and miss it.
+        assert_eq!(a.total_cents, 830 + 248 - 31);
+        check_against_oracle(&r).unwrap();
+    }
+
     #[test]
     fn naive_plan_is_first_candidate_at_the_store_carrying_most_lines() {
         let r = req(
@@ -2059,21 +2126,24 @@ mod tests {
                 .zip(&n)
                 .all(|((_, per, _), &k)| k == 0 || covered - *per < need);
             if covered >= need && used <= 2 && minimal {
-                let cost: i64 = usable
-                    .iter()
-                    .zip(&n)
-                    .map(|((c, _, _), &k)| {
-                        if k == 0 {
-                            0
-                        } else {
-                            (k..k + 6)
-                                .map(|m| cost_of(m, c.price_cents, &c.offers).unwrap())
-                                .min()
-                                .unwrap()
-                        }
-                    })
-                    .sum();
-                out.push(cost);
+                // Each product bought at its exact count, or rounded up to
+                // its cheapest count within a few more packs.
+                let mut costs = vec![0i64];
+                for ((c, _, _), &k) in usable.iter().zip(&n) {
+                    if k == 0 {
+                        continue;
+                    }
+                    let exact = cost_of(k, c.price_cents, &c.offers).unwrap();
+                    let rounded = (k..k + 6)
+                        .map(|m| cost_of(m, c.price_cents, &c.offers).unwrap())
+                        .min()
+                        .unwrap();
+                    costs = costs
+                        .iter()
+                        .flat_map(|&sum| [sum + exact, sum + rounded])
+                        .collect();
+                }
+                out.extend(costs);
             }
             // Next vector, odometer-style, each count up to what covers alone.
             let mut i = 0;
