@@ -123,11 +123,8 @@ impl Cli {
             Command::Restore(args) => return args.run(&config.database_path()?, &mut out).await,
             Command::Serve(args) => {
                 // -q and -v win over `[server] log_level` (RUST_LOG over both).
-                match (self.quiet, self.verbose) {
-                    (true, _) => config.server.log_level = "error".into(),
-                    (false, 0) => {}
-                    (false, 1) => config.server.log_level = "info".into(),
-                    _ => config.server.log_level = "debug".into(),
+                if let Some(level) = flag_level(self.verbose, self.quiet) {
+                    config.server.log_level = level.into();
                 }
                 grocery_http::init_tracing(&config.server);
                 let options = grocery_http::ServeOptions {
@@ -173,15 +170,20 @@ impl Cli {
     }
 }
 
+/// The log level `-q` or `-v`/`-vv` ask for; `None` without either.
+fn flag_level(verbose: u8, quiet: bool) -> Option<&'static str> {
+    match (quiet, verbose) {
+        (true, _) => Some("error"),
+        (false, 0) => None,
+        (false, 1) => Some("info"),
+        _ => Some("debug"),
+    }
+}
+
 /// Log to stderr; `RUST_LOG` overrides the level.
 pub fn init_tracing(verbose: u8, quiet: bool) {
-    let level = match (quiet, verbose) {
-        (true, _) => "error",
-        // The command prints its own error line; logs are opt-in.
-        (false, 0) => "off",
-        (false, 1) => "info",
-        _ => "debug",
-    };
+    // The command prints its own error line; logs are opt-in.
+    let level = flag_level(verbose, quiet).unwrap_or("off");
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt()

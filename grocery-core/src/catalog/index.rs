@@ -197,18 +197,17 @@ impl CatalogIndex {
 
     /// A product by external id.
     pub(crate) fn by_id(&self, id: &str) -> Option<&Product> {
-        self.by_id
-            .get(id)
-            .and_then(|pk| self.entries.get(pk))
-            .map(|e| &*e.product)
+        self.entry(id).map(|e| &*e.product)
     }
 
     /// The product with this id, shared with the index (no copy).
     pub(crate) fn shared(&self, id: &str) -> Option<Arc<Product>> {
-        self.by_id
-            .get(id)
-            .and_then(|pk| self.entries.get(pk))
-            .map(|e| Arc::clone(&e.product))
+        self.entry(id).map(|e| Arc::clone(&e.product))
+    }
+
+    /// The entry of a product by external id.
+    fn entry(&self, id: &str) -> Option<&Entry> {
+        self.by_id.get(id).and_then(|pk| self.entries.get(pk))
     }
 
     /// The products of one kind (`milk`), in row order.

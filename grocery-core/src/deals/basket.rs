@@ -779,16 +779,20 @@ fn common_scale(values: &[Ratio]) -> Option<Vec<i128>> {
     Some(ints)
 }
 
-/// A product's cheapest way to buy at least `n` packs, for `n` in `0..=k`:
-/// `(packs, cost)`, the packs rounded up within one offer group when dearer
-/// counts are not cheaper.
-fn rounded_costs(c: &Candidate, k: u32) -> Result<Vec<(u32, i64)>> {
+/// Costs by pack count: exact, and `(packs, cost)` rounded up.
+type PackCosts = (Vec<i64>, Vec<(u32, i64)>);
+
+/// What `n` packs of a product cost, for `n` in `0..=k`: exactly `n`, and
+/// its cheapest way to buy at least `n`, `(packs, cost)`, the packs rounded
+/// up within one offer group when dearer counts are not cheaper.
+fn pack_costs(c: &Candidate, k: u32) -> Result<PackCosts> {
     let group = c.offers.iter().map(Offer::group_size).max().unwrap_or(1);
     let top = k.saturating_add(group - 1);
     // Suffix minimum from the top: each offer's cost grows by a group's price
     // every `group` packs, so the cheapest count at or above n lies within one
     // group of n, and counts above k + group - 1 never matter.
-    let mut out = vec![(0, 0); usize::try_from(k).unwrap_or(0) + 1];
+    let len = usize::try_from(k).unwrap_or(0) + 1;
+    let (mut exact, mut out) = (vec![0; len], vec![(0, 0); len]);
     let mut best = (top, cost_of(top, c.price_cents, &c.offers)?);
     for m in (1..=top).rev() {
         let cost = cost_of(m, c.price_cents, &c.offers)?;
@@ -796,12 +800,14 @@ fn rounded_costs(c: &Candidate, k: u32) -> Result<Vec<(u32, i64)>> {
             best = (m, cost);
         }
         if m <= k {
-            if let Some(slot) = out.get_mut(usize::try_from(m).unwrap_or(usize::MAX)) {
+            let i = usize::try_from(m).unwrap_or(usize::MAX);
+            if let (Some(e), Some(slot)) = (exact.get_mut(i), out.get_mut(i)) {
+                *e = cost;
                 *slot = best;
             }
         }
     }
-    Ok(out)
+    Ok((exact, out))
 }
 
 /// A usable candidate of one line at one store, on the common scale.
@@ -810,7 +816,9 @@ struct Sized {
     per_pack: i128,
     /// Packs covering the need alone.
     k: u32,
-    /// [`rounded_costs`] for `0..=k`.
+    /// [`pack_costs`] for `0..=k`: exactly that many packs…
+    exact: Vec<i64>,
+    /// …and rounded up to the cheapest `(packs, cost)`.
     costs: Vec<(u32, i64)>,
 }
 
@@ -843,15 +851,16 @@ fn options(
         let Some(k) = u32::try_from(k).ok().filter(|&k| k <= Quantity::MAX_PACKS) else {
             continue;
         };
-        let c = &line.candidates[ci];
+        let (exact, costs) = pack_costs(&line.candidates[ci], k)?;
         if naive.is_none() {
-            naive = Some((ci, k, cost_of(k, c.price_cents, &c.offers)?));
+            naive = Some((ci, k, exact[exact.len() - 1]));
         }
         sized.push(Sized {
             ci,
             per_pack,
             k,
-            costs: rounded_costs(c, k)?,
+            exact,
+            costs,
         });
     }
     let mut opts: Vec<(i64, u32, Opt)> = Vec::new();
@@ -859,8 +868,7 @@ fn options(
         // The packs that cover the need, and that count rounded up to its
         // cheapest (completing an offer group): the exact count is dearer
         // but can reach a spend threshold the rounded one misses.
-        let c = &line.candidates[a.ci];
-        let exact = (a.k, cost_of(a.k, c.price_cents, &c.offers)?);
+        let exact = (a.k, a.exact[a.exact.len() - 1]);
         for (packs, cost) in [a.costs[a.costs.len() - 1], exact] {
             opts.push((
                 cost,
@@ -893,20 +901,14 @@ fn options(
                 else {
                     continue;
                 };
-                let Ok(nb) = u32::try_from(nb) else { continue };
-                let (pa, ca) = a.costs[usize::try_from(na).unwrap_or(0)];
+                let (Ok(ib), Ok(nb)) = (usize::try_from(nb), u32::try_from(nb)) else {
+                    continue;
+                };
+                let ia = usize::try_from(na).unwrap_or(0);
+                let (pa, ca) = a.costs[ia];
                 // Each product at its exact count or rounded up to its
                 // cheapest (a dearer count may reach a threshold).
-                let cb_exact = cost_of(
-                    nb,
-                    line.candidates[b.ci].price_cents,
-                    &line.candidates[b.ci].offers,
-                )?;
-                let ca_exact = cost_of(
-                    na,
-                    line.candidates[a.ci].price_cents,
-                    &line.candidates[a.ci].offers,
-                )?;
+                let (ca_exact, cb_exact) = (a.exact[ia], b.exact[ib]);
                 for ((pa, ca), (pb, cb)) in [
                     ((pa, ca), (pb, cb)),
                     ((na, ca_exact), (pb, cb)),
@@ -1833,11 +1835,11 @@ mod tests {
         assert_eq!(a.line_savings[0].savings_cents, Some(-30));
     }
 
-    /// Found by the oracle property: a store with a threshold, a line no
-    /// store carries and a line whose only product is sold by volume for a
-    /// need counted in items.
+    /// Found by the oracle property: rounding a line up to complete a
+    /// multi-buy is cheaper for the line but misses the store's threshold,
+    /// which buying the exact count reaches (the naive plan did).
     #[test]
-    fn regression_best_never_worse_than_naive_with_unusable_lines() {
+    fn the_exact_pack_count_is_bought_when_it_reaches_a_threshold() {
         let r = req(
             vec![store("s0", 0, &[(1063, 31)]), store("s1", 0, &[])],
             vec![
