@@ -463,8 +463,11 @@ impl Grocery {
         let weak = self.downgrade();
         let notify = self.inner.store.change_logged();
         let remote = Arc::clone(&self.inner.remote_change);
+        // From what this process knows now, not from when the task first
+        // runs: a change committed after `subscribe` returns is heard even if
+        // it commits before the task gets a thread.
+        let mut last = self.inner.store.known_seq();
         runtime.spawn(async move {
-            let mut last: Option<i64> = None;
             let mut pruned_at = tokio::time::Instant::now();
             // Whether list reads are answered from memory: from the first
             // read of the log on, as long as the log can be read.
@@ -480,25 +483,14 @@ impl Grocery {
                     break;
                 };
                 let store = &g.inner.store;
-                let from = match last {
-                    Some(seq) => Ok(seq),
-                    None => store.list_change_bounds().await.map(|(max, _)| max),
-                };
-                let read = match from {
-                    Ok(from) => {
-                        last = Some(from);
-                        store.list_changes(from, None, 1_000).await
-                    }
-                    Err(e) => Err(e),
-                };
-                match read {
+                match store.list_changes(last, None, 1_000).await {
                     Ok(changes) => {
                         let more = changes.len() == 1_000;
                         // Older copies of these lists leave memory before
                         // anyone hears of the changes.
                         let logged: Vec<crate::store::Logged> = changes
                             .iter()
-                            .map(|c| crate::store::Logged::new(c.list_id, c.version, c.kind))
+                            .map(|c| crate::store::Logged::new(c.seq, c.list_id, c.version, c.kind))
                             .collect();
                         store.list_cache().changed(&logged);
                         if !serving {
@@ -506,7 +498,7 @@ impl Grocery {
                             serving = true;
                         }
                         for c in changes {
-                            last = Some(c.seq);
+                            last = c.seq;
                             g.publish(crate::pricing::Event::ListChanged(c));
                         }
                         if more {

@@ -41,19 +41,21 @@ const MAX_LISTS: usize = 50_000;
 /// At most this many lists' floors are kept; past it the cache starts afresh.
 const MAX_FLOORS: usize = 1_000_000;
 
-/// One change as the log has it: the list, its version after, and whether it
-/// changed who may see the list.
+/// One change as the log has it: its place in the log, the list, its version
+/// after, and whether it changed who may see the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Logged {
+    pub seq: i64,
     pub list: ListId,
     pub version: i64,
     pub membership: bool,
 }
 
 impl Logged {
-    /// The change `kind` leaving `list` at `version`.
-    pub(crate) fn new(list: ListId, version: i64, kind: ChangeKind) -> Logged {
+    /// The change `kind` logged at `seq`, leaving `list` at `version`.
+    pub(crate) fn new(seq: i64, list: ListId, version: i64, kind: ChangeKind) -> Logged {
         Logged {
+            seq,
             list,
             version,
             // Version 1 is a list just created.
@@ -396,7 +398,7 @@ mod tests {
         for (i, &(offered, changed_to, early, kept)) in cases.iter().enumerate() {
             let id = i as i64 + 10;
             let before = c.ticket();
-            c.changed(&[Logged::new(ListId(id), changed_to, ChangeKind::Changed)]);
+            c.changed(&[Logged::new(0, ListId(id), changed_to, ChangeKind::Changed)]);
             let t = if early { before } else { c.ticket() };
             c.offer(t, ANN, &list(id, offered, &["eggs"]));
             assert_eq!(c.get(ANN, ListId(id)).is_some(), kept, "case {i}");
@@ -407,9 +409,9 @@ mod tests {
     fn a_logged_change_drops_older_copies_and_keeps_newer_ones() {
         let c = serving();
         c.offer(c.ticket(), ANN, &list(1, 3, &["milk"]));
-        c.changed(&[Logged::new(ListId(1), 3, ChangeKind::Changed)]);
+        c.changed(&[Logged::new(0, ListId(1), 3, ChangeKind::Changed)]);
         assert!(c.get(ANN, ListId(1)).is_some(), "its own version stays");
-        c.changed(&[Logged::new(ListId(1), 4, ChangeKind::Changed)]);
+        c.changed(&[Logged::new(0, ListId(1), 4, ChangeKind::Changed)]);
         assert_eq!(c.get(ANN, ListId(1)), None);
         assert_eq!(c.find(ANN, "shopping"), None);
         // An older offer after a newer one keeps the newer.
@@ -429,7 +431,7 @@ mod tests {
         assert_eq!(c.get(BOB, ListId(1)).unwrap().role, Role::Viewer);
         assert_eq!(c.get(ANN, ListId(1)).unwrap().role, Role::Owner);
         assert_eq!(c.find(BOB, "Shopping"), None, "names are the owner's");
-        c.changed(&[Logged::new(ListId(1), 3, ChangeKind::Unshared)]);
+        c.changed(&[Logged::new(0, ListId(1), 3, ChangeKind::Unshared)]);
         assert_eq!(c.get(BOB, ListId(1)), None);
     }
 
@@ -440,7 +442,7 @@ mod tests {
         assert_eq!(c.find(ANN, "SHOPPING").unwrap().id, ListId(1));
         let mut renamed = list(1, 2, &[]);
         renamed.name = "Party".into();
-        c.changed(&[Logged::new(ListId(1), 2, ChangeKind::Changed)]);
+        c.changed(&[Logged::new(0, ListId(1), 2, ChangeKind::Changed)]);
         c.offer(c.ticket(), ANN, &renamed);
         assert_eq!(c.find(ANN, "shopping"), None);
         assert_eq!(c.find(ANN, "party").unwrap().id, ListId(1));
@@ -455,16 +457,16 @@ mod tests {
         let got: Vec<ListId> = c.all(ANN).unwrap().iter().map(|l| l.id).collect();
         assert_eq!(got, [ListId(1), ListId(2)]);
         // An item change keeps membership but not the old copy.
-        c.changed(&[Logged::new(ListId(2), 5, ChangeKind::Changed)]);
+        c.changed(&[Logged::new(0, ListId(2), 5, ChangeKind::Changed)]);
         assert_eq!(c.all(ANN), None);
         c.offer_all(c.ticket(), ANN, &[list(1, 1, &["milk"]), list(2, 5, &[])]);
         assert!(c.all(ANN).is_some());
         // A list created elsewhere: membership changed.
-        c.changed(&[Logged::new(ListId(3), 1, ChangeKind::Changed)]);
+        c.changed(&[Logged::new(0, ListId(3), 1, ChangeKind::Changed)]);
         assert_eq!(c.all(ANN), None);
         // A read that started before a membership change is not kept whole.
         let t = c.ticket();
-        c.changed(&[Logged::new(ListId(3), 2, ChangeKind::Deleted)]);
+        c.changed(&[Logged::new(0, ListId(3), 2, ChangeKind::Deleted)]);
         c.offer_all(t, ANN, &[list(1, 1, &["milk"]), list(2, 5, &[])]);
         assert_eq!(c.all(ANN), None);
     }
@@ -624,6 +626,33 @@ mod served {
             Err(Error::NotFound { .. })
         ));
         assert!(bobs.all_with_items().await.unwrap().is_empty());
+    }
+
+    /// A subscriber hears every change committed after `subscribe` returns,
+    /// even one that commits before the log follower first runs (it used to
+    /// start from the log's end as it was then, and skip such changes).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_change_committed_right_after_subscribing_is_heard() {
+        let (g, dir) = temp_grocery().await;
+        let other = plain(&dir).await;
+        let ann = g.users().add("ann").await.unwrap().id;
+        let list = g.lists_for(ann).create("Shopping").await.unwrap();
+        let mut events = g.subscribe();
+        // This thread is the runtime's only one and stays blocked while the
+        // other process commits: the follower cannot run before the commit.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .expect("a runtime")
+                    .block_on(other.lists_for(ann).add_item(list.id, NewItem::new("milk")))
+                    .expect("the other process adds")
+            });
+        });
+        heard(&mut events, list.id, 2).await;
+        let now = g.lists_for(ann).get(list.id).await.unwrap();
+        assert_eq!(now.version, 2);
+        assert_eq!(now.items.len(), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

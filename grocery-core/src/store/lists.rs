@@ -179,7 +179,7 @@ fn log_change(
     users: &[i64],
     now: i64,
 ) -> Result<()> {
-    let logged = Logged::new(list, version, kind);
+    let change = kind;
     let kind = match kind {
         ChangeKind::Changed => "changed",
         ChangeKind::Deleted => "deleted",
@@ -191,6 +191,7 @@ fn log_change(
     )?
     .execute(params![list.0, version, kind, actor.0, now])?;
     let seq = tx.last_insert_rowid();
+    let logged = Logged::new(seq, list, version, change);
     let mut stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO list_event_audience (user_id, seq) VALUES (?1, ?2)",
     )?;

@@ -36,6 +36,7 @@ pub(crate) use lists::{Access, Edit, ListRef, Pick};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -97,6 +98,9 @@ struct Inner {
     writer_threads: Vec<JoinHandle<()>>,
     /// Woken after a commit that appended to the list change log.
     change_logged: Arc<tokio::sync::Notify>,
+    /// The newest change in the log this process knows of: the last when it
+    /// opened the database, then its own commits' (see [`Store::known_seq`]).
+    known_seq: Arc<AtomicI64>,
     /// Lists in memory, kept current by every commit's logged changes.
     list_cache: Arc<list_cache::ListCache>,
 }
@@ -210,6 +214,7 @@ const CHECKPOINT_EVERY: u32 = 64;
 /// the list cache.
 struct Committed {
     change_logged: Arc<tokio::sync::Notify>,
+    known_seq: Arc<AtomicI64>,
     list_cache: Arc<list_cache::ListCache>,
 }
 
@@ -320,6 +325,9 @@ fn run_batch(
     // commit, so none can read them afterwards.
     if error.is_none() {
         committed.list_cache.changed(&logged);
+        if let Some(seq) = logged.iter().map(|l| l.seq).max() {
+            committed.known_seq.fetch_max(seq, Ordering::AcqRel);
+        }
     }
     for f in done {
         (f.tell)(error);
@@ -423,12 +431,18 @@ impl Store {
             reader_conns.push(r);
         }
         let change_logged: Arc<tokio::sync::Notify> = Arc::default();
+        let known_seq = Arc::new(AtomicI64::new(writer.query_row(
+            "SELECT coalesce(max(seq), 0) FROM list_events",
+            [],
+            |r| r.get(0),
+        )?));
         let (writes, write_jobs) = channel::unbounded::<Box<dyn WriteJob>>();
         let (reads, read_jobs) = channel::unbounded::<ReadJob>();
         let (ask_checkpoint, checkpoint_asks) = channel::bounded::<()>(1);
         let list_cache: Arc<list_cache::ListCache> = Arc::default();
         let committed = Committed {
             change_logged: Arc::clone(&change_logged),
+            known_seq: Arc::clone(&known_seq),
             list_cache: Arc::clone(&list_cache),
         };
         let writer_threads = vec![
@@ -455,6 +469,7 @@ impl Store {
                 reader_threads,
                 writer_threads,
                 change_logged,
+                known_seq,
                 list_cache,
             }),
         })
@@ -519,6 +534,12 @@ impl Store {
     /// Woken (`notify_waiters`) after each commit that logged a list change.
     pub(crate) fn change_logged(&self) -> Arc<tokio::sync::Notify> {
         Arc::clone(&self.inner.change_logged)
+    }
+
+    /// The newest logged list change this process knows of: every change
+    /// committed after this call, by any process, comes later in the log.
+    pub(crate) fn known_seq(&self) -> i64 {
+        self.inner.known_seq.load(Ordering::Acquire)
     }
 
     /// The lists kept in memory.
