@@ -6,6 +6,7 @@
 //! priced list, a short message). [`Agent::preview`] runs Interpret and Resolve
 //! only and changes nothing.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -17,7 +18,7 @@ use crate::grocery::Grocery;
 use crate::lists::{
     DEFAULT_LIST, GroceryList, ItemId, ItemPatch, ListId, ListItem, NewItem, PricedList, UserId,
 };
-use crate::lists::{ListOp, OpDone};
+use crate::lists::{ListOp, OpDone, Revert};
 use crate::nlp::{self, Command, Intent, ItemPhrase};
 use crate::quantity::Quantity;
 use crate::store::ListRef;
@@ -125,8 +126,18 @@ impl SessionSave {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 enum UndoStep {
-    /// Put a list's items back as they were.
+    /// Put a list's items back as they were (whole: written by older versions,
+    /// and for a list a request changed and then deleted).
     Restore { list: ListId, items: Vec<ListItem> },
+    /// Undo the lines a request changed, one by one (see [`Revert`]): what
+    /// others changed since on other lines stays.
+    Revert {
+        /// The list.
+        list: ListId,
+        /// The line changes.
+        #[serde(flatten)]
+        revert: Revert,
+    },
     /// Delete a list the request created.
     DeleteList {
         /// The list.
@@ -577,8 +588,7 @@ impl<'a> Agent<'a> {
             let s = session.lock().unwrap_or_else(|e| e.into_inner());
             (s.last_list, s.last_items.clone())
         };
-        let mut undo: Vec<UndoStep> = Vec::new();
-        let mut snapshotted: Vec<ListId> = Vec::new();
+        let mut undo = UndoLog::default();
         // Products added, to count in the remembered picks as the store did.
         let mut added_products: Vec<String> = Vec::new();
         // The list as the last write left it, to price without reading it again.
@@ -604,9 +614,9 @@ impl<'a> Agent<'a> {
                     let l = &edit.before;
                     if edit.created {
                         undo.push(UndoStep::DeleteList { list: l.id });
-                        snapshotted.push(l.id);
+                    } else {
+                        undo.before(l);
                     }
-                    snapshot(&mut undo, &mut snapshotted, l);
                     last_items.clear();
                     for d in edit.done {
                         if let OpDone::Item(added) = d {
@@ -620,6 +630,7 @@ impl<'a> Agent<'a> {
                         }
                     }
                     current = Some(l.id);
+                    undo.after(&edit.after);
                     latest = Some(edit.after);
                 }
                 Intent::Remove | Intent::Check => {
@@ -649,7 +660,8 @@ impl<'a> Agent<'a> {
                         Err(e) => return Err(e),
                     };
                     if !edit.done.is_empty() {
-                        snapshot(&mut undo, &mut snapshotted, &edit.before);
+                        undo.before(&edit.before);
+                        undo.after(&edit.after);
                     }
                     actions.extend(edit.extra);
                     current = Some(edit.after.id);
@@ -657,8 +669,9 @@ impl<'a> Agent<'a> {
                 }
                 Intent::Clear => {
                     if let Ok(l) = self.target_list(cmd, list, current).await {
-                        snapshot(&mut undo, &mut snapshotted, &l);
+                        undo.before(&l);
                         let (done, after) = lists.apply(l.id, vec![ListOp::Clear]).await?;
+                        undo.after(&after);
                         let removed = match done.first() {
                             Some(OpDone::Cleared(n)) => *n,
                             _ => 0,
@@ -687,6 +700,7 @@ impl<'a> Agent<'a> {
                             items: l.items.clone(),
                         });
                         lists.delete(l.id).await?;
+                        undo.deleted(l.id);
                         if current == Some(l.id) {
                             current = None;
                         }
@@ -726,7 +740,7 @@ impl<'a> Agent<'a> {
                         }
                         Err(e) => return Err(e),
                     };
-                    snapshot(&mut undo, &mut snapshotted, &l);
+                    undo.before(&l);
                     for want in &cmd.items {
                         let target = if want.item.name.is_empty() {
                             l.items.iter().rev().find(|i| last_items.contains(&i.id))
@@ -753,6 +767,7 @@ impl<'a> Agent<'a> {
                         }
                         let (done, after) =
                             lists.apply(l.id, vec![ListOp::Update(target.id, patch)]).await?;
+                        undo.after(&after);
                         if let Some(OpDone::Item(updated)) = done.into_iter().next() {
                             last_items = vec![updated.id];
                             actions.push(Action::Updated {
@@ -774,6 +789,10 @@ impl<'a> Agent<'a> {
                                 match s {
                                     UndoStep::Restore { list: id, items } => {
                                         lists.restore(id, items).await?;
+                                        current = Some(id);
+                                    }
+                                    UndoStep::Revert { list: id, revert } => {
+                                        lists.revert(id, revert).await?;
                                         current = Some(id);
                                     }
                                     UndoStep::DeleteList { list: id } => {
@@ -875,6 +894,7 @@ impl<'a> Agent<'a> {
             let changed = actions
                 .iter()
                 .any(|a| !matches!(a, Action::NotOnList { .. } | Action::Undone));
+            let undo = undo.steps();
             let pushed = changed && !undo.is_empty();
             if pushed {
                 s.push_undo(undo);
@@ -1256,13 +1276,75 @@ fn plan_remove_or_check(
 }
 
 /// Remember how a list looked before this request first changes it.
-fn snapshot(undo: &mut Vec<UndoStep>, done: &mut Vec<ListId>, list: &GroceryList) {
-    if !done.contains(&list.id) {
-        done.push(list.id);
-        undo.push(UndoStep::Restore {
-            list: list.id,
-            items: list.items.clone(),
+/// How to undo one request, gathered as it runs: its list steps in order, and
+/// each list it changed as it was before and as the request left it.
+#[derive(Default)]
+struct UndoLog {
+    steps: Vec<UndoStep>,
+    /// Each changed list before the request's first change to it; its
+    /// [`UndoStep::Revert`] is in `steps`, filled in by [`UndoLog::steps`].
+    before: Vec<GroceryList>,
+    /// Each changed list as the request's last change left it.
+    after: HashMap<ListId, Vec<ListItem>>,
+    /// Lists the request deleted after changing them.
+    deleted: Vec<ListId>,
+}
+
+impl UndoLog {
+    fn push(&mut self, step: UndoStep) {
+        self.steps.push(step);
+    }
+
+    /// `list` is about to change (only its first state counts).
+    fn before(&mut self, list: &GroceryList) {
+        let ours = |s: &UndoStep| matches!(s, UndoStep::Revert { list: id, .. } | UndoStep::DeleteList { list: id } if *id == list.id);
+        if !self.steps.iter().any(ours) {
+            self.steps.push(UndoStep::Revert {
+                list: list.id,
+                revert: Revert::default(),
+            });
+            self.before.push(list.clone());
+        }
+    }
+
+    /// `list` as a change left it.
+    fn after(&mut self, list: &GroceryList) {
+        self.after.insert(list.id, list.items.clone());
+    }
+
+    /// `list` was deleted (its [`UndoStep::Recreate`] just pushed): if the
+    /// request changed it first, undo recreates it as it was before that.
+    fn deleted(&mut self, list: ListId) {
+        if let Some(b) = self.before.iter().find(|b| b.id == list)
+            && let Some(UndoStep::Recreate { items, .. }) = self.steps.last_mut()
+        {
+            items.clone_from(&b.items);
+        }
+        self.deleted.push(list);
+    }
+
+    /// The steps, each list's line changes worked out (a list changed and
+    /// then deleted has none: its recreation puts it back).
+    fn steps(mut self) -> Vec<UndoStep> {
+        let before: HashMap<ListId, GroceryList> =
+            self.before.into_iter().map(|l| (l.id, l)).collect();
+        self.steps.retain_mut(|step| {
+            let UndoStep::Revert { list, revert } = step else {
+                return true;
+            };
+            if self.deleted.contains(list) {
+                return false;
+            }
+            match (before.get(list), self.after.get(list)) {
+                (Some(b), Some(after)) => {
+                    *revert = Revert::between(&b.items, after);
+                    !revert.is_empty()
+                }
+                // Looked at, never changed.
+                _ => false,
+            }
         });
+        self.steps
     }
 }
 
@@ -1878,6 +1960,163 @@ mod tests {
         let r = g.agent().handle_in("k", "undo", None).await.unwrap();
         assert!(r.actions.is_empty(), "nothing left to undo: {}", r.message);
         assert_eq!(default_list(&g).await, words[..5].to_vec());
+    }
+
+    /// Undo takes back the caller's own line changes only: a line another
+    /// user changed or added since stays as they left it, a removed line
+    /// comes back in its place with its id, and the saved entry is the size
+    /// of the change, not of the list.
+    #[tokio::test]
+    async fn undo_on_a_shared_list_takes_back_only_the_callers_lines() {
+        use crate::lists::{ItemPatch, NewItem, Role};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let mut config = crate::Config::default();
+        config.store.path = Some(path.clone());
+        let g = Grocery::open(config).await.unwrap();
+        let ann = g.users().add("ann").await.unwrap().id;
+        let bob = g.users().add("bob").await.unwrap().id;
+        let agent = g.agent_for(ann);
+        agent
+            .handle_in("k", "add milk and flour", None)
+            .await
+            .unwrap();
+        let list = g.lists_for(ann).find("Shopping").await.unwrap();
+        g.lists_for(ann)
+            .share(list.id, bob, Role::Editor)
+            .await
+            .unwrap();
+        // A long list: a whole copy of it would be many kilobytes.
+        let bulk: Vec<NewItem> = (0..80)
+            .map(|i| NewItem::new(format!("thing {i}")).note("a note long enough to weigh"))
+            .collect();
+        g.lists_for(bob).add_items(list.id, bulk).await.unwrap();
+
+        // Ann adds eggs and more milk (merged into the milk line).
+        agent
+            .handle_in("k", "add eggs and 2 milk", None)
+            .await
+            .unwrap();
+        let names = |l: &crate::lists::GroceryList| -> Vec<(String, String, bool)> {
+            l.items
+                .iter()
+                .map(|i| (i.name.clone(), i.quantity.to_string(), i.checked))
+                .collect()
+        };
+        let before_bob = g.lists_for(ann).get(list.id).await.unwrap();
+        let milk = before_bob
+            .items
+            .iter()
+            .find(|i| i.name == "milk")
+            .unwrap()
+            .clone();
+        assert_eq!(milk.quantity.to_string(), "3 ct");
+        // Bob then checks the flour and adds bread.
+        let flour = before_bob
+            .items
+            .iter()
+            .find(|i| i.name == "flour")
+            .unwrap()
+            .id;
+        g.lists_for(bob)
+            .update_item(
+                list.id,
+                flour,
+                ItemPatch {
+                    checked: Some(true),
+                    ..ItemPatch::default()
+                },
+            )
+            .await
+            .unwrap();
+        g.lists_for(bob)
+            .add_item(list.id, NewItem::new("bread"))
+            .await
+            .unwrap();
+        g.flush_sessions().await.unwrap();
+        let entry: String = rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT steps FROM agent_undo WHERE name = 'k' ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+
+        // Undo: eggs go, milk is back to 1, Bob's flour check and bread stay.
+        let r = agent.handle_in("k", "undo", None).await.unwrap();
+        assert_eq!(r.actions, [super::Action::Undone]);
+        let now = g.lists_for(ann).get(list.id).await.unwrap();
+        let mut expected = names(&before_bob);
+        expected.retain(|(n, _, _)| n != "eggs");
+        for (n, q, c) in &mut expected {
+            match n.as_str() {
+                "milk" => *q = "1 ct".into(),
+                "flour" => *c = true,
+                _ => {}
+            }
+        }
+        expected.push(("bread".into(), "1 ct".into(), false));
+        assert_eq!(names(&now), expected);
+        // What was saved to undo it was the change, not the 83-line list.
+        assert!(
+            entry.len() < 1_000,
+            "{} bytes: {}",
+            entry.len(),
+            entry.chars().take(300).collect::<String>()
+        );
+
+        // Ann removes the milk; undo puts the same line back in its place.
+        agent.handle_in("k", "remove the milk", None).await.unwrap();
+        assert!(
+            g.lists_for(ann)
+                .get(list.id)
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .all(|i| i.name != "milk")
+        );
+        agent.handle_in("k", "undo", None).await.unwrap();
+        let back = g.lists_for(ann).get(list.id).await.unwrap();
+        assert_eq!(names(&back), expected);
+        assert_eq!(back.items[0].id, milk.id);
+        assert_eq!(back.items[0].added_at, milk.added_at);
+    }
+
+    /// Undo entries saved by older versions put the whole list back.
+    #[tokio::test]
+    async fn an_undo_entry_saved_whole_by_an_older_version_still_undoes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let mut config = crate::Config::default();
+        config.store.path = Some(path.clone());
+        let g = Grocery::open(config.clone()).await.unwrap();
+        g.agent().handle_in("k", "add milk", None).await.unwrap();
+        let before = g.lists().find("Shopping").await.unwrap();
+        g.agent()
+            .handle_in("k", "add eggs and tea", None)
+            .await
+            .unwrap();
+        g.flush_sessions().await.unwrap();
+        drop(g);
+        let old =
+            serde_json::json!([{ "step": "restore", "list": before.id, "items": before.items }]);
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            let n = c
+                .execute(
+                    "UPDATE agent_undo SET steps = ?1 WHERE seq = (SELECT max(seq) FROM agent_undo)",
+                    [old.to_string()],
+                )
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+        let g = Grocery::open(config).await.unwrap();
+        assert_eq!(default_list(&g).await, ["milk", "eggs", "tea"]);
+        let r = g.agent().handle_in("k", "undo", None).await.unwrap();
+        assert_eq!(r.actions, [super::Action::Undone]);
+        assert_eq!(default_list(&g).await, ["milk"]);
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ pub use model::{
     MAX_NAME_CHARS, MAX_NOTE_CHARS, NewItem, OpDone, PricedLine, PricedList, Role, User, UserId,
 };
 
-pub(crate) use model::clean_name;
+pub(crate) use model::{Revert, clean_name};
 
 /// A patch with its name and note checked and tidied as they are stored.
 fn clean_patch(mut patch: ItemPatch) -> Result<ItemPatch> {
@@ -363,6 +363,19 @@ impl<'a> Lists<'a> {
         self.g
             .store()
             .restore_items(self.access(), list, items)
+            .await
+    }
+
+    /// Undo one request's changes line by line (see [`Revert`]), in one
+    /// transaction; returns whether anything changed. Used by undo.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a list the caller may not edit.
+    #[tracing::instrument(level = "debug", skip_all, err)]
+    pub(crate) async fn revert(&self, list: ListId, revert: Revert) -> Result<bool> {
+        self.g
+            .store()
+            .revert_items(self.access(), list, revert)
             .await
     }
 

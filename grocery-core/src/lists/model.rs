@@ -355,6 +355,53 @@ pub(crate) fn clean_note(s: Option<&str>) -> Result<Option<String>> {
     Ok(Some(t.to_string()))
 }
 
+/// Line-level changes that put the lines one request changed back as they
+/// were, and nothing else: lines it did not touch, and others' later changes
+/// to them, stay. Made from the list before and after the request
+/// ([`Revert::between`]); its size is that of the change, not of the list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Revert {
+    /// Lines the request added: taken out again (matched by id and the time
+    /// added, so a line that replaced one since is left alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<ListItem>,
+    /// Lines the request changed, as they were: set back (matched the same way).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<ListItem>,
+    /// Lines the request removed: put back, in their place when their id is
+    /// still free.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub put_back: Vec<ListItem>,
+}
+
+impl Revert {
+    /// What undoes going from `before` to `after` (the same list's items).
+    pub(crate) fn between(before: &[ListItem], after: &[ListItem]) -> Revert {
+        let old: std::collections::HashMap<ItemId, &ListItem> =
+            before.iter().map(|i| (i.id, i)).collect();
+        let new: std::collections::HashSet<ItemId> = after.iter().map(|i| i.id).collect();
+        let mut r = Revert::default();
+        for a in after {
+            match old.get(&a.id) {
+                None => r.remove.push(a.clone()),
+                Some(b) if *b != a => r.set.push((*b).clone()),
+                Some(_) => {}
+            }
+        }
+        r.put_back = before
+            .iter()
+            .filter(|b| !new.contains(&b.id))
+            .cloned()
+            .collect();
+        r
+    }
+
+    /// Nothing to undo.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.remove.is_empty() && self.set.is_empty() && self.put_back.is_empty()
+    }
+}
+
 /// One change to a list, for [`crate::Lists::apply`].
 #[derive(Debug, Clone)]
 pub enum ListOp {
@@ -377,4 +424,102 @@ pub enum OpDone {
     Removed(ItemId),
     /// The list was emptied of this many items.
     Cleared(u64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: i64, name: &str, n: i64, checked: bool) -> ListItem {
+        let at = Timestamp::from_millisecond(1_700_000_000_000).unwrap();
+        ListItem {
+            id: ItemId(id),
+            name: name.into(),
+            quantity: Quantity::count(n).unwrap(),
+            note: None,
+            checked,
+            product_id: None,
+            added_by: UserId(1),
+            added_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// Each kind of line change is undone by its opposite; lines left alone
+    /// are not in it.
+    #[test]
+    fn a_revert_holds_the_opposite_of_each_changed_line_only() {
+        let milk = item(1, "milk", 1, false);
+        let eggs = item(2, "eggs", 1, false);
+        let tea = item(3, "tea", 1, false);
+        type Case = (&'static str, Vec<ListItem>, Vec<ListItem>, Revert);
+        let cases: Vec<Case> = vec![
+            (
+                "nothing",
+                vec![milk.clone()],
+                vec![milk.clone()],
+                Revert::default(),
+            ),
+            (
+                "added",
+                vec![milk.clone()],
+                vec![milk.clone(), eggs.clone()],
+                Revert {
+                    remove: vec![eggs.clone()],
+                    ..Revert::default()
+                },
+            ),
+            (
+                "removed",
+                vec![milk.clone(), eggs.clone()],
+                vec![eggs.clone()],
+                Revert {
+                    put_back: vec![milk.clone()],
+                    ..Revert::default()
+                },
+            ),
+            (
+                "merged",
+                vec![milk.clone(), eggs.clone()],
+                vec![item(1, "milk", 3, false), eggs.clone()],
+                Revert {
+                    set: vec![milk.clone()],
+                    ..Revert::default()
+                },
+            ),
+            (
+                "checked",
+                vec![milk.clone()],
+                vec![item(1, "milk", 1, true)],
+                Revert {
+                    set: vec![milk.clone()],
+                    ..Revert::default()
+                },
+            ),
+            (
+                "cleared",
+                vec![milk.clone(), eggs.clone()],
+                vec![],
+                Revert {
+                    put_back: vec![milk.clone(), eggs.clone()],
+                    ..Revert::default()
+                },
+            ),
+            (
+                "all at once",
+                vec![milk.clone(), eggs.clone()],
+                vec![item(2, "eggs", 2, false), tea.clone()],
+                Revert {
+                    remove: vec![tea.clone()],
+                    set: vec![eggs.clone()],
+                    put_back: vec![milk.clone()],
+                },
+            ),
+        ];
+        for (what, before, after, want) in cases {
+            let got = Revert::between(&before, &after);
+            assert_eq!(got, want, "{what}");
+            assert_eq!(got.is_empty(), want == Revert::default(), "{what}");
+        }
+    }
 }

@@ -13,7 +13,7 @@ use super::{Store, amount_from_sql, amount_to_sql, now_ms, ts, unit_from_sql};
 use crate::error::{Error, Result};
 use crate::lists::{
     ChangeKind, GroceryList, ItemId, ItemPatch, ListChange, ListId, ListItem, ListOp, ListSummary,
-    NewItem, OpDone, Role, UserId,
+    NewItem, OpDone, Revert, Role, UserId,
 };
 use crate::quantity::Quantity;
 
@@ -275,6 +275,16 @@ fn touch_as(
     let users = audience(tx, list)?;
     log_change(tx, list, version, kind, actor, &users, now)?;
     Ok(version)
+}
+
+/// The product's row, when it is still in the catalog (a line whose product
+/// went keeps its name, unlinked).
+fn known_product_pk(tx: &Transaction<'_>, id: Option<&str>) -> Result<Option<i64>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(tx
+        .prepare_cached("SELECT pk FROM products WHERE id = ?1")?
+        .query_row(params![id], |r| r.get(0))
+        .optional()?)
 }
 
 fn product_pk(tx: &Transaction<'_>, id: &str) -> Result<i64> {
@@ -953,13 +963,7 @@ impl Store {
             tx.prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
                 .execute(params![list.0])?;
             for i in &items {
-                let pk: Option<i64> = match &i.product_id {
-                    Some(id) => tx
-                        .prepare_cached("SELECT pk FROM products WHERE id = ?1")?
-                        .query_row(params![id], |r| r.get(0))
-                        .optional()?,
-                    None => None,
-                };
+                let pk = known_product_pk(tx, i.product_id.as_deref())?;
                 tx.prepare_cached(
                     "INSERT INTO list_items (list_id, product_pk, name, amount, unit, note, checked, \
                      added_by, added_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -979,6 +983,82 @@ impl Store {
             }
             touch(tx, list, who.user, now_ms())?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Undo one request's line changes (see [`Revert`]); whether any line
+    /// changed (the list's version moves only then).
+    pub(crate) async fn revert_items(
+        &self,
+        who: Access,
+        list: ListId,
+        revert: Revert,
+    ) -> Result<bool> {
+        self.write(move |tx| {
+            writable(tx, who, list, Role::Editor)?;
+            let now = now_ms();
+            let mut changed = 0;
+            for i in &revert.remove {
+                changed += tx
+                    .prepare_cached(
+                        "DELETE FROM list_items WHERE id = ?1 AND list_id = ?2 AND added_at = ?3",
+                    )?
+                    .execute(params![i.id.0, list.0, i.added_at.as_millisecond()])?;
+            }
+            for i in &revert.set {
+                let pk = known_product_pk(tx, i.product_id.as_deref())?;
+                changed += tx
+                    .prepare_cached(
+                        "UPDATE list_items SET product_pk = ?4, name = ?5, amount = ?6, unit = ?7, \
+                         note = ?8, checked = ?9, updated_at = ?10 \
+                         WHERE id = ?1 AND list_id = ?2 AND added_at = ?3",
+                    )?
+                    .execute(params![
+                        i.id.0,
+                        list.0,
+                        i.added_at.as_millisecond(),
+                        pk,
+                        i.name,
+                        amount_to_sql(i.quantity.amount),
+                        i.quantity.unit.code(),
+                        i.note,
+                        i.checked,
+                        now
+                    ])?;
+            }
+            for i in &revert.put_back {
+                let pk = known_product_pk(tx, i.product_id.as_deref())?;
+                // Back in its place (lines are ordered by id) unless another
+                // line took the id since: then at the end.
+                let taken = tx
+                    .prepare_cached("SELECT 1 FROM list_items WHERE id = ?1")?
+                    .exists(params![i.id.0])?;
+                let id = (!taken).then_some(i.id.0);
+                changed += tx
+                    .prepare_cached(
+                        "INSERT INTO list_items (id, list_id, product_pk, name, amount, unit, note, \
+                         checked, added_by, added_at, updated_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    )?
+                    .execute(params![
+                        id,
+                        list.0,
+                        pk,
+                        i.name,
+                        amount_to_sql(i.quantity.amount),
+                        i.quantity.unit.code(),
+                        i.note,
+                        i.checked,
+                        i.added_by.0,
+                        i.added_at.as_millisecond(),
+                        now
+                    ])?;
+            }
+            if changed > 0 {
+                touch(tx, list, who.user, now)?;
+            }
+            Ok(changed > 0)
         })
         .await
     }
