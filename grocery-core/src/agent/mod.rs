@@ -1892,6 +1892,16 @@ mod tests {
         }
     }
 
+    /// A configuration with its database in a new directory (kept while
+    /// the directory lives).
+    fn on_disk() -> (tempfile::TempDir, std::path::PathBuf, crate::Config) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let mut config = crate::Config::default();
+        config.store.path = Some(path.clone());
+        (dir, path, config)
+    }
+
     /// (state length, undo rows) of a saved session.
     fn saved(path: &std::path::Path, name: &str) -> (usize, Vec<i64>) {
         let c = rusqlite::Connection::open(path).unwrap();
@@ -1915,10 +1925,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_session_saves_each_request_once_and_undoes_after_a_restart() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let mut config = crate::Config::default();
-        config.store.path = Some(path.clone());
+        let (_dir, path, config) = on_disk();
         let words: Vec<String> = (0..25).map(|i| format!("item{i}")).collect();
         {
             let g = Grocery::open(config.clone()).await.unwrap();
@@ -1969,10 +1976,7 @@ mod tests {
     #[tokio::test]
     async fn undo_on_a_shared_list_takes_back_only_the_callers_lines() {
         use crate::lists::{ItemPatch, NewItem, Role};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let mut config = crate::Config::default();
-        config.store.path = Some(path.clone());
+        let (_dir, path, config) = on_disk();
         let g = Grocery::open(config).await.unwrap();
         let ann = g.users().add("ann").await.unwrap().id;
         let bob = g.users().add("bob").await.unwrap().id;
@@ -2087,10 +2091,7 @@ mod tests {
     /// Undo entries saved by older versions put the whole list back.
     #[tokio::test]
     async fn an_undo_entry_saved_whole_by_an_older_version_still_undoes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let mut config = crate::Config::default();
-        config.store.path = Some(path.clone());
+        let (_dir, path, config) = on_disk();
         let g = Grocery::open(config.clone()).await.unwrap();
         g.agent().handle_in("k", "add milk", None).await.unwrap();
         let before = g.lists().find("Shopping").await.unwrap();
@@ -2121,10 +2122,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_session_saved_whole_by_an_older_version_is_read_and_saved_apart() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let mut config = crate::Config::default();
-        config.store.path = Some(path.clone());
+        let (_dir, path, config) = on_disk();
         let g = Grocery::open(config.clone()).await.unwrap();
         g.agent().handle_in("k", "add milk", None).await.unwrap();
         g.agent().handle_in("k", "add eggs", None).await.unwrap();

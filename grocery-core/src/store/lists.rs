@@ -277,6 +277,36 @@ fn touch_as(
     Ok(version)
 }
 
+/// Insert `item` on `list` as it was (who added it and when), with the id
+/// `id` or a new one.
+fn insert_as_was(
+    tx: &Transaction<'_>,
+    list: ListId,
+    id: Option<ItemId>,
+    item: &ListItem,
+    now: i64,
+) -> Result<()> {
+    let pk = known_product_pk(tx, item.product_id.as_deref())?;
+    tx.prepare_cached(
+        "INSERT INTO list_items (id, list_id, product_pk, name, amount, unit, note, checked, \
+         added_by, added_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        id.map(|i| i.0),
+        list.0,
+        pk,
+        item.name,
+        amount_to_sql(item.quantity.amount),
+        item.quantity.unit.code(),
+        item.note,
+        item.checked,
+        item.added_by.0,
+        item.added_at.as_millisecond(),
+        now
+    ])?;
+    Ok(())
+}
+
 /// The product's row, when it is still in the catalog (a line whose product
 /// went keeps its name, unlinked).
 fn known_product_pk(tx: &Transaction<'_>, id: Option<&str>) -> Result<Option<i64>> {
@@ -962,26 +992,11 @@ impl Store {
             writable(tx, who, list, Role::Editor)?;
             tx.prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
                 .execute(params![list.0])?;
+            let now = now_ms();
             for i in &items {
-                let pk = known_product_pk(tx, i.product_id.as_deref())?;
-                tx.prepare_cached(
-                    "INSERT INTO list_items (list_id, product_pk, name, amount, unit, note, checked, \
-                     added_by, added_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?
-                .execute(params![
-                    list.0,
-                    pk,
-                    i.name,
-                    amount_to_sql(i.quantity.amount),
-                    i.quantity.unit.code(),
-                    i.note,
-                    i.checked,
-                    i.added_by.0,
-                    i.added_at.as_millisecond(),
-                    now_ms()
-                ])?;
+                insert_as_was(tx, list, None, i, now)?;
             }
-            touch(tx, list, who.user, now_ms())?;
+            touch(tx, list, who.user, now)?;
             Ok(())
         })
         .await
@@ -1028,32 +1043,13 @@ impl Store {
                     ])?;
             }
             for i in &revert.put_back {
-                let pk = known_product_pk(tx, i.product_id.as_deref())?;
                 // Back in its place (lines are ordered by id) unless another
                 // line took the id since: then at the end.
                 let taken = tx
                     .prepare_cached("SELECT 1 FROM list_items WHERE id = ?1")?
                     .exists(params![i.id.0])?;
-                let id = (!taken).then_some(i.id.0);
-                changed += tx
-                    .prepare_cached(
-                        "INSERT INTO list_items (id, list_id, product_pk, name, amount, unit, note, \
-                         checked, added_by, added_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    )?
-                    .execute(params![
-                        id,
-                        list.0,
-                        pk,
-                        i.name,
-                        amount_to_sql(i.quantity.amount),
-                        i.quantity.unit.code(),
-                        i.note,
-                        i.checked,
-                        i.added_by.0,
-                        i.added_at.as_millisecond(),
-                        now
-                    ])?;
+                insert_as_was(tx, list, (!taken).then_some(i.id), i, now)?;
+                changed += 1;
             }
             if changed > 0 {
                 touch(tx, list, who.user, now)?;
