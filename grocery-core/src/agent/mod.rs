@@ -1275,19 +1275,14 @@ fn plan_remove_or_check(
     (ops, actions)
 }
 
-/// Remember how a list looked before this request first changes it.
-/// How to undo one request, gathered as it runs: its list steps in order, and
-/// each list it changed as it was before and as the request left it.
+/// How to undo one request, gathered as it runs: its steps in order, each
+/// changed list's [`UndoStep::Revert`] worked out after every change to it
+/// from the list as it was before the request's first change.
 #[derive(Default)]
 struct UndoLog {
     steps: Vec<UndoStep>,
-    /// Each changed list before the request's first change to it; its
-    /// [`UndoStep::Revert`] is in `steps`, filled in by [`UndoLog::steps`].
-    before: Vec<GroceryList>,
-    /// Each changed list as the request's last change left it.
-    after: HashMap<ListId, Vec<ListItem>>,
-    /// Lists the request deleted after changing them.
-    deleted: Vec<ListId>,
+    /// The items of each list the request changes, before its first change.
+    before: HashMap<ListId, Vec<ListItem>>,
 }
 
 impl UndoLog {
@@ -1295,55 +1290,54 @@ impl UndoLog {
         self.steps.push(step);
     }
 
-    /// `list` is about to change (only its first state counts).
+    /// `list` is about to change (only its first state counts; a list the
+    /// request created is deleted on undo instead).
     fn before(&mut self, list: &GroceryList) {
-        let ours = |s: &UndoStep| matches!(s, UndoStep::Revert { list: id, .. } | UndoStep::DeleteList { list: id } if *id == list.id);
-        if !self.steps.iter().any(ours) {
+        let created = self
+            .steps
+            .iter()
+            .any(|s| matches!(s, UndoStep::DeleteList { list: id } if *id == list.id));
+        if !created && !self.before.contains_key(&list.id) {
+            self.before.insert(list.id, list.items.clone());
             self.steps.push(UndoStep::Revert {
                 list: list.id,
                 revert: Revert::default(),
             });
-            self.before.push(list.clone());
         }
     }
 
     /// `list` as a change left it.
     fn after(&mut self, list: &GroceryList) {
-        self.after.insert(list.id, list.items.clone());
+        let Some(before) = self.before.get(&list.id) else {
+            return;
+        };
+        for step in &mut self.steps {
+            if let UndoStep::Revert { list: id, revert } = step
+                && *id == list.id
+            {
+                *revert = Revert::between(before, &list.items);
+            }
+        }
     }
 
     /// `list` was deleted (its [`UndoStep::Recreate`] just pushed): if the
-    /// request changed it first, undo recreates it as it was before that.
+    /// request changed it first, undo recreates it as it was before that,
+    /// and has nothing else to do on it.
     fn deleted(&mut self, list: ListId) {
-        if let Some(b) = self.before.iter().find(|b| b.id == list)
-            && let Some(UndoStep::Recreate { items, .. }) = self.steps.last_mut()
-        {
-            items.clone_from(&b.items);
+        let Some(before) = self.before.remove(&list) else {
+            return;
+        };
+        if let Some(UndoStep::Recreate { items, .. }) = self.steps.last_mut() {
+            *items = before;
         }
-        self.deleted.push(list);
+        self.steps
+            .retain(|s| !matches!(s, UndoStep::Revert { list: id, .. } if *id == list));
     }
 
-    /// The steps, each list's line changes worked out (a list changed and
-    /// then deleted has none: its recreation puts it back).
+    /// The steps, without lists looked at but not changed.
     fn steps(mut self) -> Vec<UndoStep> {
-        let before: HashMap<ListId, GroceryList> =
-            self.before.into_iter().map(|l| (l.id, l)).collect();
-        self.steps.retain_mut(|step| {
-            let UndoStep::Revert { list, revert } = step else {
-                return true;
-            };
-            if self.deleted.contains(list) {
-                return false;
-            }
-            match (before.get(list), self.after.get(list)) {
-                (Some(b), Some(after)) => {
-                    *revert = Revert::between(&b.items, after);
-                    !revert.is_empty()
-                }
-                // Looked at, never changed.
-                _ => false,
-            }
-        });
+        self.steps
+            .retain(|s| !matches!(s, UndoStep::Revert { revert, .. } if revert.is_empty()));
         self.steps
     }
 }
@@ -2086,6 +2080,62 @@ mod tests {
         assert_eq!(names(&back), expected);
         assert_eq!(back.items[0].id, milk.id);
         assert_eq!(back.items[0].added_at, milk.added_at);
+    }
+
+    /// An undo log reverts each list to its state before the request's first
+    /// change, leaves out lists looked at but not changed, and recreates a
+    /// list changed and then deleted as it was before the change.
+    #[tokio::test]
+    async fn an_undo_log_keeps_each_lists_first_state() {
+        use super::{UndoLog, UndoStep};
+        use crate::lists::{NewItem, Revert};
+        let (g, _d) = open().await;
+        let lists = g.lists();
+        // Each list after each of its items is added.
+        let mut states = Vec::new();
+        for (name, items) in [
+            ("a", &["milk", "eggs", "tea"][..]),
+            ("b", &["bread"]),
+            ("c", &["jam", "ham"]),
+        ] {
+            let id = lists.create(name).await.unwrap().id;
+            for i in items {
+                lists.add_item(id, NewItem::new(*i)).await.unwrap();
+                states.push(lists.get(id).await.unwrap());
+            }
+        }
+        let [a0, a1, a2, b0, c0, c1] = &states[..] else {
+            panic!("six states: {states:?}");
+        };
+        let mut log = UndoLog::default();
+        log.before(a0);
+        log.after(a1);
+        log.before(a1);
+        log.after(a2);
+        log.before(b0);
+        log.before(c0);
+        log.after(c1);
+        log.push(UndoStep::Recreate {
+            name: "c".into(),
+            items: c1.items.clone(),
+        });
+        log.deleted(c0.id);
+        let revert = Revert::between(&a0.items, &a2.items);
+        let taken_out: Vec<&str> = revert.remove.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(taken_out, ["eggs", "tea"]);
+        assert_eq!(
+            log.steps(),
+            [
+                UndoStep::Revert {
+                    list: a0.id,
+                    revert
+                },
+                UndoStep::Recreate {
+                    name: "c".into(),
+                    items: c0.items.clone()
+                }
+            ]
+        );
     }
 
     /// Undo entries saved by older versions put the whole list back.

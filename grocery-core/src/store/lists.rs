@@ -179,8 +179,7 @@ fn log_change(
     users: &[i64],
     now: i64,
 ) -> Result<()> {
-    let change = kind;
-    let kind = match kind {
+    let kind_name = match kind {
         ChangeKind::Changed => "changed",
         ChangeKind::Deleted => "deleted",
         ChangeKind::Shared => "shared",
@@ -189,9 +188,9 @@ fn log_change(
     tx.prepare_cached(
         "INSERT INTO list_events (list_id, version, kind, actor_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![list.0, version, kind, actor.0, now])?;
+    .execute(params![list.0, version, kind_name, actor.0, now])?;
     let seq = tx.last_insert_rowid();
-    let logged = Logged::new(seq, list, version, change);
+    let logged = Logged::new(seq, list, version, kind);
     let mut stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO list_event_audience (user_id, seq) VALUES (?1, ?2)",
     )?;
@@ -318,10 +317,7 @@ fn known_product_pk(tx: &Transaction<'_>, id: Option<&str>) -> Result<Option<i64
 }
 
 fn product_pk(tx: &Transaction<'_>, id: &str) -> Result<i64> {
-    tx.prepare_cached("SELECT pk FROM products WHERE id = ?1")?
-        .query_row(params![id], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| Error::not_found("product", id))
+    known_product_pk(tx, Some(id))?.ok_or_else(|| Error::not_found("product", id))
 }
 
 /// Add an item, merging into an unchecked item of the same product (or, unlinked,
