@@ -446,3 +446,110 @@ async fn changes_written_by_another_process_reach_live_subscribers() {
         server.lists().get(id).await.unwrap().version
     );
 }
+
+/// One step of a merge case: add an item, or check the line the last add returned.
+#[derive(Clone)]
+enum Step {
+    Add(NewItem),
+    CheckLast,
+}
+
+/// A line as a merge case expects it: name, quantity, checked.
+type Line = (&'static str, &'static str, bool);
+
+/// The lines of a list as (name, quantity, product, checked), in the order added.
+fn shape(list: &grocery_core::GroceryList) -> Vec<(String, String, Option<String>, bool)> {
+    let mut items = list.items.clone();
+    items.sort_by_key(|i| i.id);
+    items
+        .into_iter()
+        .map(|i| (i.name, i.quantity.to_string(), i.product_id, i.checked))
+        .collect()
+}
+
+/// Adding merges the same way whichever path runs it: one add at a time (the
+/// lines found by a query), through `apply` one op at a time, and all of a
+/// run's adds in one `apply` (the lines found in the list the edit holds, as
+/// the agent does).
+#[tokio::test]
+async fn adds_merge_alike_through_every_path() {
+    use grocery_core::lists::ListOp;
+    let milk = |qty: &str| NewItem::new("milk").product("milk-gal").quantity(q(qty));
+    let plain = |name: &str, qty: &str| NewItem::new(name).quantity(q(qty));
+    let eggs = || NewItem::new("eggs").product("eggs-12");
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Vec<Step>, Vec<Line>)> = vec![
+        ("same product, compatible units", vec![Step::Add(milk("1 gal")), Step::Add(milk("2 qt"))],
+            vec![("milk", "1.5 gal", false)]),
+        ("incompatible apart, then the first compatible line",
+            vec![Step::Add(milk("2 bottle")), Step::Add(milk("1 gal")), Step::Add(milk("2 qt"))],
+            vec![("milk", "2 bottle", false), ("milk", "1.5 gal", false)]),
+        ("unlinked by name, ASCII case folded",
+            vec![Step::Add(plain("Napkins", "1")), Step::Add(plain("napkins", "2"))],
+            vec![("Napkins", "3 ct", false)]),
+        ("other letters are not folded",
+            vec![Step::Add(plain("Äpfel", "1")), Step::Add(plain("äpfel", "1"))],
+            vec![("Äpfel", "1 ct", false), ("äpfel", "1 ct", false)]),
+        ("linked and unlinked stay apart",
+            vec![Step::Add(milk("1 gal")), Step::Add(plain("milk", "1 gal"))],
+            vec![("milk", "1 gal", false), ("milk", "1 gal", false)]),
+        ("a checked line takes nothing in",
+            vec![Step::Add(eggs()), Step::CheckLast, Step::Add(eggs())],
+            vec![("eggs", "1 ct", true), ("eggs", "1 ct", false)]),
+        ("three adds in a row",
+            vec![Step::Add(milk("1 gal")), Step::Add(plain("bread", "1")), Step::Add(milk("1 gal"))],
+            vec![("milk", "2 gal", false), ("bread", "1 ct", false)]),
+    ];
+    for (case, steps, want) in cases {
+        let (t, _) = setup().await;
+        let lists = t.grocery.lists();
+        let mut shapes = Vec::new();
+        for path in ["add_item", "apply one op", "apply a run"] {
+            let id = lists.create(path).await.unwrap().id;
+            let mut last = None;
+            let mut run: Vec<ListOp> = Vec::new();
+            for step in steps.iter().cloned() {
+                match (path, step) {
+                    ("add_item", Step::Add(item)) => {
+                        last = Some(lists.add_item(id, item).await.unwrap().id)
+                    }
+                    ("apply one op", Step::Add(item)) => {
+                        let (done, _) = lists.apply(id, vec![ListOp::Add(item)]).await.unwrap();
+                        last = Some(match &done[0] {
+                            grocery_core::lists::OpDone::Item(i) => i.id,
+                            other => panic!("{case}: {other:?}"),
+                        });
+                    }
+                    (_, Step::Add(item)) => run.push(ListOp::Add(item)),
+                    (_, Step::CheckLast) => {
+                        if !run.is_empty() {
+                            let (done, _) =
+                                lists.apply(id, std::mem::take(&mut run)).await.unwrap();
+                            last = done.iter().rev().find_map(|d| match d {
+                                grocery_core::lists::OpDone::Item(i) => Some(i.id),
+                                _ => None,
+                            });
+                        }
+                        lists.check(id, last.unwrap(), true).await.unwrap();
+                    }
+                }
+            }
+            if !run.is_empty() {
+                lists.apply(id, run).await.unwrap();
+            }
+            let got = shape(&lists.get(id).await.unwrap());
+            let expected: Vec<(String, String, Option<String>, bool)> = got
+                .iter()
+                .zip(&want)
+                .map(|(g, w)| (w.0.to_string(), w.1.to_string(), g.2.clone(), w.2))
+                .collect();
+            assert_eq!(got.len(), want.len(), "{case} via {path}: {got:?}");
+            assert_eq!(got, expected, "{case} via {path}");
+            shapes.push(got);
+        }
+        assert!(
+            shapes.windows(2).all(|w| w[0] == w[1]),
+            "{case}: {shapes:?}"
+        );
+    }
+}

@@ -1249,7 +1249,14 @@ impl Quantity {
     /// The result is at least 1; above [`Quantity::MAX_PACKS`] it is
     /// [`QuantityError::OutOfRange`].
     pub fn packs_needed(&self, pack: &Quantity) -> Result<u32, QuantityError> {
-        let packs = if self.unit.is_compatible(pack.unit) {
+        let packs = if self.unit == pack.unit {
+            // The usual case ("4 gal" of a 1 gal pack): the unit's factor
+            // cancels out, no conversion to reduce.
+            self.amount
+                .0
+                .checked_div(&pack.amount.0)
+                .ok_or_else(|| QuantityError::OutOfRange(format!("{self} / {pack}")))?
+        } else if self.unit.is_compatible(pack.unit) {
             self.in_base()
                 .checked_div(&pack.in_base())
                 .ok_or_else(|| QuantityError::OutOfRange(format!("{self} / {pack}")))?
@@ -1487,6 +1494,11 @@ mod tests {
         assert_eq!(q("1.5 can").packs_needed(&q("12 oz")).unwrap(), 2);
         assert_eq!(q("1 tsp").packs_needed(&q("1 gal")).unwrap(), 1);
         assert_eq!(q("1 gal").packs_needed(&q("1 qt")).unwrap(), 4);
+        // Same unit: no conversion.
+        assert_eq!(q("4 gal").packs_needed(&q("1 gal")).unwrap(), 4);
+        assert_eq!(q("2.5 gal").packs_needed(&q("2 gal")).unwrap(), 2);
+        assert_eq!(q("0.5 gal").packs_needed(&q("1 gal")).unwrap(), 1);
+        assert_eq!(q("3 1/3 lb").packs_needed(&q("1/3 lb")).unwrap(), 10);
         assert_eq!(q("1 dozen").packs_needed(&q("1 can")).unwrap(), 12);
     }
 

@@ -24,6 +24,9 @@ const BUCKETS: &[f64] = &[
     10.0,
 ];
 
+/// Histogram buckets for counts of jobs (the store's write batches).
+const JOB_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
+
 /// How often histogram samples are drained into their buckets.
 const METRICS_UPKEEP: Duration = Duration::from_secs(1);
 
@@ -34,6 +37,7 @@ pub fn prometheus() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), BUCKETS)
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_jobs".into()), JOB_BUCKETS))
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();

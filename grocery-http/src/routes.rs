@@ -31,9 +31,28 @@ use crate::state::AppState;
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
+/// Room reserved for a JSON answer before writing it: an agent reply or a
+/// list of a dozen lines fits, where starting from `axum::Json`'s 128 bytes
+/// grows the buffer five times.
+const JSON_CAPACITY: usize = 4096;
+
 impl<T: Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
+        let mut body = Vec::with_capacity(JSON_CAPACITY);
+        match serde_json::to_writer(&mut body, &self.0) {
+            Ok(()) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(e) => ApiError::from(grocery_core::Error::Internal(format!(
+                "answer not serializable: {e}"
+            )))
+            .into_response(),
+        }
     }
 }
 

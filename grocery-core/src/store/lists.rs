@@ -161,12 +161,20 @@ thread_local! {
 
 /// The users who may see list `list` now: its owner and those it is shared with.
 fn audience(conn: &Connection, list: ListId) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT owner_id FROM lists WHERE id = ?1 UNION SELECT user_id FROM list_shares \
-         WHERE list_id = ?1",
-    )?;
-    let rows = stmt.query_map(params![list.0], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let owner: i64 = conn
+        .prepare_cached("SELECT owner_id FROM lists WHERE id = ?1")?
+        .query_row(params![list.0], |r| r.get(0))?;
+    audience_of(conn, list, owner)
+}
+
+/// The owner and the users `list` is shared with.
+fn audience_of(conn: &Connection, list: ListId, owner: i64) -> Result<Vec<i64>> {
+    let mut users = vec![owner];
+    let mut stmt = conn.prepare_cached("SELECT user_id FROM list_shares WHERE list_id = ?1")?;
+    for user in stmt.query_map(params![list.0], |r| r.get(0))? {
+        users.push(user?);
+    }
+    Ok(users)
 }
 
 /// Append one change to the log, visible to `users`.
@@ -265,13 +273,13 @@ fn touch_as(
     now: i64,
     kind: ChangeKind,
 ) -> Result<i64> {
-    let version: i64 = tx
+    let (version, owner): (i64, i64) = tx
         .prepare_cached(
             "UPDATE lists SET version = version + 1, updated_at = ?2 WHERE id = ?1 \
-             RETURNING version",
+             RETURNING version, owner_id",
         )?
-        .query_row(params![list.0, now], |r| r.get(0))?;
-    let users = audience(tx, list)?;
+        .query_row(params![list.0, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let users = audience_of(tx, list, owner)?;
     log_change(tx, list, version, kind, actor, &users, now)?;
     Ok(version)
 }
@@ -329,6 +337,7 @@ fn add_item(
     list: ListId,
     item: &NewItem,
     now: i64,
+    lines: Option<&[ListItem]>,
 ) -> Result<ListItem> {
     let qty = match item.quantity {
         Some(q) => q,
@@ -342,17 +351,42 @@ fn add_item(
     if let Some(pk) = pk {
         note_pick(tx, actor, pk, false, now)?;
     }
-    let candidates: Vec<RawItem> = {
-        let mut stmt = tx.prepare_cached(&format!(
-            "{SELECT_ITEM} WHERE i.list_id = ?1 AND i.checked = 0 AND \
-             ((?2 IS NOT NULL AND i.product_pk = ?2) OR \
-              (?2 IS NULL AND i.product_pk IS NULL AND i.name = ?3 COLLATE NOCASE)) ORDER BY i.id"
-        ))?;
-        stmt.query_map(params![list.0, pk, item.name], raw_item)?
-            .collect::<rusqlite::Result<_>>()?
+    let candidates: Vec<ListItem> = match lines {
+        // The same lines as the query below finds, from the list as this
+        // transaction has it (a product id names one product row; SQLite's
+        // NOCASE folds ASCII letters only).
+        Some(lines) => {
+            let mut found: Vec<ListItem> = lines
+                .iter()
+                .filter(|i| {
+                    !i.checked
+                        && match pk {
+                            Some(_) => i.product_id == item.product_id,
+                            None => {
+                                i.product_id.is_none() && i.name.eq_ignore_ascii_case(&item.name)
+                            }
+                        }
+                })
+                .cloned()
+                .collect();
+            found.sort_by_key(|i| i.id);
+            found
+        }
+        None => {
+            let mut stmt = tx.prepare_cached(&format!(
+                "{SELECT_ITEM} WHERE i.list_id = ?1 AND i.checked = 0 AND \
+                 ((?2 IS NOT NULL AND i.product_pk = ?2) OR \
+                  (?2 IS NULL AND i.product_pk IS NULL AND i.name = ?3 COLLATE NOCASE)) \
+                 ORDER BY i.id"
+            ))?;
+            stmt.query_map(params![list.0, pk, item.name], raw_item)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .map(RawItem::into_item)
+                .collect::<Result<_>>()?
+        }
     };
-    for raw in candidates {
-        let mut existing = raw.into_item()?;
+    for mut existing in candidates {
         if !existing.quantity.unit.is_compatible(qty.unit) {
             continue;
         }
@@ -411,8 +445,16 @@ fn update_item(
     item: ItemId,
     patch: &ItemPatch,
     now: i64,
+    lines: Option<&[ListItem]>,
 ) -> Result<ListItem> {
-    let current = get_item(tx, list, item)?;
+    let current = match lines {
+        Some(lines) => lines
+            .iter()
+            .find(|i| i.id == item)
+            .cloned()
+            .ok_or_else(|| Error::not_found("item", item.to_string()))?,
+        None => get_item(tx, list, item)?,
+    };
     let name = patch.name.as_ref().unwrap_or(&current.name);
     let qty = patch.quantity.unwrap_or(current.quantity);
     let note = match &patch.note {
@@ -596,11 +638,12 @@ fn apply_op(
     list: ListId,
     op: &ListOp,
     now: i64,
+    lines: Option<&[ListItem]>,
 ) -> Result<OpDone> {
     Ok(match op {
-        ListOp::Add(item) => OpDone::Item(add_item(tx, actor, list, item, now)?),
+        ListOp::Add(item) => OpDone::Item(add_item(tx, actor, list, item, now, lines)?),
         ListOp::Update(item, patch) => {
-            OpDone::Item(update_item(tx, actor, list, *item, patch, now)?)
+            OpDone::Item(update_item(tx, actor, list, *item, patch, now, lines)?)
         }
         ListOp::Remove(item) => {
             let n = tx
@@ -622,18 +665,39 @@ fn apply_op(
 
 /// Run `ops` on `list` (the caller has checked the role), then bump the
 /// version and log one change for all of them when any changed something:
-/// what each did, and the new version if it moved.
+/// what each did, and the new version if it moved. `lines`, when the caller
+/// holds the list's lines as this transaction has them, are kept up to date
+/// op by op (and spare the ops their lookups).
 fn run_ops(
     tx: &Transaction<'_>,
     actor: UserId,
     list: ListId,
     ops: &[ListOp],
     now: i64,
+    mut lines: Option<&mut Vec<ListItem>>,
 ) -> Result<(Vec<OpDone>, Option<i64>)> {
-    let done = ops
-        .iter()
-        .map(|op| apply_op(tx, actor, list, op, now))
-        .collect::<Result<Vec<_>>>()?;
+    let mut done = Vec::with_capacity(ops.len());
+    for op in ops {
+        let d = apply_op(
+            tx,
+            actor,
+            list,
+            op,
+            now,
+            lines.as_deref().map(Vec::as_slice),
+        )?;
+        if let Some(lines) = lines.as_deref_mut() {
+            match &d {
+                OpDone::Item(item) => match lines.iter_mut().find(|i| i.id == item.id) {
+                    Some(slot) => *slot = item.clone(),
+                    None => lines.push(item.clone()),
+                },
+                OpDone::Removed(id) => lines.retain(|i| i.id != *id),
+                OpDone::Cleared(_) => lines.clear(),
+            }
+        }
+        done.push(d);
+    }
     let version = if done.iter().any(|d| !matches!(d, OpDone::Cleared(0))) {
         Some(touch(tx, list, actor, now)?)
     } else {
@@ -658,17 +722,7 @@ fn apply_ops(
     }
     check_writable(before, who, Role::Editor)?;
     let now = now_ms();
-    let (done, version) = run_ops(tx, who.user, before.id, ops, now)?;
-    for d in &done {
-        match d {
-            OpDone::Item(item) => match after.items.iter_mut().find(|i| i.id == item.id) {
-                Some(slot) => *slot = item.clone(),
-                None => after.items.push(item.clone()),
-            },
-            OpDone::Removed(id) => after.items.retain(|i| i.id != *id),
-            OpDone::Cleared(_) => after.items.clear(),
-        }
-    }
+    let (done, version) = run_ops(tx, who.user, before.id, ops, now, Some(&mut after.items))?;
     if let Some(v) = version {
         after.version = v;
         after.updated_at = ts(now);
@@ -680,7 +734,7 @@ fn apply_ops(
 /// reading its items: what each op did.
 fn change(tx: &Transaction<'_>, who: Access, list: ListId, ops: &[ListOp]) -> Result<Vec<OpDone>> {
     writable(tx, who, list, Role::Editor)?;
-    Ok(run_ops(tx, who.user, list, ops, now_ms())?.0)
+    Ok(run_ops(tx, who.user, list, ops, now_ms(), None)?.0)
 }
 
 impl Store {

@@ -318,7 +318,11 @@ fn run_batch(
         drop(tx);
         return rest;
     }
+    metrics::histogram!("grocery_store_write_batch_jobs").record(done.len() as f64);
+    let committing = std::time::Instant::now();
     let result = tx.commit();
+    metrics::histogram!("grocery_store_commit_duration_seconds")
+        .record(committing.elapsed().as_secs_f64());
     let error = result.as_ref().err();
     let logged = lists::LOGGED.with_borrow_mut(std::mem::take);
     // Older copies of the changed lists go before any caller hears of the
