@@ -852,6 +852,14 @@ impl fmt::Display for Amount {
     /// `"0.333"`); amounts that would round to zero get more decimals.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (n, d) = (*self.0.numer(), *self.0.denom());
+        // Whole amounts, most of them ("2", "16"): no rounding to do, and
+        // printed as an i64 (i128's printing divides in 128 bits).
+        if d == 1 {
+            return match i64::try_from(n) {
+                Ok(n) => write!(f, "{n}"),
+                Err(_) => write!(f, "{n}"),
+            };
+        }
         for decimals in 3..=18u32 {
             let scale = 10i128.pow(decimals);
             // Round half up: floor((2 * n * scale + d) / (2 * d)).
@@ -1798,6 +1806,7 @@ mod tests {
     fn amount_display_uses_up_to_three_decimals() {
         let table: &[(Ratio, &str)] = &[
             (r(2, 1), "2"),
+            (r(16, 1), "16"),
             (r(3, 2), "1.5"),
             (r(1, 3), "0.333"),
             (r(2, 3), "0.667"),

@@ -108,20 +108,34 @@ fn list_header(conn: &Connection, user: UserId, id: ListId) -> Result<GroceryLis
          FROM lists l LEFT JOIN list_shares s ON s.list_id = l.id AND s.user_id = ?2 \
          WHERE l.id = ?1 AND (l.owner_id = ?2 OR s.user_id IS NOT NULL)",
     )?
-    .query_row(params![id.0, user.0], |r| {
-        Ok(GroceryList {
-            id: ListId(r.get(0)?),
-            name: r.get(1)?,
-            owner: UserId(r.get(2)?),
-            version: r.get(3)?,
-            created_at: ts(r.get(4)?),
-            updated_at: ts(r.get(5)?),
-            role: role_from_sql(&r.get::<_, String>(6)?),
-            items: Vec::new(),
-        })
-    })
+    .query_row(params![id.0, user.0], header_row)
     .optional()?
     .ok_or_else(|| Error::not_found("list", id.to_string()))
+}
+
+/// The header of `owner`'s own list called `name` (case-insensitively).
+fn own_list_header(conn: &Connection, owner: UserId, name: &str) -> Result<Option<GroceryList>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, name, owner_id, version, created_at, updated_at, 'owner' \
+             FROM lists WHERE owner_id = ?1 AND name = ?2 COLLATE NOCASE",
+        )?
+        .query_row(params![owner.0, name], header_row)
+        .optional()?)
+}
+
+/// A list header from its row (id, name, owner, version, created, updated, role).
+fn header_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroceryList> {
+    Ok(GroceryList {
+        id: ListId(r.get(0)?),
+        name: r.get(1)?,
+        owner: UserId(r.get(2)?),
+        version: r.get(3)?,
+        created_at: ts(r.get(4)?),
+        updated_at: ts(r.get(5)?),
+        role: role_from_sql(&r.get::<_, String>(6)?),
+        items: Vec::new(),
+    })
 }
 
 /// The list header, if `who` may do what needs `need` to it, at the version
@@ -245,10 +259,19 @@ fn get_list_in(
     owner: UserId,
     id: ListId,
 ) -> Result<GroceryList> {
-    let mut list = list_header(tx, owner, id)?;
+    with_items_in(tx, cache, list_header(tx, owner, id)?)
+}
+
+/// `header` (read in this write transaction) with its items, from memory
+/// when the cache holds this very version.
+fn with_items_in(
+    tx: &Transaction<'_>,
+    cache: &ListCache,
+    mut list: GroceryList,
+) -> Result<GroceryList> {
     list.items = match cache.items_at(&list) {
         Some(items) => items,
-        None => read_items(tx, id)?,
+        None => read_items(tx, list.id)?,
     };
     Ok(list)
 }
@@ -777,17 +800,11 @@ impl Store {
         let ticket = cache.ticket();
         let edit = self
             .write(move |tx| {
-                let (id, created) = match target {
-                    ListRef::Id(id) => (id, false),
+                let (header, created) = match target {
+                    ListRef::Id(id) => (list_header(tx, owner, id)?, false),
                     ListRef::Name(name) => {
-                        let found: Option<i64> = tx
-                        .prepare_cached(
-                            "SELECT id FROM lists WHERE owner_id = ?1 AND name = ?2 COLLATE NOCASE",
-                        )?
-                        .query_row(params![owner.0, name], |r| r.get(0))
-                        .optional()?;
-                        match found {
-                            Some(id) => (ListId(id), false),
+                        match own_list_header(tx, owner, &name)? {
+                            Some(header) => (header, false),
                             None if create => {
                                 let now = now_ms();
                                 tx.prepare_cached(
@@ -798,13 +815,13 @@ impl Store {
                                 .map_err(|e| conflict_on_unique(e, &name))?;
                                 let id = ListId(tx.last_insert_rowid());
                                 log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
-                                (id, true)
+                                (list_header(tx, owner, id)?, true)
                             }
                             None => return Err(Error::not_found("list", name)),
                         }
                     }
                 };
-                let before = get_list_in(tx, &cache, owner, id)?;
+                let before = with_items_in(tx, &cache, header)?;
                 let (ops, extra) = plan(&before)?;
                 let (done, after) = apply_ops(tx, who, &before, &ops)?;
                 Ok(Edit {
