@@ -55,45 +55,50 @@ pub use state::{AppState, TOKEN_CACHE_TTL};
 /// The application router over `state`.
 pub fn app(state: AppState) -> Router {
     use routes as r;
+    // Full paths, merged rather than nested: a nested router strips the
+    // prefix and routes a second time on every API request.
     let api = Router::new()
-        .route("/agent", post(r::agent))
-        .route("/lists", get(r::all_lists).post(r::create_list))
+        .route("/api/v1/agent", post(r::agent))
+        .route("/api/v1/lists", get(r::all_lists).post(r::create_list))
         .route(
-            "/lists/{id}",
+            "/api/v1/lists/{id}",
             get(r::get_list)
                 .patch(r::rename_list)
                 .delete(r::delete_list),
         )
-        .route("/lists/{id}/items", post(r::add_item))
+        .route("/api/v1/lists/{id}/items", post(r::add_item))
         .route(
-            "/lists/{id}/items/{item}",
+            "/api/v1/lists/{id}/items/{item}",
             axum::routing::patch(r::update_item).delete(r::remove_item),
         )
-        .route("/lists/{id}/items/{item}/check", post(r::check_item))
-        .route("/lists/{id}/items/{item}/uncheck", post(r::uncheck_item))
-        .route("/lists/{id}/clear-checked", post(r::clear_checked))
-        .route("/lists/{id}/shares", get(r::shares))
+        .route("/api/v1/lists/{id}/items/{item}/check", post(r::check_item))
         .route(
-            "/lists/{id}/shares/{user}",
+            "/api/v1/lists/{id}/items/{item}/uncheck",
+            post(r::uncheck_item),
+        )
+        .route("/api/v1/lists/{id}/clear-checked", post(r::clear_checked))
+        .route("/api/v1/lists/{id}/shares", get(r::shares))
+        .route(
+            "/api/v1/lists/{id}/shares/{user}",
             axum::routing::put(r::share).delete(r::unshare),
         )
-        .route("/products/search", get(r::search))
-        .route("/products/{id}", get(r::product))
-        .route("/prices/{id}", get(r::price))
-        .route("/prices/{id}/history", get(r::history))
-        .route("/tracks", get(r::tracks).post(r::track))
-        .route("/tracks/{id}", axum::routing::delete(r::untrack))
-        .route("/alerts", get(r::alerts))
-        .route("/optimize", post(r::optimize))
-        .route("/deals", get(r::deals))
-        .route("/usuals", get(r::usuals))
-        .route("/events", get(live::events))
-        .route("/ws", get(live::ws))
-        .route("/openapi.json", get(openapi::openapi_json));
+        .route("/api/v1/products/search", get(r::search))
+        .route("/api/v1/products/{id}", get(r::product))
+        .route("/api/v1/prices/{id}", get(r::price))
+        .route("/api/v1/prices/{id}/history", get(r::history))
+        .route("/api/v1/tracks", get(r::tracks).post(r::track))
+        .route("/api/v1/tracks/{id}", axum::routing::delete(r::untrack))
+        .route("/api/v1/alerts", get(r::alerts))
+        .route("/api/v1/optimize", post(r::optimize))
+        .route("/api/v1/deals", get(r::deals))
+        .route("/api/v1/usuals", get(r::usuals))
+        .route("/api/v1/events", get(live::events))
+        .route("/api/v1/ws", get(live::ws))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json));
     let body_limit = state.config().body_limit_bytes;
     let cors = cors(&state.config().cors_origins);
     Router::new()
-        .nest("/api/v1", api)
+        .merge(api)
         .route("/", get(ops::page))
         .route("/health/live", get(ops::live))
         .route("/health/ready", get(ops::ready))

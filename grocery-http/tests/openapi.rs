@@ -252,14 +252,13 @@ impl Call<'_> {
     }
 }
 
-/// The routes of `app()` in `src/lib.rs`: (path, lower-case method). The
-/// `/api/v1` router is built first, then the root router that nests it.
+/// The routes of `app()` in `src/lib.rs`: (path, lower-case method). Every
+/// route is written with its full path.
 fn router_routes() -> BTreeSet<(String, String)> {
     let src = include_str!("../src/lib.rs");
     let start = src.find("pub fn app(").expect("app() in lib.rs");
     let body = &src[start..];
     let body = &body[..body.find("\n}\n").expect("end of app()")];
-    let nest = body.find(".nest(\"/api/v1\"").expect("the /api/v1 nest");
     let mut routes = BTreeSet::new();
     for (at, _) in body.match_indices(".route(") {
         let rest = &body[at + ".route(".len()..];
@@ -284,13 +283,12 @@ fn router_routes() -> BTreeSet<(String, String)> {
             }
         }
         let args = &rest[end + 1..args_end];
-        let prefix = if at < nest { "/api/v1" } else { "" };
         let mut found = false;
         for method in ["get", "post", "put", "patch", "delete"] {
             for (m, _) in args.match_indices(&format!("{method}(")) {
                 let before = args[..m].chars().last().unwrap_or(' ');
                 if !(before.is_alphanumeric() || before == '_') {
-                    routes.insert((format!("{prefix}{path}"), method.to_string()));
+                    routes.insert((path.to_string(), method.to_string()));
                     found = true;
                 }
             }

@@ -802,24 +802,22 @@ impl Store {
             .write(move |tx| {
                 let (header, created) = match target {
                     ListRef::Id(id) => (list_header(tx, owner, id)?, false),
-                    ListRef::Name(name) => {
-                        match own_list_header(tx, owner, &name)? {
-                            Some(header) => (header, false),
-                            None if create => {
-                                let now = now_ms();
-                                tx.prepare_cached(
-                                    "INSERT INTO lists (owner_id, name, created_at, updated_at) \
+                    ListRef::Name(name) => match own_list_header(tx, owner, &name)? {
+                        Some(header) => (header, false),
+                        None if create => {
+                            let now = now_ms();
+                            tx.prepare_cached(
+                                "INSERT INTO lists (owner_id, name, created_at, updated_at) \
                                  VALUES (?1, ?2, ?3, ?3)",
-                                )?
-                                .execute(params![owner.0, name, now])
-                                .map_err(|e| conflict_on_unique(e, &name))?;
-                                let id = ListId(tx.last_insert_rowid());
-                                log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
-                                (list_header(tx, owner, id)?, true)
-                            }
-                            None => return Err(Error::not_found("list", name)),
+                            )?
+                            .execute(params![owner.0, name, now])
+                            .map_err(|e| conflict_on_unique(e, &name))?;
+                            let id = ListId(tx.last_insert_rowid());
+                            log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
+                            (list_header(tx, owner, id)?, true)
                         }
-                    }
+                        None => return Err(Error::not_found("list", name)),
+                    },
                 };
                 let before = with_items_in(tx, &cache, header)?;
                 let (ops, extra) = plan(&before)?;
