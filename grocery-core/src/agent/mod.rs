@@ -2257,6 +2257,38 @@ mod tests {
         }
     }
 
+    /// A reply read back from its own JSON is the same reply: one key per
+    /// field, though an item's phrase is flattened beside its products.
+    #[tokio::test]
+    async fn a_reply_reads_back_from_its_json() {
+        let (g, _d) = open().await;
+        let r = g
+            .agent()
+            .handle("add 500ml/18 fl oz olive oil and 2 gallons of milk", None)
+            .await
+            .unwrap();
+        let items = &r.commands[0].items;
+        assert!(
+            items.iter().any(|i| !i.alternatives.is_empty()),
+            "{items:?}"
+        );
+        assert!(
+            items.iter().any(|i| !i.item.alternatives.is_empty()),
+            "{items:?}"
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        let back: super::AgentReply = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let oil = &value["commands"][0]["items"][0];
+        assert_eq!(
+            oil["other_measures"][0],
+            serde_json::json!({"amount": 18.0, "unit": "fl oz"}),
+            "{oil}"
+        );
+        assert!(oil["alternatives"][0][0].is_string(), "{oil}");
+    }
+
     #[tokio::test]
     async fn absurd_quantities_are_refused_and_change_nothing() {
         let (g, _d) = open().await;

@@ -31,10 +31,10 @@ pub struct ItemPhrase {
     /// Size and preparation words taken off the name ("large", "chopped").
     pub modifiers: Vec<String>,
     /// The same amount in another system ("500ml/18 fl oz": 18 fl oz).
-    // Left out of the OpenAPI schema: the API only shows an `ItemPhrase`
-    // flattened into `ResolvedItem`, whose own `alternatives` (products) comes
-    // later under the same key and is the one JSON readers keep.
-    #[cfg_attr(feature = "openapi", schema(ignore))]
+    // In JSON under its own key: an `ItemPhrase` is flattened into
+    // `ResolvedItem`, whose `alternatives` are products, and one object
+    // cannot hold the same key twice.
+    #[serde(rename = "other_measures", alias = "alternatives", default)]
     pub alternatives: Vec<Quantity>,
     /// What followed the item ("divided", "for frying").
     pub note: Option<String>,
