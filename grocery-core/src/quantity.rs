@@ -852,13 +852,9 @@ impl fmt::Display for Amount {
     /// `"0.333"`); amounts that would round to zero get more decimals.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (n, d) = (*self.0.numer(), *self.0.denom());
-        // Whole amounts, most of them ("2", "16"): no rounding to do, and
-        // printed as an i64 (i128's printing divides in 128 bits).
+        // Whole amounts, most of them ("2", "16"): no rounding to do.
         if d == 1 {
-            return match i64::try_from(n) {
-                Ok(n) => write!(f, "{n}"),
-                Err(_) => write!(f, "{n}"),
-            };
+            return write!(f, "{n}");
         }
         for decimals in 3..=18u32 {
             let scale = 10i128.pow(decimals);

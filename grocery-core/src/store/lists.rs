@@ -173,16 +173,9 @@ thread_local! {
     pub(crate) static LOGGED: std::cell::RefCell<Vec<Logged>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The users who may see list `list` now: its owner and those it is shared with.
-fn audience(conn: &Connection, list: ListId) -> Result<Vec<i64>> {
-    let owner: i64 = conn
-        .prepare_cached("SELECT owner_id FROM lists WHERE id = ?1")?
-        .query_row(params![list.0], |r| r.get(0))?;
-    audience_of(conn, list, owner)
-}
-
-/// The owner and the users `list` is shared with.
-fn audience_of(conn: &Connection, list: ListId, owner: i64) -> Result<Vec<i64>> {
+/// The users who may see list `list` now: its owner (known to the caller)
+/// and those it is shared with.
+fn audience(conn: &Connection, list: ListId, owner: i64) -> Result<Vec<i64>> {
     let mut users = vec![owner];
     let mut stmt = conn.prepare_cached("SELECT user_id FROM list_shares WHERE list_id = ?1")?;
     for user in stmt.query_map(params![list.0], |r| r.get(0))? {
@@ -302,7 +295,7 @@ fn touch_as(
              RETURNING version, owner_id",
         )?
         .query_row(params![list.0, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let users = audience_of(tx, list, owner)?;
+    let users = audience(tx, list, owner)?;
     log_change(tx, list, version, kind, actor, &users, now)?;
     Ok(version)
 }
@@ -972,7 +965,7 @@ impl Store {
     pub(crate) async fn delete_list(&self, who: Access, id: ListId) -> Result<()> {
         self.write(move |tx| {
             let list = writable(tx, who, id, Role::Owner)?;
-            let users = audience(tx, id)?;
+            let users = audience(tx, id, list.owner.0)?;
             tx.prepare_cached("DELETE FROM lists WHERE id = ?1")?
                 .execute(params![id.0])?;
             log_change(
@@ -1200,8 +1193,8 @@ impl Store {
             } else {
                 Role::Owner
             };
-            writable(tx, who, id, need)?;
-            let users = audience(tx, id)?;
+            let list = writable(tx, who, id, need)?;
+            let users = audience(tx, id, list.owner.0)?;
             let n = tx
                 .prepare_cached("DELETE FROM list_shares WHERE list_id = ?1 AND user_id = ?2")?
                 .execute(params![id.0, user.0])?;
