@@ -447,6 +447,79 @@ async fn changes_written_by_another_process_reach_live_subscribers() {
     );
 }
 
+/// Live list changes are the log's, field for field, each once and in `seq`
+/// order, when this process's changes (published as its writer logged them)
+/// and another process's (read from the log) interleave.
+#[tokio::test]
+async fn live_changes_are_the_logs_when_two_processes_interleave() {
+    use grocery_core::lists::{ListChange, Role};
+    use grocery_core::pricing::Event;
+    let (t, id) = setup().await;
+    let server = &t.grocery;
+    let ed = server.users().add("Ed").await.unwrap();
+    server.lists().share(id, ed.id, Role::Editor).await.unwrap();
+    let cursor = server
+        .lists()
+        .changes_since(0, 1_000)
+        .await
+        .unwrap()
+        .unwrap()
+        .last()
+        .map_or(0, |c| c.seq);
+    let mut live = server.subscribe();
+    // Another handle on the same file stands for the CLI in another process.
+    let cli = Grocery::open(server.config().clone()).await.unwrap();
+    let normal = |mut c: ListChange| {
+        c.audience.sort();
+        c
+    };
+    let mut next_live = async || loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), live.recv()).await {
+            Ok(Ok(Event::ListChanged(c))) => break normal(c),
+            Ok(Ok(_)) => {}
+            other => panic!("a change never arrived: {other:?}"),
+        }
+    };
+    // Who writes each change: this process (the owner) or the other (Ed).
+    let here = [true, false, true, true, false, false, true];
+    for (i, mine) in here.iter().enumerate() {
+        let item = NewItem::new(format!("item {i}"));
+        if *mine {
+            server.lists().add_item(id, item).await.unwrap();
+        } else {
+            cli.lists_for(ed.id).add_item(id, item).await.unwrap();
+        }
+    }
+    let logged: Vec<ListChange> = server
+        .lists()
+        .changes_since(cursor, 100)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(normal)
+        .collect();
+    assert_eq!(logged.len(), here.len());
+    let actors: Vec<bool> = logged.iter().map(|c| c.actor != ed.id).collect();
+    assert_eq!(actors, here);
+    assert!(logged.iter().all(|c| c.audience.len() == 2));
+    let mut got = Vec::new();
+    while got.len() < logged.len() {
+        got.push(next_live().await);
+    }
+    assert_eq!(got, logged);
+    // None came twice: the next one heard is the next one written.
+    let last = server
+        .lists()
+        .add_item(id, NewItem::new("last"))
+        .await
+        .unwrap();
+    let next = next_live().await;
+    assert_eq!(next.seq, logged[logged.len() - 1].seq + 1);
+    assert_eq!(next.version, server.lists().get(id).await.unwrap().version);
+    assert_eq!(last.name, "last");
+}
+
 /// One step of a merge case: add an item, or check the line the last add returned.
 #[derive(Clone)]
 enum Step {

@@ -454,7 +454,11 @@ impl Grocery {
 
     /// Publish logged list changes in order: at once after this process's
     /// commits, and every [`TAIL_INTERVAL`] for other processes' (the log is
-    /// the one source, so each change goes out once, in `seq` order). Prunes
+    /// the one source, so each change goes out once, in `seq` order). This
+    /// process's own changes are published as its writer logged them, without
+    /// reading them back, as long as nothing else was logged in between; the
+    /// log is read at start, every [`TAIL_INTERVAL`], when told of another
+    /// instance's change, and whenever the own changes leave a gap. Prunes
     /// changes older than [`LIST_CHANGES_KEPT`] now and then.
     fn start_tailer(&self) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -467,11 +471,16 @@ impl Grocery {
         // runs: a change committed after `subscribe` returns is heard even if
         // it commits before the task gets a thread.
         let mut last = self.inner.store.known_seq();
+        // Own changes are kept from here on: each comes after `last`.
+        self.inner.store.own_changes().follow();
         runtime.spawn(async move {
             let mut pruned_at = tokio::time::Instant::now();
             // Whether list reads are answered from memory: from the first
             // read of the log on, as long as the log can be read.
             let mut serving = false;
+            // When the log is read next (at once: the first time).
+            let mut read_at = tokio::time::Instant::now();
+            let mut told_remote = false;
             loop {
                 let notified = notify.notified();
                 tokio::pin!(notified);
@@ -483,35 +492,38 @@ impl Grocery {
                     break;
                 };
                 let store = &g.inner.store;
-                match store.list_changes(last, None, 1_000).await {
-                    Ok(changes) => {
-                        let more = changes.len() == 1_000;
-                        // Older copies of these lists leave memory before
-                        // anyone hears of the changes.
-                        let logged: Vec<crate::store::Logged> = changes
-                            .iter()
-                            .map(|c| crate::store::Logged::new(c.seq, c.list_id, c.version, c.kind))
-                            .collect();
-                        store.list_cache().changed(&logged);
-                        if !serving {
-                            store.list_cache().serve();
-                            serving = true;
-                        }
+                let due = !serving || told_remote || tokio::time::Instant::now() >= read_at;
+                // Taken either way: a read of the log covers them.
+                let own = store.own_changes().take(last);
+                match own.filter(|_| !due) {
+                    Some(changes) => {
+                        // The writer told the cache of them before their
+                        // writers heard of the commit.
                         for c in changes {
                             last = c.seq;
                             g.publish(crate::pricing::Event::ListChanged(c));
                         }
-                        if more {
-                            continue;
-                        }
                     }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not read the list change log");
-                        // Other processes' changes cannot be seen: every read
-                        // goes to the database until the log is read again.
-                        if serving {
-                            store.list_cache().stop();
-                            serving = false;
+                    None => {
+                        told_remote = false;
+                        read_at = tokio::time::Instant::now() + TAIL_INTERVAL;
+                        match Self::publish_log(&g, &mut last).await {
+                            Ok(()) => {
+                                if !serving {
+                                    store.list_cache().serve();
+                                    serving = true;
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not read the list change log");
+                                // Other processes' changes cannot be seen: every
+                                // read goes to the database until the log is read
+                                // again.
+                                if serving {
+                                    store.list_cache().stop();
+                                    serving = false;
+                                }
+                            }
                         }
                     }
                 }
@@ -526,11 +538,32 @@ impl Grocery {
                 drop(g);
                 tokio::select! {
                     () = &mut notified => {}
-                    () = &mut told => {}
-                    () = tokio::time::sleep(TAIL_INTERVAL) => {}
+                    () = &mut told => told_remote = true,
+                    () = tokio::time::sleep_until(read_at) => {}
                 }
             }
         });
+    }
+
+    /// Read the change log after `last` to its end and publish what is there,
+    /// in order, advancing `last`. Older copies of the changed lists leave
+    /// memory before anyone hears of the changes.
+    async fn publish_log(g: &Grocery, last: &mut i64) -> Result<()> {
+        let store = &g.inner.store;
+        loop {
+            let changes = store.list_changes(*last, None, 1_000).await?;
+            let more = changes.len() == 1_000;
+            let logged: Vec<crate::store::Logged> =
+                changes.iter().map(crate::store::Logged::of).collect();
+            store.list_cache().changed(&logged);
+            for c in changes {
+                *last = c.seq;
+                g.publish(crate::pricing::Event::ListChanged(c));
+            }
+            if !more {
+                return Ok(());
+            }
+        }
     }
 
     /// Send an event to the subscribers (none listening is fine); price

@@ -62,6 +62,11 @@ impl Logged {
             membership: kind != ChangeKind::Changed || version == 1,
         }
     }
+
+    /// What `change` tells the cache.
+    pub(crate) fn of(change: &crate::lists::ListChange) -> Logged {
+        Logged::new(change.seq, change.list_id, change.version, change.kind)
+    }
 }
 
 /// What a read saw of the cache before it started: an offer made with it is

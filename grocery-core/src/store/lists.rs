@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use super::list_cache::{ListCache, Logged};
+use super::list_cache::ListCache;
 use super::{Store, amount_from_sql, amount_to_sql, now_ms, ts, unit_from_sql};
 use crate::error::{Error, Result};
 use crate::lists::{
@@ -169,8 +169,9 @@ fn check_writable(list: &GroceryList, who: Access, need: Role) -> Result<()> {
 
 thread_local! {
     /// The changes the writes on this (the writer) thread appended to the
-    /// change log; the writer takes them after each batch's commit.
-    pub(crate) static LOGGED: std::cell::RefCell<Vec<Logged>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// change log, as the log holds them; the writer takes them after each
+    /// batch's commit.
+    pub(crate) static LOGGED: std::cell::RefCell<Vec<ListChange>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The users who may see list `list` now: its owner (known to the caller)
@@ -205,14 +206,27 @@ fn log_change(
     )?
     .execute(params![list.0, version, kind_name, actor.0, now])?;
     let seq = tx.last_insert_rowid();
-    let logged = Logged::new(seq, list, version, kind);
     let mut stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO list_event_audience (user_id, seq) VALUES (?1, ?2)",
     )?;
-    for u in users {
-        stmt.execute(params![u, seq])?;
+    let mut audience: Vec<UserId> = Vec::with_capacity(users.len());
+    for &u in users {
+        // As the table keeps them: each user once.
+        if stmt.execute(params![u, seq])? > 0 {
+            audience.push(UserId(u));
+        }
     }
-    LOGGED.with_borrow_mut(|l| l.push(logged));
+    LOGGED.with_borrow_mut(|l| {
+        l.push(ListChange {
+            seq,
+            list_id: list,
+            version,
+            kind,
+            actor,
+            at: ts(now),
+            audience,
+        });
+    });
     Ok(())
 }
 

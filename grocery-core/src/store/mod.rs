@@ -103,6 +103,80 @@ struct Inner {
     known_seq: Arc<AtomicI64>,
     /// Lists in memory, kept current by every commit's logged changes.
     list_cache: Arc<list_cache::ListCache>,
+    /// This process's logged changes, for the change-log tailer.
+    own_changes: Arc<OwnChanges>,
+}
+
+/// How many of its own logged changes this process keeps for the change-log
+/// tailer; past that they are dropped, and the tailer reads the log instead.
+const OWN_CHANGES_KEPT: usize = 4_096;
+
+/// The changes this process's commits logged, in `seq` order, as the log
+/// holds them, handed to the change-log tailer so that it publishes them
+/// without reading them back (it reads the log when another process may have
+/// logged changes in between, see [`OwnChanges::take`]). Kept only once the
+/// tailer follows, and at most [`OWN_CHANGES_KEPT`].
+#[derive(Debug, Default)]
+pub(crate) struct OwnChanges {
+    following: std::sync::atomic::AtomicBool,
+    queue: std::sync::Mutex<OwnQueue>,
+}
+
+#[derive(Debug, Default)]
+struct OwnQueue {
+    changes: Vec<crate::lists::ListChange>,
+    /// Some were dropped since the last take.
+    dropped: bool,
+}
+
+impl OwnChanges {
+    /// Keep this process's changes from now on.
+    pub(crate) fn follow(&self) {
+        self.following.store(true, Ordering::Release);
+    }
+
+    /// The writer's committed changes, in `seq` order.
+    fn push(&self, changes: Vec<crate::lists::ListChange>) {
+        if changes.is_empty() || !self.following.load(Ordering::Acquire) {
+            return;
+        }
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if q.changes.len() + changes.len() > OWN_CHANGES_KEPT {
+            q.changes = Vec::new();
+            q.dropped = true;
+        } else if q.changes.is_empty() {
+            q.changes = changes;
+        } else {
+            q.changes.extend(changes);
+        }
+    }
+
+    /// The changes logged after `after`, when they are all of the log after
+    /// it as this process knows it: their `seq`s follow `after` with no gap
+    /// (`seq` is `AUTOINCREMENT` and only this process's commits are here, so
+    /// a gap is another process's change). `None` when there is a gap or some
+    /// were dropped: the log must be read. Takes what was kept either way.
+    pub(crate) fn take(&self, after: i64) -> Option<Vec<crate::lists::ListChange>> {
+        let (mut changes, dropped) = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            (
+                std::mem::take(&mut q.changes),
+                std::mem::take(&mut q.dropped),
+            )
+        };
+        if dropped {
+            return None;
+        }
+        changes.retain(|c| c.seq > after);
+        let mut expected = after;
+        for c in &changes {
+            if c.seq != expected + 1 {
+                return None;
+            }
+            expected = c.seq;
+        }
+        Some(changes)
+    }
 }
 
 impl Drop for Inner {
@@ -216,6 +290,7 @@ struct Committed {
     change_logged: Arc<tokio::sync::Notify>,
     known_seq: Arc<AtomicI64>,
     list_cache: Arc<list_cache::ListCache>,
+    own_changes: Arc<OwnChanges>,
 }
 
 fn writer_loop(
@@ -327,16 +402,19 @@ fn run_batch(
     let logged = lists::LOGGED.with_borrow_mut(std::mem::take);
     // Older copies of the changed lists go before any caller hears of the
     // commit, so none can read them afterwards.
-    if error.is_none() {
-        committed.list_cache.changed(&logged);
+    let logged_any = !logged.is_empty();
+    if error.is_none() && logged_any {
+        let marks: Vec<Logged> = logged.iter().map(Logged::of).collect();
+        committed.list_cache.changed(&marks);
         if let Some(seq) = logged.iter().map(|l| l.seq).max() {
             committed.known_seq.fetch_max(seq, Ordering::AcqRel);
         }
+        committed.own_changes.push(logged);
     }
     for f in done {
         (f.tell)(error);
     }
-    if error.is_none() && !logged.is_empty() {
+    if error.is_none() && logged_any {
         committed.change_logged.notify_waiters();
     }
     rest
@@ -444,10 +522,12 @@ impl Store {
         let (reads, read_jobs) = channel::unbounded::<ReadJob>();
         let (ask_checkpoint, checkpoint_asks) = channel::bounded::<()>(1);
         let list_cache: Arc<list_cache::ListCache> = Arc::default();
+        let own_changes: Arc<OwnChanges> = Arc::default();
         let committed = Committed {
             change_logged: Arc::clone(&change_logged),
             known_seq: Arc::clone(&known_seq),
             list_cache: Arc::clone(&list_cache),
+            own_changes: Arc::clone(&own_changes),
         };
         let writer_threads = vec![
             spawn("grocery-writer".into(), move || {
@@ -475,6 +555,7 @@ impl Store {
                 change_logged,
                 known_seq,
                 list_cache,
+                own_changes,
             }),
         })
     }
@@ -549,6 +630,11 @@ impl Store {
     /// The lists kept in memory.
     pub(crate) fn list_cache(&self) -> &list_cache::ListCache {
         &self.inner.list_cache
+    }
+
+    /// This process's committed changes, for the change-log tailer.
+    pub(crate) fn own_changes(&self) -> &OwnChanges {
+        &self.inner.own_changes
     }
 
     /// The database file.
@@ -911,6 +997,55 @@ mod tests {
         assert_eq!(kept, (0..300).step_by(3).collect::<Vec<_>>());
         // The writer is still there.
         assert_eq!(store.write(|_| Ok(7)).await.unwrap(), 7);
+    }
+
+    /// The tailer gets this process's changes only when they are the whole
+    /// log after its cursor; otherwise (a gap: another process's change, or
+    /// some dropped) it must read the log.
+    #[test]
+    fn own_changes_are_taken_only_without_a_gap() {
+        use crate::lists::{ChangeKind, ListChange, ListId, UserId};
+        let change = |seq: i64| ListChange {
+            seq,
+            list_id: ListId(1),
+            version: seq,
+            kind: ChangeKind::Changed,
+            actor: UserId(1),
+            at: ts(seq),
+            audience: vec![UserId(1)],
+        };
+        let seqs =
+            |c: Option<Vec<ListChange>>| c.map(|c| c.iter().map(|c| c.seq).collect::<Vec<_>>());
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Vec<Vec<i64>>, i64, Option<Vec<i64>>)> = vec![
+            ("nothing kept", vec![], 4, Some(vec![])),
+            ("right after the cursor", vec![vec![5, 6], vec![7]], 4, Some(vec![5, 6, 7])),
+            ("those already heard are skipped", vec![vec![3, 4, 5]], 4, Some(vec![5])),
+            ("another process's change first", vec![vec![6]], 4, None),
+            ("another process's change between", vec![vec![5], vec![7]], 4, None),
+        ];
+        for (name, pushes, after, want) in cases {
+            let own = OwnChanges::default();
+            own.follow();
+            for p in pushes {
+                own.push(p.into_iter().map(change).collect());
+            }
+            assert_eq!(seqs(own.take(after)), want, "{name}");
+            assert_eq!(seqs(own.take(after)), Some(vec![]), "{name}: taken once");
+        }
+        // Kept only once followed.
+        let own = OwnChanges::default();
+        own.push(vec![change(1)]);
+        own.follow();
+        own.push(vec![change(2)]);
+        assert_eq!(seqs(own.take(1)), Some(vec![2]));
+        // Past the bound they are dropped, and the log must be read once.
+        for seq in 1..=(OWN_CHANGES_KEPT as i64 + 1) {
+            own.push(vec![change(seq)]);
+        }
+        assert_eq!(seqs(own.take(0)), None);
+        own.push(vec![change(10_000)]);
+        assert_eq!(seqs(own.take(9_999)), Some(vec![10_000]));
     }
 
     #[tokio::test]
