@@ -207,12 +207,12 @@ fn log_change(
     .execute(params![list.0, version, kind_name, actor.0, now])?;
     let seq = tx.last_insert_rowid();
     let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO list_event_audience (user_id, seq) VALUES (?1, ?2)",
+        "INSERT OR IGNORE INTO list_event_audience (seq, user_id) VALUES (?1, ?2)",
     )?;
     let mut audience: Vec<UserId> = Vec::with_capacity(users.len());
     for &u in users {
         // As the table keeps them: each user once.
-        if stmt.execute(params![u, seq])? > 0 {
+        if stmt.execute(params![seq, u])? > 0 {
             audience.push(UserId(u));
         }
     }

@@ -51,25 +51,25 @@ use crate::error::{Error, Result};
 /// `PRAGMA application_id` of our databases ('GROC').
 pub(crate) const APPLICATION_ID: i64 = 0x4752_4F43;
 
-/// The embedded migrations, in order. Never edit a merged one: add a new file.
-static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
-    Migrations::new(vec![
-        M::up(include_str!("../../migrations/0001_create_schema.sql")),
-        M::up(include_str!("../../migrations/0002_agent_sessions.sql")),
-        M::up(include_str!("../../migrations/0003_cache.sql")),
-        M::up(include_str!("../../migrations/0004_price_tracking.sql")),
-        M::up(include_str!("../../migrations/0005_cache_counters.sql")),
-        M::up(include_str!(
-            "../../migrations/0006_sharing_and_list_events.sql"
-        )),
-        M::up(include_str!("../../migrations/0007_current_list.sql")),
-        M::up(include_str!("../../migrations/0008_store_prices.sql")),
-        M::up(include_str!(
-            "../../migrations/0009_purchases_and_picks.sql"
-        )),
-        M::up(include_str!("../../migrations/0010_agent_undo.sql")),
-    ])
-});
+/// The embedded migrations' SQL, in order. Never edit a merged one: add a new
+/// file.
+const MIGRATION_SQL: &[&str] = &[
+    include_str!("../../migrations/0001_create_schema.sql"),
+    include_str!("../../migrations/0002_agent_sessions.sql"),
+    include_str!("../../migrations/0003_cache.sql"),
+    include_str!("../../migrations/0004_price_tracking.sql"),
+    include_str!("../../migrations/0005_cache_counters.sql"),
+    include_str!("../../migrations/0006_sharing_and_list_events.sql"),
+    include_str!("../../migrations/0007_current_list.sql"),
+    include_str!("../../migrations/0008_store_prices.sql"),
+    include_str!("../../migrations/0009_purchases_and_picks.sql"),
+    include_str!("../../migrations/0010_agent_undo.sql"),
+    include_str!("../../migrations/0011_list_event_audience_in_log_order.sql"),
+];
+
+/// The embedded migrations, in order.
+static MIGRATIONS: LazyLock<Migrations<'static>> =
+    LazyLock::new(|| Migrations::new(MIGRATION_SQL.iter().map(|sql| M::up(sql)).collect()));
 
 /// Options for [`Store::open`].
 #[derive(Debug, Clone)]
@@ -790,11 +790,9 @@ mod tests {
             let mut c = rusqlite::Connection::open(&path).unwrap();
             c.pragma_update(None, "application_id", APPLICATION_ID)
                 .unwrap();
-            Migrations::new(vec![M::up(include_str!(
-                "../../migrations/0001_create_schema.sql"
-            ))])
-            .to_latest(&mut c)
-            .unwrap();
+            Migrations::new(vec![M::up(MIGRATION_SQL[0])])
+                .to_latest(&mut c)
+                .unwrap();
             c.execute(
                 "INSERT INTO lists (owner_id, name, created_at, updated_at) VALUES (1, 'old', 0, 0)",
                 [],
@@ -816,6 +814,70 @@ mod tests {
         );
     }
 
+    /// The change log of a version-10 database (audience keyed by user)
+    /// upgrades whole: each change keeps its audience, and each user still
+    /// sees only the changes they were in the audience of.
+    #[tokio::test]
+    async fn a_version_10_change_log_upgrades_with_its_audiences() {
+        use crate::lists::UserId;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let mut c = rusqlite::Connection::open(&path).unwrap();
+            c.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            Migrations::new(MIGRATION_SQL[..10].iter().map(|sql| M::up(sql)).collect())
+                .to_latest(&mut c)
+                .unwrap();
+            c.execute_batch(
+                "INSERT INTO list_events (seq, list_id, version, kind, actor_id, at) VALUES \
+                     (1, 7, 1, 'changed', 1, 1000), (2, 7, 2, 'shared', 1, 2000), \
+                     (3, 7, 3, 'changed', 2, 3000);
+                 INSERT INTO list_event_audience (user_id, seq) VALUES \
+                     (1, 1), (1, 2), (2, 2), (1, 3), (2, 3);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path, opts()).await.unwrap();
+        let all = store.list_changes(0, None, 100).await.unwrap();
+        let audiences: Vec<(i64, Vec<UserId>)> = all
+            .iter()
+            .map(|c| {
+                let mut a = c.audience.clone();
+                a.sort();
+                (c.seq, a)
+            })
+            .collect();
+        assert_eq!(
+            audiences,
+            vec![
+                (1, vec![UserId(1)]),
+                (2, vec![UserId(1), UserId(2)]),
+                (3, vec![UserId(1), UserId(2)]),
+            ]
+        );
+        let seqs = |changes: Vec<crate::lists::ListChange>| -> Vec<i64> {
+            changes.iter().map(|c| c.seq).collect()
+        };
+        assert_eq!(
+            seqs(store.list_changes(0, Some(UserId(2)), 100).await.unwrap()),
+            [2, 3]
+        );
+        assert_eq!(
+            seqs(store.list_changes(2, Some(UserId(1)), 100).await.unwrap()),
+            [3]
+        );
+        assert!(
+            store
+                .list_changes(0, Some(UserId(3)), 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The log's end is known: new changes come after.
+        assert_eq!(store.known_seq(), 3);
+    }
+
     #[tokio::test]
     async fn migrations_run_once_and_reopen_is_idempotent() {
         let dir = tempfile::tempdir().unwrap();
@@ -826,10 +888,11 @@ mod tests {
                 .await
                 .unwrap()
         }
-        assert_eq!(version(&store).await, 10);
+        let latest = MIGRATION_SQL.len() as i64;
+        assert_eq!(version(&store).await, latest);
         drop(store);
         let store = Store::open(&path, opts()).await.unwrap();
-        assert_eq!(version(&store).await, 10);
+        assert_eq!(version(&store).await, latest);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
             .await
