@@ -18,7 +18,7 @@ use crate::grocery::Grocery;
 use crate::lists::{
     DEFAULT_LIST, GroceryList, ItemId, ItemPatch, ListId, ListItem, NewItem, PricedList, UserId,
 };
-use crate::lists::{ListOp, OpDone, Revert};
+use crate::lists::{ListOp, OpDone, Revert, UndoStep};
 use crate::nlp::{self, Command, Intent, ItemPhrase};
 use crate::quantity::Quantity;
 use crate::store::ListRef;
@@ -122,29 +122,15 @@ impl SessionSave {
     }
 }
 
-/// How to revert one change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "snake_case")]
-enum UndoStep {
-    /// Put a list's items back as they were (whole: written by older versions,
-    /// and for a list a request changed and then deleted).
-    Restore { list: ListId, items: Vec<ListItem> },
-    /// Undo the lines a request changed, one by one (see [`Revert`]): what
-    /// others changed since on other lines stays.
-    Revert {
-        /// The list.
-        list: ListId,
-        /// The line changes.
-        #[serde(flatten)]
-        revert: Revert,
-    },
-    /// Delete a list the request created.
-    DeleteList {
-        /// The list.
-        list: ListId,
-    },
-    /// Recreate a list the request deleted, with its items.
-    Recreate { name: String, items: Vec<ListItem> },
+/// Whether an undo that failed with `e` can never apply (a list in it is
+/// gone, the caller may no longer change it, its lines no longer fit): then
+/// its entry is dropped. Other failures (storage, a timeout) leave it to be
+/// asked again.
+fn undo_cannot_apply(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::NotFound { .. } | Error::Forbidden(_) | Error::Conflict(_) | Error::InvalidInput(_)
+    )
 }
 
 /// Most requests that can be undone in one session.
@@ -589,6 +575,8 @@ impl<'a> Agent<'a> {
             (s.last_list, s.last_items.clone())
         };
         let mut undo = UndoLog::default();
+        // An undo entry that could not apply was dropped.
+        let mut undo_dropped = false;
         // Products added, to count in the remembered picks as the store did.
         let mut added_products: Vec<String> = Vec::new();
         // The list as the last write left it, to price without reading it again.
@@ -782,35 +770,40 @@ impl<'a> Agent<'a> {
                 }
                 Intent::Undo => {
                     latest = None;
-                    let step = session.lock().unwrap_or_else(|e| e.into_inner()).undo.pop();
-                    match step {
-                        Some(steps) => {
-                            for s in steps.into_iter().rev() {
-                                match s {
-                                    UndoStep::Restore { list: id, items } => {
-                                        lists.restore(id, items).await?;
-                                        current = Some(id);
-                                    }
-                                    UndoStep::Revert { list: id, revert } => {
-                                        lists.revert(id, revert).await?;
-                                        current = Some(id);
-                                    }
-                                    UndoStep::DeleteList { list: id } => {
-                                        lists.delete(id).await?;
-                                        if current == Some(id) {
-                                            current = None;
-                                        }
-                                    }
-                                    UndoStep::Recreate { name, items } => {
-                                        let l = lists.find_or_create(&name).await?;
-                                        lists.restore(l.id, items).await?;
-                                        current = Some(l.id);
-                                    }
-                                }
-                            }
+                    let entry = session.lock().unwrap_or_else(|e| e.into_inner()).undo.pop();
+                    let Some(steps) = entry else {
+                        messages.push("There is nothing to undo.".into());
+                        continue;
+                    };
+                    match lists.undo(steps.clone(), current).await {
+                        Ok(now_current) => {
+                            current = now_current;
                             actions.push(Action::Undone);
                         }
-                        None => messages.push("There is nothing to undo.".into()),
+                        // The entry can never apply: it goes, and the next
+                        // undo takes back the request before it.
+                        Err(e) if undo_cannot_apply(&e) => {
+                            undo_dropped = true;
+                            messages.push(match &e {
+                                Error::NotFound { .. } => {
+                                    "I can't undo that: a list it changed is gone.".to_string()
+                                }
+                                Error::Forbidden(_) => {
+                                    "I can't undo that: you may no longer change that list."
+                                        .to_string()
+                                }
+                                other => format!("I can't undo that: {other}."),
+                            });
+                        }
+                        // Nothing was written (one transaction): it can be
+                        // asked again.
+                        Err(e) => {
+                            session
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push_undo(steps);
+                            return Err(e);
+                        }
                     }
                 }
                 Intent::Deals if cmd.items.is_empty() => {
@@ -899,7 +892,7 @@ impl<'a> Agent<'a> {
             if pushed {
                 s.push_undo(undo);
             }
-            pushed || undone || changes_kept || undo_len != s.undo.len()
+            pushed || undone || undo_dropped || changes_kept || undo_len != s.undo.len()
         };
         if saved {
             self.g
@@ -2136,6 +2129,58 @@ mod tests {
                 }
             ]
         );
+    }
+
+    /// An undo entry applies whole or not at all. One that can never apply
+    /// (a list it changed was deleted meanwhile, on another device) changes
+    /// nothing, says why, and goes: the next undo takes back the request
+    /// before it.
+    #[tokio::test]
+    async fn an_undo_that_cannot_apply_changes_nothing_and_goes() {
+        use super::{Action, AgentReply, DEFAULT_LIST, Error};
+        let (g, _d) = open().await;
+        let a = g.agent();
+        let said = |r: &AgentReply| r.actions.iter().any(|x| matches!(x, Action::Undone));
+        a.handle_in("s", "add bread", Some("pantry")).await.unwrap();
+        a.handle_in("s", "add milk", None).await.unwrap();
+        a.handle_in("s", "add chips", Some("party")).await.unwrap();
+        // One entry over two lists: the party list's step is applied first.
+        {
+            let session = a.session("s").await.unwrap();
+            let mut s = session.lock().unwrap();
+            let party = s.undo.pop().unwrap();
+            let mut both = s.undo.pop().unwrap();
+            both.extend(party);
+            s.push_undo(both);
+            assert_eq!(s.undo.len(), 2);
+        }
+        let default = g.lists().find(DEFAULT_LIST).await.unwrap();
+        g.lists().delete(default.id).await.unwrap();
+
+        let r = a.handle_in("s", "undo", None).await.unwrap();
+        assert!(!said(&r), "{r:?}");
+        assert!(
+            r.message
+                .contains("can't undo that: a list it changed is gone"),
+            "{}",
+            r.message
+        );
+        // Nothing of it was applied: the party list and its chips stay.
+        let party = g.lists().find("party").await.unwrap();
+        let names: Vec<&str> = party.items.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["chips"]);
+        assert_eq!(a.session("s").await.unwrap().lock().unwrap().undo.len(), 1);
+
+        // The request before it is next.
+        let r = a.handle_in("s", "undo", None).await.unwrap();
+        assert!(said(&r), "{r:?}");
+        assert!(matches!(
+            g.lists().find("pantry").await,
+            Err(Error::NotFound { .. })
+        ));
+        assert!(g.lists().find("party").await.is_ok());
+        let r = a.handle_in("s", "undo", None).await.unwrap();
+        assert!(r.message.contains("nothing to undo"), "{}", r.message);
     }
 
     /// Undo entries saved by older versions put the whole list back.

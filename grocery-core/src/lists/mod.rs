@@ -11,7 +11,7 @@ pub use model::{
     MAX_NAME_CHARS, MAX_NOTE_CHARS, NewItem, OpDone, PricedLine, PricedList, Role, User, UserId,
 };
 
-pub(crate) use model::{Revert, clean_name};
+pub(crate) use model::{Revert, UndoStep, clean_name};
 
 /// A patch with its name and note checked and tidied as they are stored.
 fn clean_patch(mut patch: ItemPatch) -> Result<ItemPatch> {
@@ -366,17 +366,21 @@ impl<'a> Lists<'a> {
             .await
     }
 
-    /// Undo one request's changes line by line (see [`Revert`]), in one
-    /// transaction; returns whether anything changed. Used by undo.
+    /// Apply an agent's undo entry (see [`crate::store::Store::undo`]): all
+    /// of its steps in one transaction, or none. Returns the session's
+    /// current list as the steps leave it.
     ///
     /// # Errors
-    /// [`Error::NotFound`] for a list the caller may not edit.
+    /// [`Error::NotFound`] for a list that is gone or the caller may not see,
+    /// [`Error::Forbidden`] for one they may no longer change; nothing is
+    /// written then.
     #[tracing::instrument(level = "debug", skip_all, err)]
-    pub(crate) async fn revert(&self, list: ListId, revert: Revert) -> Result<bool> {
-        self.g
-            .store()
-            .revert_items(self.access(), list, revert)
-            .await
+    pub(crate) async fn undo(
+        &self,
+        steps: Vec<UndoStep>,
+        current: Option<ListId>,
+    ) -> Result<Option<ListId>> {
+        self.g.store().undo(self.access(), steps, current).await
     }
 
     /// Remove every item; returns how many were removed.

@@ -355,6 +355,32 @@ pub(crate) fn clean_note(s: Option<&str>) -> Result<Option<String>> {
     Ok(Some(t.to_string()))
 }
 
+/// How to revert one change of an agent request (an entry of a session's
+/// undo log is a request's steps, applied last first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub(crate) enum UndoStep {
+    /// Put a list's items back as they were (whole: written by older versions,
+    /// and for a list a request changed and then deleted).
+    Restore { list: ListId, items: Vec<ListItem> },
+    /// Undo the lines a request changed, one by one (see [`Revert`]): what
+    /// others changed since on other lines stays.
+    Revert {
+        /// The list.
+        list: ListId,
+        /// The line changes.
+        #[serde(flatten)]
+        revert: Revert,
+    },
+    /// Delete a list the request created.
+    DeleteList {
+        /// The list.
+        list: ListId,
+    },
+    /// Recreate a list the request deleted, with its items.
+    Recreate { name: String, items: Vec<ListItem> },
+}
+
 /// Line-level changes that put the lines one request changed back as they
 /// were, and nothing else: lines it did not touch, and others' later changes
 /// to them, stay. Made from the list before and after the request

@@ -13,7 +13,7 @@ use super::{Store, amount_from_sql, amount_to_sql, now_ms, ts, unit_from_sql};
 use crate::error::{Error, Result};
 use crate::lists::{
     ChangeKind, GroceryList, ItemId, ItemPatch, ListChange, ListId, ListItem, ListOp, ListSummary,
-    NewItem, OpDone, Revert, Role, UserId,
+    NewItem, OpDone, Revert, Role, UndoStep, UserId,
 };
 use crate::quantity::Quantity;
 
@@ -767,6 +767,102 @@ fn change(tx: &Transaction<'_>, who: Access, list: ListId, ops: &[ListOp]) -> Re
     Ok(run_ops(tx, who.user, list, ops, now_ms(), None)?.0)
 }
 
+/// Delete list `id` (its owner only) and log it.
+fn delete_in(tx: &Transaction<'_>, who: Access, id: ListId) -> Result<()> {
+    let list = writable(tx, who, id, Role::Owner)?;
+    let users = audience(tx, id, list.owner.0)?;
+    tx.prepare_cached("DELETE FROM lists WHERE id = ?1")?
+        .execute(params![id.0])?;
+    log_change(
+        tx,
+        id,
+        list.version + 1,
+        ChangeKind::Deleted,
+        who.user,
+        &users,
+        now_ms(),
+    )
+}
+
+/// Replace a list's items with `items` (names, quantities, notes, products,
+/// checked state and authors kept; ids are new).
+fn restore_in(tx: &Transaction<'_>, who: Access, list: ListId, items: &[ListItem]) -> Result<()> {
+    writable(tx, who, list, Role::Editor)?;
+    tx.prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
+        .execute(params![list.0])?;
+    let now = now_ms();
+    for i in items {
+        insert_as_was(tx, list, None, i, now)?;
+    }
+    touch(tx, list, who.user, now)?;
+    Ok(())
+}
+
+/// Undo one request's line changes (see [`Revert`]); whether any line
+/// changed (the list's version moves only then).
+fn revert_in(tx: &Transaction<'_>, who: Access, list: ListId, revert: &Revert) -> Result<bool> {
+    writable(tx, who, list, Role::Editor)?;
+    let now = now_ms();
+    let mut changed = 0;
+    for i in &revert.remove {
+        changed += tx
+            .prepare_cached(
+                "DELETE FROM list_items WHERE id = ?1 AND list_id = ?2 AND added_at = ?3",
+            )?
+            .execute(params![i.id.0, list.0, i.added_at.as_millisecond()])?;
+    }
+    for i in &revert.set {
+        let pk = known_product_pk(tx, i.product_id.as_deref())?;
+        changed += tx
+            .prepare_cached(
+                "UPDATE list_items SET product_pk = ?4, name = ?5, amount = ?6, unit = ?7, \
+                 note = ?8, checked = ?9, updated_at = ?10 \
+                 WHERE id = ?1 AND list_id = ?2 AND added_at = ?3",
+            )?
+            .execute(params![
+                i.id.0,
+                list.0,
+                i.added_at.as_millisecond(),
+                pk,
+                i.name,
+                amount_to_sql(i.quantity.amount),
+                i.quantity.unit.code(),
+                i.note,
+                i.checked,
+                now
+            ])?;
+    }
+    for i in &revert.put_back {
+        // Back in its place (lines are ordered by id) unless another
+        // line took the id since: then at the end.
+        let taken = tx
+            .prepare_cached("SELECT 1 FROM list_items WHERE id = ?1")?
+            .exists(params![i.id.0])?;
+        insert_as_was(tx, list, (!taken).then_some(i.id), i, now)?;
+        changed += 1;
+    }
+    if changed > 0 {
+        touch(tx, list, who.user, now)?;
+    }
+    Ok(changed > 0)
+}
+
+/// `owner`'s list called `name`, created (and logged) when there is none.
+fn own_or_created(tx: &Transaction<'_>, owner: UserId, name: &str) -> Result<ListId> {
+    if let Some(header) = own_list_header(tx, owner, name)? {
+        return Ok(header.id);
+    }
+    let now = now_ms();
+    tx.prepare_cached(
+        "INSERT INTO lists (owner_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+    )?
+    .execute(params![owner.0, name, now])
+    .map_err(|e| conflict_on_unique(e, name))?;
+    let id = ListId(tx.last_insert_rowid());
+    log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
+    Ok(id)
+}
+
 impl Store {
     /// Apply `ops` to a list in one transaction and return what each did and the
     /// list afterwards, read in the same transaction.
@@ -977,22 +1073,7 @@ impl Store {
 
     /// Delete a list and its items.
     pub(crate) async fn delete_list(&self, who: Access, id: ListId) -> Result<()> {
-        self.write(move |tx| {
-            let list = writable(tx, who, id, Role::Owner)?;
-            let users = audience(tx, id, list.owner.0)?;
-            tx.prepare_cached("DELETE FROM lists WHERE id = ?1")?
-                .execute(params![id.0])?;
-            log_change(
-                tx,
-                id,
-                list.version + 1,
-                ChangeKind::Deleted,
-                who.user,
-                &users,
-                now_ms(),
-            )
-        })
-        .await
+        self.write(move |tx| delete_in(tx, who, id)).await
     }
 
     /// Add (or merge) an item.
@@ -1060,73 +1141,46 @@ impl Store {
         list: ListId,
         items: Vec<ListItem>,
     ) -> Result<()> {
-        self.write(move |tx| {
-            writable(tx, who, list, Role::Editor)?;
-            tx.prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
-                .execute(params![list.0])?;
-            let now = now_ms();
-            for i in &items {
-                insert_as_was(tx, list, None, i, now)?;
-            }
-            touch(tx, list, who.user, now)?;
-            Ok(())
-        })
-        .await
+        self.write(move |tx| restore_in(tx, who, list, &items))
+            .await
     }
 
-    /// Undo one request's line changes (see [`Revert`]); whether any line
-    /// changed (the list's version moves only then).
-    pub(crate) async fn revert_items(
+    /// Apply an agent's undo entry, its steps last first, in one transaction:
+    /// all of them, or none when any fails. `current` is the list the session
+    /// is on; returns it as the steps leave it (a list put back or recreated
+    /// becomes current, a deleted one stops being).
+    pub(crate) async fn undo(
         &self,
         who: Access,
-        list: ListId,
-        revert: Revert,
-    ) -> Result<bool> {
+        steps: Vec<UndoStep>,
+        current: Option<ListId>,
+    ) -> Result<Option<ListId>> {
         self.write(move |tx| {
-            writable(tx, who, list, Role::Editor)?;
-            let now = now_ms();
-            let mut changed = 0;
-            for i in &revert.remove {
-                changed += tx
-                    .prepare_cached(
-                        "DELETE FROM list_items WHERE id = ?1 AND list_id = ?2 AND added_at = ?3",
-                    )?
-                    .execute(params![i.id.0, list.0, i.added_at.as_millisecond()])?;
+            let mut current = current;
+            for step in steps.iter().rev() {
+                match step {
+                    UndoStep::Restore { list, items } => {
+                        restore_in(tx, who, *list, items)?;
+                        current = Some(*list);
+                    }
+                    UndoStep::Revert { list, revert } => {
+                        revert_in(tx, who, *list, revert)?;
+                        current = Some(*list);
+                    }
+                    UndoStep::DeleteList { list } => {
+                        delete_in(tx, who, *list)?;
+                        if current == Some(*list) {
+                            current = None;
+                        }
+                    }
+                    UndoStep::Recreate { name, items } => {
+                        let list = own_or_created(tx, who.user, name)?;
+                        restore_in(tx, who, list, items)?;
+                        current = Some(list);
+                    }
+                }
             }
-            for i in &revert.set {
-                let pk = known_product_pk(tx, i.product_id.as_deref())?;
-                changed += tx
-                    .prepare_cached(
-                        "UPDATE list_items SET product_pk = ?4, name = ?5, amount = ?6, unit = ?7, \
-                         note = ?8, checked = ?9, updated_at = ?10 \
-                         WHERE id = ?1 AND list_id = ?2 AND added_at = ?3",
-                    )?
-                    .execute(params![
-                        i.id.0,
-                        list.0,
-                        i.added_at.as_millisecond(),
-                        pk,
-                        i.name,
-                        amount_to_sql(i.quantity.amount),
-                        i.quantity.unit.code(),
-                        i.note,
-                        i.checked,
-                        now
-                    ])?;
-            }
-            for i in &revert.put_back {
-                // Back in its place (lines are ordered by id) unless another
-                // line took the id since: then at the end.
-                let taken = tx
-                    .prepare_cached("SELECT 1 FROM list_items WHERE id = ?1")?
-                    .exists(params![i.id.0])?;
-                insert_as_was(tx, list, (!taken).then_some(i.id), i, now)?;
-                changed += 1;
-            }
-            if changed > 0 {
-                touch(tx, list, who.user, now)?;
-            }
-            Ok(changed > 0)
+            Ok(current)
         })
         .await
     }

@@ -1079,8 +1079,10 @@ mod tests {
         };
         let seqs =
             |c: Option<Vec<ListChange>>| c.map(|c| c.iter().map(|c| c.seq).collect::<Vec<_>>());
+        /// Name, the commits' seqs as pushed, the cursor, what is taken.
+        type Case = (&'static str, Vec<Vec<i64>>, i64, Option<Vec<i64>>);
         #[rustfmt::skip]
-        let cases: Vec<(&str, Vec<Vec<i64>>, i64, Option<Vec<i64>>)> = vec![
+        let cases: Vec<Case> = vec![
             ("nothing kept", vec![], 4, Some(vec![])),
             ("right after the cursor", vec![vec![5, 6], vec![7]], 4, Some(vec![5, 6, 7])),
             ("those already heard are skipped", vec![vec![3, 4, 5]], 4, Some(vec![5])),
