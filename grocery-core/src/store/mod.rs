@@ -782,17 +782,29 @@ mod tests {
         MIGRATIONS.validate().unwrap();
     }
 
+    /// A database of ours at schema `version` (its first migrations only),
+    /// as an older release left it.
+    fn database_at(path: &Path, version: usize) -> rusqlite::Connection {
+        let mut c = rusqlite::Connection::open(path).unwrap();
+        c.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        Migrations::new(
+            MIGRATION_SQL[..version]
+                .iter()
+                .map(|sql| M::up(sql))
+                .collect(),
+        )
+        .to_latest(&mut c)
+        .unwrap();
+        c
+    }
+
     #[tokio::test]
     async fn a_version_1_database_upgrades_and_keeps_its_lists() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
         {
-            let mut c = rusqlite::Connection::open(&path).unwrap();
-            c.pragma_update(None, "application_id", APPLICATION_ID)
-                .unwrap();
-            Migrations::new(vec![M::up(MIGRATION_SQL[0])])
-                .to_latest(&mut c)
-                .unwrap();
+            let c = database_at(&path, 1);
             c.execute(
                 "INSERT INTO lists (owner_id, name, created_at, updated_at) VALUES (1, 'old', 0, 0)",
                 [],
@@ -823,12 +835,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
         {
-            let mut c = rusqlite::Connection::open(&path).unwrap();
-            c.pragma_update(None, "application_id", APPLICATION_ID)
-                .unwrap();
-            Migrations::new(MIGRATION_SQL[..10].iter().map(|sql| M::up(sql)).collect())
-                .to_latest(&mut c)
-                .unwrap();
+            let c = database_at(&path, 10);
             c.execute_batch(
                 "INSERT INTO list_events (seq, list_id, version, kind, actor_id, at) VALUES \
                      (1, 7, 1, 'changed', 1, 1000), (2, 7, 2, 'shared', 1, 2000), \
