@@ -570,13 +570,11 @@ impl<'a> Agent<'a> {
         let mut actions = Vec::new();
         let mut messages = Vec::new();
         let mut suggestions: Vec<Suggestion> = Vec::new();
-        let (mut current, mut last_items) = {
+        let (mut current, mut last_items, undo_at_start) = {
             let s = session.lock().unwrap_or_else(|e| e.into_inner());
-            (s.last_list, s.last_items.clone())
+            (s.last_list, s.last_items.clone(), s.undo.len())
         };
         let mut undo = UndoLog::default();
-        // An undo entry that could not apply was dropped.
-        let mut undo_dropped = false;
         // Products added, to count in the remembered picks as the store did.
         let mut added_products: Vec<String> = Vec::new();
         // The list as the last write left it, to price without reading it again.
@@ -783,7 +781,6 @@ impl<'a> Agent<'a> {
                         // The entry can never apply: it goes, and the next
                         // undo takes back the request before it.
                         Err(e) if undo_cannot_apply(&e) => {
-                            undo_dropped = true;
                             messages.push(match &e {
                                 Error::NotFound { .. } => {
                                     "I can't undo that: a list it changed is gone.".to_string()
@@ -879,7 +876,6 @@ impl<'a> Agent<'a> {
         }
         let saved = {
             let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
-            let undo_len = s.undo.len();
             let undone = actions.iter().any(|a| matches!(a, Action::Undone));
             let changes_kept = s.last_list != current || s.last_items != last_items;
             s.last_list = current;
@@ -892,7 +888,9 @@ impl<'a> Agent<'a> {
             if pushed {
                 s.push_undo(undo);
             }
-            pushed || undone || undo_dropped || changes_kept || undo_len != s.undo.len()
+            // An entry taken (undone, or dropped as one that cannot apply)
+            // or pushed changes the undo log.
+            pushed || undone || changes_kept || undo_at_start != s.undo.len()
         };
         if saved {
             self.g

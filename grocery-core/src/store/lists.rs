@@ -798,9 +798,9 @@ fn restore_in(tx: &Transaction<'_>, who: Access, list: ListId, items: &[ListItem
     Ok(())
 }
 
-/// Undo one request's line changes (see [`Revert`]); whether any line
-/// changed (the list's version moves only then).
-fn revert_in(tx: &Transaction<'_>, who: Access, list: ListId, revert: &Revert) -> Result<bool> {
+/// Undo one request's line changes (see [`Revert`]); the list's version
+/// moves only when a line changed.
+fn revert_in(tx: &Transaction<'_>, who: Access, list: ListId, revert: &Revert) -> Result<()> {
     writable(tx, who, list, Role::Editor)?;
     let now = now_ms();
     let mut changed = 0;
@@ -844,14 +844,12 @@ fn revert_in(tx: &Transaction<'_>, who: Access, list: ListId, revert: &Revert) -
     if changed > 0 {
         touch(tx, list, who.user, now)?;
     }
-    Ok(changed > 0)
+    Ok(())
 }
 
-/// `owner`'s list called `name`, created (and logged) when there is none.
-fn own_or_created(tx: &Transaction<'_>, owner: UserId, name: &str) -> Result<ListId> {
-    if let Some(header) = own_list_header(tx, owner, name)? {
-        return Ok(header.id);
-    }
+/// Create `owner`'s list called `name` and log it; [`Error::Conflict`] if
+/// they have one of that name.
+fn create_in(tx: &Transaction<'_>, owner: UserId, name: &str) -> Result<ListId> {
     let now = now_ms();
     tx.prepare_cached(
         "INSERT INTO lists (owner_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
@@ -861,6 +859,14 @@ fn own_or_created(tx: &Transaction<'_>, owner: UserId, name: &str) -> Result<Lis
     let id = ListId(tx.last_insert_rowid());
     log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
     Ok(id)
+}
+
+/// `owner`'s list called `name`, created when there is none.
+fn own_or_created(tx: &Transaction<'_>, owner: UserId, name: &str) -> Result<ListId> {
+    match own_list_header(tx, owner, name)? {
+        Some(header) => Ok(header.id),
+        None => create_in(tx, owner, name),
+    }
 }
 
 impl Store {
@@ -908,15 +914,7 @@ impl Store {
                     ListRef::Name(name) => match own_list_header(tx, owner, &name)? {
                         Some(header) => (header, false),
                         None if create => {
-                            let now = now_ms();
-                            tx.prepare_cached(
-                                "INSERT INTO lists (owner_id, name, created_at, updated_at) \
-                                 VALUES (?1, ?2, ?3, ?3)",
-                            )?
-                            .execute(params![owner.0, name, now])
-                            .map_err(|e| conflict_on_unique(e, &name))?;
-                            let id = ListId(tx.last_insert_rowid());
-                            log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
+                            let id = create_in(tx, owner, &name)?;
                             (list_header(tx, owner, id)?, true)
                         }
                         None => return Err(Error::not_found("list", name)),
@@ -971,18 +969,12 @@ impl Store {
     /// Create a list; [`Error::Conflict`] if the owner has one of that name.
     pub(crate) async fn create_list(&self, owner: UserId, name: String) -> Result<GroceryList> {
         let ticket = self.list_cache().ticket();
-        let list = self.write(move |tx| {
-            let now = now_ms();
-            tx.prepare_cached(
-                "INSERT INTO lists (owner_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-            )?
-            .execute(params![owner.0, name, now])
-            .map_err(|e| conflict_on_unique(e, &name))?;
-            let id = ListId(tx.last_insert_rowid());
-            log_change(tx, id, 1, ChangeKind::Changed, owner, &[owner.0], now)?;
-            get_list(tx, owner, id)
-        })
-        .await?;
+        let list = self
+            .write(move |tx| {
+                let id = create_in(tx, owner, &name)?;
+                get_list(tx, owner, id)
+            })
+            .await?;
         self.list_cache().offer(ticket, owner, &list);
         Ok(list)
     }
