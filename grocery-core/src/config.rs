@@ -113,8 +113,14 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Largest request body, in bytes.
     pub body_limit_bytes: usize,
-    /// Longest time a request may take, in milliseconds (streams excepted).
+    /// Longest time a request may take, in milliseconds (streams excepted),
+    /// its wait for an in-flight slot included.
     pub request_timeout_ms: u64,
+    /// Most API requests worked on at once, per core (live streams and
+    /// `/health`, `/metrics` not counted). Others wait their turn, first come
+    /// first served, so that under overload every request waits about as
+    /// long; 0 sets no limit.
+    pub max_in_flight_per_core: usize,
     /// Requests per second each user may make (token bucket refill rate).
     pub rate_per_user_per_sec: u32,
     /// Requests a user may make in a burst (token bucket size).
@@ -139,6 +145,7 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             body_limit_bytes: 64 * 1024,
             request_timeout_ms: 10_000,
+            max_in_flight_per_core: 128,
             rate_per_user_per_sec: 50,
             rate_burst: 100,
             max_subscribers: 20_000,

@@ -62,9 +62,10 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
-/// Time every request by route and status, count those in flight, and cut
-/// off a request that takes longer than `request_timeout_ms` (live streams
-/// excepted).
+/// Time every request by route and status, count those in flight, let API
+/// requests in as slots free up (`max_in_flight_per_core`), and cut off a
+/// request that takes longer than `request_timeout_ms`, its wait included
+/// (live streams excepted).
 pub(crate) async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().cloned();
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
@@ -81,7 +82,17 @@ pub(crate) async fn observe(State(app): State<AppState>, req: Request, next: Nex
     let response = if streaming {
         next.run(req).await
     } else {
-        match tokio::time::timeout(timeout, next.run(req)).await {
+        // API requests take turns for a slot; probes and scrapes never wait.
+        let gated = route.starts_with("/api/");
+        let run = async {
+            let _slot = if gated {
+                app.in_flight_slot().await
+            } else {
+                None
+            };
+            next.run(req).await
+        };
+        match tokio::time::timeout(timeout, run).await {
             Ok(r) => r,
             Err(_) => ApiError::TimedOut.into_response(),
         }

@@ -1,5 +1,6 @@
 //! What every handler shares: the core handle, the token cache, the per-user
-//! rate limiter, the count of live connections and the shutdown signal.
+//! rate limiter, the in-flight slots, the count of live connections and the
+//! shutdown signal.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ struct Shared {
     config: ServerConfig,
     tokens: moka::future::Cache<String, UserId>,
     limiter: DefaultKeyedRateLimiter<i64>,
+    /// API requests worked on at once; `None`: no limit.
+    in_flight: Option<tokio::sync::Semaphore>,
     subscribers: AtomicUsize,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -55,6 +58,11 @@ impl AppState {
         // Live events for every client, and list reads from memory kept
         // current by the change log.
         grocery.watch_changes();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let slots = config
+            .max_in_flight_per_core
+            .saturating_mul(cores)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
         AppState {
             inner: Arc::new(Shared {
                 grocery,
@@ -63,6 +71,11 @@ impl AppState {
                     .time_to_live(TOKEN_CACHE_TTL)
                     .build(),
                 limiter: RateLimiter::keyed(Quota::per_second(per_sec).allow_burst(burst)),
+                in_flight: (slots > 0).then(|| {
+                    // Shown on /metrics from the start, at 0.
+                    waiting_gauge().set(0.0);
+                    tokio::sync::Semaphore::new(slots)
+                }),
                 subscribers: AtomicUsize::new(0),
                 shutdown: tokio::sync::watch::channel(false).0,
                 config,
@@ -86,6 +99,21 @@ impl AppState {
 
     pub(crate) fn limiter(&self) -> &DefaultKeyedRateLimiter<i64> {
         &self.inner.limiter
+    }
+
+    /// A slot to work on one API request, held until dropped: at once when
+    /// one is free, else after every request that asked before it (the
+    /// semaphore is fair). `None` when there is no limit.
+    pub(crate) async fn in_flight_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let slots = self.inner.in_flight.as_ref()?;
+        if let Ok(slot) = slots.try_acquire() {
+            return Some(slot);
+        }
+        let waiting = waiting_gauge();
+        waiting.increment(1.0);
+        let slot = slots.acquire().await.ok();
+        waiting.decrement(1.0);
+        slot
     }
 
     /// The user a token belongs to (remembered for [`TOKEN_CACHE_TTL`]).
@@ -130,6 +158,15 @@ impl AppState {
     }
 }
 
+/// `http_requests_waiting`: API requests waiting for an in-flight slot.
+fn waiting_gauge() -> &'static metrics::Gauge {
+    static WAITING: std::sync::OnceLock<metrics::Gauge> = std::sync::OnceLock::new();
+    WAITING.get_or_init(|| {
+        let _ = crate::prometheus();
+        metrics::gauge!("http_requests_waiting")
+    })
+}
+
 /// One live connection, counted until dropped.
 pub(crate) struct SubscriberGuard {
     state: AppState,
@@ -139,5 +176,135 @@ impl Drop for SubscriberGuard {
     fn drop(&mut self) {
         let now = self.state.inner.subscribers.fetch_sub(1, Ordering::SeqCst) - 1;
         metrics::gauge!("grocery_live_connections").set(now as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use grocery_core::config::ServerConfig;
+    use grocery_core::{Config, Grocery};
+    use tower::ServiceExt;
+
+    use super::AppState;
+
+    async fn state(edit: impl FnOnce(&mut ServerConfig)) -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::default();
+        config.store.path = Some(dir.path().join("g.db"));
+        config.pricing.warm_top = 0;
+        edit(&mut config.server);
+        let grocery = Grocery::open(config).await.expect("open");
+        (AppState::new(grocery), dir)
+    }
+
+    /// Polled once: ready or not, without waiting.
+    fn ready<F: Future>(f: std::pin::Pin<&mut F>) -> Option<F::Output> {
+        match f.poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        }
+    }
+
+    fn cores() -> usize {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    }
+
+    #[tokio::test]
+    async fn in_flight_slots_are_per_core_and_handed_out_in_arrival_order() {
+        let (app, _dir) = state(|c| c.max_in_flight_per_core = 2).await;
+        let mut held = Vec::new();
+        for _ in 0..2 * cores() {
+            held.push(app.in_flight_slot().await.expect("a free slot"));
+        }
+        let mut first = pin!(app.in_flight_slot());
+        let mut second = pin!(app.in_flight_slot());
+        assert!(ready(first.as_mut()).is_none(), "every slot is taken");
+        assert!(ready(second.as_mut()).is_none());
+        // A later ask never jumps the queue, even with try_acquire's fast path.
+        held.pop();
+        let mut third = pin!(app.in_flight_slot());
+        assert!(
+            ready(third.as_mut()).is_none(),
+            "the freed slot is the first waiter's"
+        );
+        assert!(ready(second.as_mut()).is_none(), "and not the second's");
+        let first = ready(first.as_mut()).expect("the first waiter goes in");
+        assert!(first.is_some());
+        held.pop();
+        assert!(ready(third.as_mut()).is_none());
+        assert!(ready(second.as_mut()).expect("then the second").is_some());
+    }
+
+    #[tokio::test]
+    async fn no_limit_means_no_slot_to_wait_for() {
+        let (app, _dir) = state(|c| c.max_in_flight_per_core = 0).await;
+        let mut asks: Vec<_> = (0..10_000)
+            .map(|_| Box::pin(app.in_flight_slot()))
+            .collect();
+        for ask in &mut asks {
+            assert!(matches!(ready(ask.as_mut()), Some(None)));
+        }
+    }
+
+    #[tokio::test]
+    async fn api_requests_wait_for_a_slot_within_the_timeout_and_probes_never_do() {
+        let (app, _dir) = state(|c| {
+            c.max_in_flight_per_core = 1;
+            c.request_timeout_ms = 200;
+        })
+        .await;
+        let token = app
+            .grocery()
+            .users()
+            .add_with_token("ana")
+            .await
+            .expect("user")
+            .token;
+        let router = crate::app(app.clone());
+        let get = |path: &str| {
+            Request::get(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request")
+        };
+        let mut held = Vec::new();
+        for _ in 0..cores() {
+            held.push(app.in_flight_slot().await.expect("a free slot"));
+        }
+        // Every slot busy: the probe answers, the API request runs out of
+        // time waiting (its whole budget, the wait included) and says so.
+        let live = router
+            .clone()
+            .oneshot(get("/health/live"))
+            .await
+            .expect("live");
+        assert_eq!(live.status(), StatusCode::OK);
+        let waited = router
+            .clone()
+            .oneshot(get("/api/v1/lists"))
+            .await
+            .expect("lists");
+        assert_eq!(waited.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(waited.into_body(), 64 * 1024)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["error"]["kind"], "timeout", "{body}");
+        // A slot free: it goes through, and gives the slot back.
+        held.pop();
+        let served = router
+            .clone()
+            .oneshot(get("/api/v1/lists"))
+            .await
+            .expect("lists");
+        assert_eq!(served.status(), StatusCode::OK);
+        let again = router.oneshot(get("/api/v1/lists")).await.expect("lists");
+        assert_eq!(again.status(), StatusCode::OK);
     }
 }

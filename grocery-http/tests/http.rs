@@ -534,6 +534,7 @@ async fn health_and_metrics_report_the_parts() {
         "http_request_duration_seconds_bucket",
         "route=\"/api/v1/lists\"",
         "http_requests_in_flight",
+        "http_requests_waiting",
         "grocery_cache_hits_total",
         "grocery_breaker_state",
         "process_resident_memory_bytes",
