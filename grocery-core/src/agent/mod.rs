@@ -2181,6 +2181,44 @@ mod tests {
         assert!(r.message.contains("nothing to undo"), "{}", r.message);
     }
 
+    /// An undo that fails for a passing reason (here the database refuses the
+    /// delete, as a full disk would) changes nothing and keeps its entry, so
+    /// the same "undo" works once the store does again.
+    #[tokio::test]
+    async fn an_undo_that_fails_in_the_store_keeps_its_entry_for_next_time() {
+        use super::{Action, Error};
+        let (_dir, path, config) = on_disk();
+        let g = Grocery::open(config).await.unwrap();
+        let a = g.agent();
+        a.handle_in("s", "add milk", None).await.unwrap();
+        a.handle_in("s", "add eggs", None).await.unwrap();
+        let side = rusqlite::Connection::open(&path).unwrap();
+        side.execute_batch(
+            "CREATE TRIGGER sad BEFORE DELETE ON list_items \
+             BEGIN SELECT RAISE(ABORT, 'the disk is sad'); END;",
+        )
+        .unwrap();
+
+        let failed = a.handle_in("s", "undo", None).await;
+        assert!(matches!(failed, Err(Error::Storage(_))), "{failed:?}");
+        assert_eq!(default_list(&g).await, ["milk", "eggs"]);
+        assert_eq!(a.session("s").await.unwrap().lock().unwrap().undo.len(), 2);
+
+        side.execute_batch("DROP TRIGGER sad;").unwrap();
+        let r = a.handle_in("s", "undo", None).await.unwrap();
+        assert!(
+            r.actions.iter().any(|x| matches!(x, Action::Undone)),
+            "{r:?}"
+        );
+        assert_eq!(default_list(&g).await, ["milk"]);
+        let r = a.handle_in("s", "undo", None).await.unwrap();
+        assert!(
+            r.actions.iter().any(|x| matches!(x, Action::Undone)),
+            "{r:?}"
+        );
+        assert!(default_list(&g).await.is_empty());
+    }
+
     /// Undo entries saved by older versions put the whole list back.
     #[tokio::test]
     async fn an_undo_entry_saved_whole_by_an_older_version_still_undoes() {
