@@ -535,6 +535,7 @@ async fn health_and_metrics_report_the_parts() {
         "route=\"/api/v1/lists\"",
         "http_requests_in_flight",
         "http_requests_waiting",
+        "grocery_store_write_wait_seconds",
         "grocery_cache_hits_total",
         "grocery_breaker_state",
         "process_resident_memory_bytes",

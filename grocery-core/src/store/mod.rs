@@ -225,6 +225,8 @@ type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 trait WriteJob: Send {
     fn run(self: Box<Self>, tx: &Transaction<'_>) -> Finish;
     fn fail(self: Box<Self>, error: Error);
+    /// When it was asked for.
+    fn asked(&self) -> std::time::Instant;
 }
 
 /// What a write closure left for after the batch's commit: whether its work is
@@ -240,6 +242,7 @@ type Tell = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
 struct Job<F, T> {
     f: F,
     reply: tokio::sync::oneshot::Sender<Result<T>>,
+    asked: std::time::Instant,
 }
 
 impl<F, T> WriteJob for Job<F, T>
@@ -248,7 +251,7 @@ where
     F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
 {
     fn run(self: Box<Self>, tx: &Transaction<'_>) -> Finish {
-        let Job { f, reply } = *self;
+        let Job { f, reply, .. } = *self;
         let out = f(tx);
         Finish {
             ok: out.is_ok(),
@@ -263,6 +266,10 @@ where
 
     fn fail(self: Box<Self>, error: Error) {
         let _ = self.reply.send(Err(error));
+    }
+
+    fn asked(&self) -> std::time::Instant {
+        self.asked
     }
 }
 
@@ -332,6 +339,15 @@ fn run_batch(
     committed: &Committed,
 ) -> Vec<Box<dyn WriteJob>> {
     lists::LOGGED.with_borrow_mut(Vec::clear);
+    let starting = std::time::Instant::now();
+    let waits = metrics::histogram!("grocery_store_write_wait_seconds");
+    for job in &batch {
+        waits.record(
+            starting
+                .saturating_duration_since(job.asked())
+                .as_secs_f64(),
+        );
+    }
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
@@ -671,7 +687,11 @@ impl Store {
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job: Box<dyn WriteJob> = Box::new(Job { f, reply });
+        let job: Box<dyn WriteJob> = Box::new(Job {
+            f,
+            reply,
+            asked: std::time::Instant::now(),
+        });
         self.inner
             .writes
             .as_ref()
