@@ -253,6 +253,15 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_limit_too_large_for_a_semaphore_is_the_largest_one() {
+        let (app, _dir) = state(|c| c.max_in_flight_per_core = usize::MAX).await;
+        let mut asks: Vec<_> = (0..1_000).map(|_| Box::pin(app.in_flight_slot())).collect();
+        for ask in &mut asks {
+            assert!(matches!(ready(ask.as_mut()), Some(Some(_))));
+        }
+    }
+
+    #[tokio::test]
     async fn api_requests_wait_for_a_slot_within_the_timeout_and_probes_never_do() {
         let (app, _dir) = state(|c| {
             c.max_in_flight_per_core = 1;
