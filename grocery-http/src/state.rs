@@ -30,6 +30,8 @@ struct Shared {
     limiter: DefaultKeyedRateLimiter<i64>,
     /// API requests worked on at once; `None`: no limit.
     in_flight: Option<tokio::sync::Semaphore>,
+    /// API requests waiting for a slot now.
+    waiting: AtomicUsize,
     subscribers: AtomicUsize,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -76,6 +78,7 @@ impl AppState {
                     waiting_gauge().set(0.0);
                     tokio::sync::Semaphore::new(slots)
                 }),
+                waiting: AtomicUsize::new(0),
                 subscribers: AtomicUsize::new(0),
                 shutdown: tokio::sync::watch::channel(false).0,
                 config,
@@ -109,11 +112,16 @@ impl AppState {
         if let Ok(slot) = slots.try_acquire() {
             return Some(slot);
         }
-        let waiting = waiting_gauge();
-        waiting.increment(1.0);
-        let slot = slots.acquire().await.ok();
-        waiting.decrement(1.0);
-        slot
+        // Counted until it has a slot, or until the request gives up
+        // waiting (its timeout drops this future mid-wait).
+        let _waiting = Waiting::new(&self.inner.waiting);
+        slots.acquire().await.ok()
+    }
+
+    /// API requests waiting for an in-flight slot now (also
+    /// `http_requests_waiting` on `/metrics`).
+    pub fn waiting(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
     }
 
     /// The user a token belongs to (remembered for [`TOKEN_CACHE_TTL`]).
@@ -165,6 +173,25 @@ fn waiting_gauge() -> &'static metrics::Gauge {
         let _ = crate::prometheus();
         metrics::gauge!("http_requests_waiting")
     })
+}
+
+/// One request waiting for a slot, counted (here and in
+/// `http_requests_waiting`) until dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        waiting_gauge().increment(1.0);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+        waiting_gauge().decrement(1.0);
+    }
 }
 
 /// One live connection, counted until dropped.
@@ -226,9 +253,10 @@ mod tests {
         let mut second = pin!(app.in_flight_slot());
         assert!(ready(first.as_mut()).is_none(), "every slot is taken");
         assert!(ready(second.as_mut()).is_none());
+        assert_eq!(app.waiting(), 2);
         // A later ask never jumps the queue, even with try_acquire's fast path.
         held.pop();
-        let mut third = pin!(app.in_flight_slot());
+        let mut third = Box::pin(app.in_flight_slot());
         assert!(
             ready(third.as_mut()).is_none(),
             "the freed slot is the first waiter's"
@@ -239,6 +267,10 @@ mod tests {
         held.pop();
         assert!(ready(third.as_mut()).is_none());
         assert!(ready(second.as_mut()).expect("then the second").is_some());
+        assert_eq!(app.waiting(), 1);
+        // An ask given up while waiting is no longer counted.
+        drop(third);
+        assert_eq!(app.waiting(), 0);
     }
 
     #[tokio::test]
@@ -298,6 +330,7 @@ mod tests {
             .expect("body");
         let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(body["error"]["kind"], "timeout", "{body}");
+        assert_eq!(app.waiting(), 0, "the timed-out request stopped waiting");
         // A slot free: it goes through, and gives the slot back.
         held.pop();
         for _ in 0..2 {
