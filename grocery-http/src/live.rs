@@ -106,14 +106,17 @@ fn subscribe(app: &AppState, user: UserId, after: Option<i64>) -> mpsc::Receiver
     // Subscribe before reading the backlog, so nothing falls in between.
     let mut live = g.subscribe();
     let mut shutdown = app.shutdown_signal();
+    let app = app.clone();
     tokio::spawn(async move {
         let mut last = after;
         // Sends in order; `false` when the client is gone. A full queue means
-        // the client is too slow: drop what it cannot take and tell it to resync.
+        // the client is too slow: drop what it cannot take (until half the
+        // queue is free again) and then tell it to resync.
         let mut behind = false;
         let send = |msg: Outgoing, behind: &mut bool| -> bool {
             if *behind {
                 if tx.capacity() < QUEUE / 2 {
+                    app.live_message_dropped();
                     return !tx.is_closed();
                 }
                 *behind = false;
@@ -121,12 +124,14 @@ fn subscribe(app: &AppState, user: UserId, after: Option<i64>) -> mpsc::Receiver
                     .try_send(control("resync", serde_json::json!({"reason": "too slow"})))
                     .is_err()
                 {
+                    app.live_message_dropped();
                     return !tx.is_closed();
                 }
             }
             match tx.try_send(msg) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
+                    app.live_message_dropped();
                     *behind = true;
                     true
                 }
@@ -143,6 +148,16 @@ fn subscribe(app: &AppState, user: UserId, after: Option<i64>) -> mpsc::Receiver
                 e = live.recv() => e,
                 _ = shutdown.changed() => return,
                 () = tx.closed() => return,
+                // A client that fell behind hears of it as soon as it has
+                // read half its queue, not only with the next event.
+                room = tx.reserve_many(QUEUE / 2), if behind => {
+                    let Ok(mut room) = room else { return };
+                    if let Some(slot) = room.next() {
+                        slot.send(control("resync", serde_json::json!({"reason": "too slow"})));
+                    }
+                    behind = false;
+                    continue;
+                }
             };
             let msg = match event {
                 Ok(Event::ListChanged(c)) => {
@@ -391,4 +406,117 @@ async fn serve_socket(
             reason: "server shutting down".into(),
         })))
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use grocery_core::lists::NewItem;
+    use grocery_core::{Config, Grocery, UserId};
+    use tokio::sync::mpsc;
+
+    use super::{Outgoing, QUEUE, subscribe};
+    use crate::state::AppState;
+
+    async fn state() -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::default();
+        config.store.path = Some(dir.path().join("g.db"));
+        config.pricing.warm_top = 0;
+        let grocery = Grocery::open(config).await.expect("open");
+        (AppState::new(grocery), dir)
+    }
+
+    /// The next message, as JSON; fails the test after 10 s.
+    async fn next(rx: &mut mpsc::Receiver<Outgoing>) -> serde_json::Value {
+        let msg = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a message within 10 s")
+            .expect("the feed is open");
+        serde_json::from_str(&msg.json).expect("JSON")
+    }
+
+    /// Yield until `done` holds; fails the test after 10 s.
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !done() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{what} within 10 s"));
+    }
+
+    async fn add(app: &AppState, user: UserId, list: grocery_core::ListId, n: usize) -> i64 {
+        let lists = app.grocery().lists_for(user);
+        for i in 0..n {
+            lists
+                .add_item(list, NewItem::new(format!("item {i}")))
+                .await
+                .expect("add");
+        }
+        lists.latest_change().await.expect("latest")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_client_is_bounded_told_to_resync_and_can_resume_without_gaps() {
+        let (app, _dir) = state().await;
+        let ann = app.grocery().users().add("ann").await.expect("user").id;
+        let list = app
+            .grocery()
+            .lists_for(ann)
+            .create("Shopping")
+            .await
+            .expect("list")
+            .id;
+        let mut rx = subscribe(&app, ann, None);
+        let ready = next(&mut rx).await;
+        assert_eq!(ready["event"], "ready", "{ready}");
+        let start = ready["seq"].as_i64().expect("seq");
+
+        // The client reads nothing while 300 changes are made.
+        let extra = 44;
+        let last = add(&app, ann, list, QUEUE + extra).await;
+        assert_eq!(last, start + (QUEUE + extra) as i64);
+        until("the changes the queue cannot hold dropped", || {
+            app.live_messages_dropped() == extra as u64
+        })
+        .await;
+        assert_eq!(rx.len(), QUEUE, "the queue holds what it can and no more");
+
+        // What it holds comes in order with nothing skipped, then `resync`
+        // (sent as soon as half the queue is read, not with a later change).
+        for i in 1..=QUEUE {
+            let m = next(&mut rx).await;
+            assert_eq!(m["event"], "list_changed", "{m}");
+            assert_eq!(m["seq"].as_i64(), Some(start + i as i64), "{m}");
+        }
+        let resync = next(&mut rx).await;
+        assert_eq!(resync["event"], "resync", "{resync}");
+        assert_eq!(resync["reason"], "too slow", "{resync}");
+        assert!(matches!(
+            rx.try_recv(),
+            Err(mpsc::error::TryRecvError::Empty)
+        ));
+        assert_eq!(app.live_messages_dropped(), extra as u64);
+
+        // The feed goes on live...
+        let newest = add(&app, ann, list, 1).await;
+        let m = next(&mut rx).await;
+        assert_eq!(m["seq"].as_i64(), Some(newest), "{m}");
+
+        // ...and resuming from the last change read gives what was dropped,
+        // in order, then `ready` at the newest.
+        let seen = start + QUEUE as i64;
+        let mut again = subscribe(&app, ann, Some(seen));
+        for seq in seen + 1..=newest {
+            let m = next(&mut again).await;
+            assert_eq!(m["event"], "list_changed", "{m}");
+            assert_eq!(m["seq"].as_i64(), Some(seq), "{m}");
+        }
+        let ready = next(&mut again).await;
+        assert_eq!(ready["event"], "ready", "{ready}");
+        assert_eq!(ready["seq"].as_i64(), Some(newest), "{ready}");
+    }
 }

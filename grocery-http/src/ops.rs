@@ -251,6 +251,7 @@ pub(crate) async fn metrics_text(State(app): State<AppState>) -> Response {
     }
     metrics::gauge!("process_resident_memory_bytes").set(rss_bytes() as f64);
     metrics::gauge!("grocery_live_connections").set(app.subscribers() as f64);
+    metrics::counter!("grocery_live_messages_dropped_total").absolute(app.live_messages_dropped());
     (
         [(
             header::CONTENT_TYPE,

@@ -4,7 +4,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -33,6 +33,8 @@ struct Shared {
     /// API requests waiting for a slot now.
     waiting: AtomicUsize,
     subscribers: AtomicUsize,
+    /// Live messages dropped because their client read too slowly.
+    live_dropped: AtomicU64,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
@@ -80,6 +82,7 @@ impl AppState {
                 }),
                 waiting: AtomicUsize::new(0),
                 subscribers: AtomicUsize::new(0),
+                live_dropped: AtomicU64::new(0),
                 shutdown: tokio::sync::watch::channel(false).0,
                 config,
             }),
@@ -163,6 +166,18 @@ impl AppState {
     /// Live connections now.
     pub fn subscribers(&self) -> usize {
         self.inner.subscribers.load(Ordering::SeqCst)
+    }
+
+    /// Count a live message dropped because its client read too slowly.
+    pub(crate) fn live_message_dropped(&self) {
+        self.inner.live_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Live messages dropped since start because their clients read too
+    /// slowly (each such client is sent `resync`); also
+    /// `grocery_live_messages_dropped_total` on `/metrics`.
+    pub fn live_messages_dropped(&self) -> u64 {
+        self.inner.live_dropped.load(Ordering::Relaxed)
     }
 }
 

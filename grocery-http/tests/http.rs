@@ -539,6 +539,8 @@ async fn health_and_metrics_report_the_parts() {
         "grocery_cache_hits_total",
         "grocery_breaker_state",
         "process_resident_memory_bytes",
+        "grocery_live_connections",
+        "grocery_live_messages_dropped_total",
     ] {
         assert!(text.contains(m), "{m} missing from /metrics");
     }
