@@ -385,3 +385,125 @@ pub fn init_tracing(config: &grocery_core::config::ServerConfig) {
         builder.try_init()
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode, header};
+    use grocery_core::{Config, Grocery};
+    use tower::ServiceExt;
+
+    use crate::AppState;
+
+    /// The router with `cors_origins` set, and a token.
+    async fn router(origins: &[&str]) -> (axum::Router, String, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::default();
+        config.store.path = Some(dir.path().join("g.db"));
+        config.pricing.warm_top = 0;
+        config.server.cors_origins = origins.iter().map(|o| (*o).to_string()).collect();
+        let grocery = Grocery::open(config).await.expect("open");
+        let token = grocery
+            .users()
+            .add_with_token("ana")
+            .await
+            .expect("user")
+            .token;
+        (super::app(AppState::new(grocery)), token, dir)
+    }
+
+    /// A browser's preflight for a `DELETE` with a token and `If-Match`.
+    async fn preflight(router: &axum::Router, origin: &str) -> axum::response::Response {
+        let request = Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/api/v1/lists/1")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "DELETE")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "authorization,if-match",
+            )
+            .body(Body::empty())
+            .expect("request");
+        router.clone().oneshot(request).await.expect("answer")
+    }
+
+    /// A cross-origin `GET` with a token.
+    async fn get(router: &axum::Router, token: &str, origin: &str) -> axum::response::Response {
+        let request = Request::get("/api/v1/lists")
+            .header(header::ORIGIN, origin)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request");
+        router.clone().oneshot(request).await.expect("answer")
+    }
+
+    fn header_of<'a>(r: &'a axum::response::Response, name: header::HeaderName) -> Option<&'a str> {
+        r.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[tokio::test]
+    async fn cors_lets_in_the_configured_origins_and_no_others() {
+        let (router, token, _dir) = router(&["https://lists.example"]).await;
+
+        let ok = preflight(&router, "https://lists.example").await;
+        assert!(ok.status().is_success(), "{}", ok.status());
+        assert_eq!(
+            header_of(&ok, header::ACCESS_CONTROL_ALLOW_ORIGIN),
+            Some("https://lists.example")
+        );
+        let methods = header_of(&ok, header::ACCESS_CONTROL_ALLOW_METHODS).unwrap_or_default();
+        assert!(methods.contains("DELETE"), "{methods}");
+        let headers = header_of(&ok, header::ACCESS_CONTROL_ALLOW_HEADERS)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        assert!(
+            headers.contains("authorization") && headers.contains("if-match"),
+            "{headers}"
+        );
+
+        let read = get(&router, &token, "https://lists.example").await;
+        assert_eq!(read.status(), StatusCode::OK);
+        assert_eq!(
+            header_of(&read, header::ACCESS_CONTROL_ALLOW_ORIGIN),
+            Some("https://lists.example")
+        );
+        // A script may read the version and a 429's wait.
+        let exposed = header_of(&read, header::ACCESS_CONTROL_EXPOSE_HEADERS)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        assert!(
+            exposed.contains("etag") && exposed.contains("retry-after"),
+            "{exposed}"
+        );
+
+        // Another origin gets no permission: the browser refuses the answer.
+        for r in [
+            preflight(&router, "https://evil.example").await,
+            get(&router, &token, "https://evil.example").await,
+        ] {
+            assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn cors_allows_no_origin_by_default_and_any_with_a_star() {
+        let (closed, token, _dir) = router(&[]).await;
+        for r in [
+            preflight(&closed, "https://lists.example").await,
+            get(&closed, &token, "https://lists.example").await,
+        ] {
+            assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN), None);
+        }
+        let (open, token, _dir2) = router(&["*"]).await;
+        for r in [
+            preflight(&open, "https://anywhere.example").await,
+            get(&open, &token, "https://anywhere.example").await,
+        ] {
+            assert_eq!(
+                header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN),
+                Some("*")
+            );
+        }
+    }
+}
