@@ -438,7 +438,7 @@ mod tests {
         router.clone().oneshot(request).await.expect("answer")
     }
 
-    fn header_of<'a>(r: &'a axum::response::Response, name: header::HeaderName) -> Option<&'a str> {
+    fn header_of(r: &axum::response::Response, name: header::HeaderName) -> Option<&str> {
         r.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
