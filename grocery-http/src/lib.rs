@@ -506,4 +506,71 @@ mod tests {
             );
         }
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_finishes_the_requests_in_flight_then_stops() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::default();
+        config.store.path = Some(dir.path().join("g.db"));
+        config.pricing.warm_top = 0;
+        config.server.max_in_flight_per_core = 1;
+        let grocery = Grocery::open(config).await.expect("open");
+        let issued = grocery.users().add_with_token("ana").await.expect("user");
+        let state = AppState::new(grocery.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(super::serve_state(state.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+
+        // Every slot held: the request below is accepted and waits to run,
+        // in flight, when shutdown begins.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let mut held = Vec::new();
+        for _ in 0..cores {
+            held.push(state.in_flight_slot().await.expect("a free slot"));
+        }
+        let request = tokio::spawn(
+            reqwest::Client::new()
+                .post(format!("http://{addr}/api/v1/lists"))
+                .bearer_auth(&issued.token)
+                .json(&serde_json::json!({ "name": "party" }))
+                .send(),
+        );
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while state.waiting() == 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the request reaches the server within 10 s");
+
+        let mut shutting = state.shutdown_signal();
+        stop.send(()).expect("the server listens for the stop");
+        shutting.wait_for(|s| *s).await.expect("shutdown begins");
+        assert!(!server.is_finished(), "a request is still in flight");
+
+        // Let it run: it is answered and done, then the server stops.
+        drop(held);
+        let response = tokio::time::timeout(std::time::Duration::from_secs(10), request)
+            .await
+            .expect("answered within 10 s")
+            .expect("the request task")
+            .expect("an answer, not a reset connection");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        tokio::time::timeout(std::time::Duration::from_secs(10), server)
+            .await
+            .expect("the server stops within 10 s")
+            .expect("the server task")
+            .expect("served without an error");
+        let lists = grocery
+            .lists_for(issued.user.id)
+            .all()
+            .await
+            .expect("lists");
+        assert!(lists.iter().any(|l| l.name == "party"), "{lists:?}");
+    }
 }
