@@ -89,7 +89,12 @@ impl Grocery {
             check("store", || async {
                 match self.store().ping().await {
                     Ok(()) => (Status::Ok, "read ok".into()),
-                    Err(e) => (Status::Down, e.to_string()),
+                    Err(e) => {
+                        // The reason for the operator; the probe's answer
+                        // says no more than the error's kind.
+                        tracing::warn!(error = ?e, "health: the store cannot be read");
+                        (Status::Down, e.to_string())
+                    }
                 }
             })
             .await,
@@ -118,7 +123,10 @@ impl Grocery {
             check("store.write", || async {
                 match self.store().probe_write().await {
                     Ok(()) => (Status::Ok, "write and read back ok".into()),
-                    Err(e) => (Status::Down, e.to_string()),
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "health: the store cannot be written");
+                        (Status::Down, e.to_string())
+                    }
                 }
             })
             .await,

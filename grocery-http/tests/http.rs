@@ -500,6 +500,57 @@ async fn rate_limits_and_body_limits_answer_with_their_codes() {
 }
 
 #[tokio::test]
+async fn ready_is_503_with_each_check_while_the_store_cannot_be_read() {
+    let s = start().await;
+    let ready = || async {
+        let (status, _, body) = s.call(None, Method::GET, "/health/ready", None, &[]).await;
+        (status, body)
+    };
+    assert_eq!(ready().await.0, StatusCode::OK);
+
+    // Another program damages the schema (as a bad disk or a bad tool
+    // would): every read fails.
+    let other = rusqlite::Connection::open(s._dir.path().join("g.db")).unwrap();
+    let version: i64 = other
+        .query_row("PRAGMA schema_version", [], |r| r.get(0))
+        .unwrap();
+    let set_version = |v: i64| {
+        other
+            .execute_batch(&format!("PRAGMA schema_version = {v}"))
+            .unwrap();
+    };
+    other
+        .execute_batch(
+            "PRAGMA writable_schema = ON; \
+             INSERT INTO sqlite_schema VALUES ('table', 'broken', 'broken', 0, 'CREATE TABLE broken (');",
+        )
+        .unwrap();
+    set_version(version + 1);
+    let (status, body) = ready().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "down", "{body}");
+    let store = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "store")
+        .unwrap();
+    assert_eq!(store["status"], "down", "{body}");
+    // Which part, not the database's internals: the probe is public.
+    assert_eq!(store["detail"], "storage error", "{body}");
+    // The process itself still answers.
+    let (status, _, _) = s.call(None, Method::GET, "/health/live", None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Repaired, the server is ready again.
+    other
+        .execute_batch("DELETE FROM sqlite_schema WHERE name = 'broken'")
+        .unwrap();
+    set_version(version + 2);
+    assert_eq!(ready().await.0, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn health_and_metrics_report_the_parts() {
     let s = start().await;
     let t = s.user("ana").await;

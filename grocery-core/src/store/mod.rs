@@ -597,10 +597,12 @@ impl Store {
         .await
     }
 
-    /// A trivial read, for health checks.
+    /// A read of the database file, for health checks.
     pub(crate) async fn ping(&self) -> Result<()> {
         self.read(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            // Reads the file (its schema), not only the connection: a damaged
+            // or unreadable database fails here.
+            c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
             Ok(())
         })
         .await
