@@ -390,26 +390,24 @@ pub fn init_tracing(config: &grocery_core::config::ServerConfig) {
 mod tests {
     use axum::body::Body;
     use axum::http::{Method, Request, StatusCode, header};
-    use grocery_core::{Config, Grocery};
     use tower::ServiceExt;
 
-    use crate::AppState;
+    use crate::state::test_state;
 
     /// The router with `cors_origins` set, and a token.
     async fn router(origins: &[&str]) -> (axum::Router, String, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::default();
-        config.store.path = Some(dir.path().join("g.db"));
-        config.pricing.warm_top = 0;
-        config.server.cors_origins = origins.iter().map(|o| (*o).to_string()).collect();
-        let grocery = Grocery::open(config).await.expect("open");
-        let token = grocery
+        let (state, dir) = test_state(|c| {
+            c.cors_origins = origins.iter().map(|o| (*o).to_string()).collect();
+        })
+        .await;
+        let token = state
+            .grocery()
             .users()
             .add_with_token("ana")
             .await
             .expect("user")
             .token;
-        (super::app(AppState::new(grocery)), token, dir)
+        (super::app(state), token, dir)
     }
 
     /// A browser's preflight for a `DELETE` with a token and `If-Match`.
@@ -519,14 +517,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn shutdown_finishes_the_requests_in_flight_then_stops() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::default();
-        config.store.path = Some(dir.path().join("g.db"));
-        config.pricing.warm_top = 0;
-        config.server.max_in_flight_per_core = 1;
-        let grocery = Grocery::open(config).await.expect("open");
+        let (state, _dir) = test_state(|c| c.max_in_flight_per_core = 1).await;
+        let grocery = state.grocery().clone();
         let issued = grocery.users().add_with_token("ana").await.expect("user");
-        let state = AppState::new(grocery.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

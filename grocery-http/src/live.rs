@@ -412,21 +412,12 @@ async fn serve_socket(
 mod tests {
     use std::time::Duration;
 
+    use grocery_core::UserId;
     use grocery_core::lists::NewItem;
-    use grocery_core::{Config, Grocery, UserId};
     use tokio::sync::mpsc;
 
     use super::{Outgoing, QUEUE, subscribe};
-    use crate::state::AppState;
-
-    async fn state() -> (AppState, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::default();
-        config.store.path = Some(dir.path().join("g.db"));
-        config.pricing.warm_top = 0;
-        let grocery = Grocery::open(config).await.expect("open");
-        (AppState::new(grocery), dir)
-    }
+    use crate::state::{AppState, test_state};
 
     /// The next message, as JSON; fails the test after 10 s.
     async fn next(rx: &mut mpsc::Receiver<Outgoing>) -> serde_json::Value {
@@ -461,7 +452,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_slow_client_is_bounded_told_to_resync_and_can_resume_without_gaps() {
-        let (app, _dir) = state().await;
+        let (app, _dir) = test_state(|_| {}).await;
         let ann = app.grocery().users().add("ann").await.expect("user").id;
         let list = app
             .grocery()

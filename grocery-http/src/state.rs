@@ -221,6 +221,22 @@ impl Drop for SubscriberGuard {
     }
 }
 
+/// For tests: state over a new database in a temporary directory (kept
+/// while the directory lives), with `[server]` as `edit` leaves it and no
+/// price warming.
+#[cfg(test)]
+pub(crate) async fn test_state(
+    edit: impl FnOnce(&mut ServerConfig),
+) -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = grocery_core::Config::default();
+    config.store.path = Some(dir.path().join("g.db"));
+    config.pricing.warm_top = 0;
+    edit(&mut config.server);
+    let grocery = Grocery::open(config).await.expect("open");
+    (AppState::new(grocery), dir)
+}
+
 #[cfg(test)]
 mod tests {
     use std::future::Future;
@@ -229,21 +245,9 @@ mod tests {
 
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
-    use grocery_core::config::ServerConfig;
-    use grocery_core::{Config, Grocery};
     use tower::ServiceExt;
 
-    use super::AppState;
-
-    async fn state(edit: impl FnOnce(&mut ServerConfig)) -> (AppState, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::default();
-        config.store.path = Some(dir.path().join("g.db"));
-        config.pricing.warm_top = 0;
-        edit(&mut config.server);
-        let grocery = Grocery::open(config).await.expect("open");
-        (AppState::new(grocery), dir)
-    }
+    use super::test_state as state;
 
     /// Polled once: ready or not, without waiting.
     fn ready<F: Future>(f: std::pin::Pin<&mut F>) -> Option<F::Output> {
