@@ -110,23 +110,13 @@ fn subscribe(app: &AppState, user: UserId, after: Option<i64>) -> mpsc::Receiver
     tokio::spawn(async move {
         let mut last = after;
         // Sends in order; `false` when the client is gone. A full queue means
-        // the client is too slow: drop what it cannot take (until half the
-        // queue is free again) and then tell it to resync.
+        // the client is too slow: what it cannot take is dropped until half
+        // its queue is free again, and then it is told to resync (below).
         let mut behind = false;
         let send = |msg: Outgoing, behind: &mut bool| -> bool {
             if *behind {
-                if tx.capacity() < QUEUE / 2 {
-                    app.live_message_dropped();
-                    return !tx.is_closed();
-                }
-                *behind = false;
-                if tx
-                    .try_send(control("resync", serde_json::json!({"reason": "too slow"})))
-                    .is_err()
-                {
-                    app.live_message_dropped();
-                    return !tx.is_closed();
-                }
+                app.live_message_dropped();
+                return !tx.is_closed();
             }
             match tx.try_send(msg) {
                 Ok(()) => true,
@@ -145,11 +135,9 @@ fn subscribe(app: &AppState, user: UserId, after: Option<i64>) -> mpsc::Receiver
         let mut products_stale = false;
         loop {
             let event = tokio::select! {
-                e = live.recv() => e,
-                _ = shutdown.changed() => return,
-                () = tx.closed() => return,
-                // A client that fell behind hears of it as soon as it has
-                // read half its queue, not only with the next event.
+                // In this order: a client that fell behind hears of it as
+                // soon as it has read half its queue, before the next event.
+                biased;
                 room = tx.reserve_many(QUEUE / 2), if behind => {
                     let Ok(mut room) = room else { return };
                     if let Some(slot) = room.next() {
@@ -158,6 +146,9 @@ fn subscribe(app: &AppState, user: UserId, after: Option<i64>) -> mpsc::Receiver
                     behind = false;
                     continue;
                 }
+                _ = shutdown.changed() => return,
+                () = tx.closed() => return,
+                e = live.recv() => e,
             };
             let msg = match event {
                 Ok(Event::ListChanged(c)) => {
