@@ -392,7 +392,7 @@ mod tests {
     use axum::http::{Method, Request, StatusCode, header};
     use tower::ServiceExt;
 
-    use crate::state::test_state;
+    use crate::state::{test_state, test_user};
 
     /// The router with `cors_origins` set, and a token.
     async fn router(origins: &[&str]) -> (axum::Router, String, tempfile::TempDir) {
@@ -400,13 +400,7 @@ mod tests {
             c.cors_origins = origins.iter().map(|o| (*o).to_string()).collect();
         })
         .await;
-        let token = state
-            .grocery()
-            .users()
-            .add_with_token("ana")
-            .await
-            .expect("user")
-            .token;
+        let token = test_user(&state).await.token;
         (super::app(state), token, dir)
     }
 
@@ -519,7 +513,7 @@ mod tests {
     async fn shutdown_finishes_the_requests_in_flight_then_stops() {
         let (state, _dir) = test_state(|c| c.max_in_flight_per_core = 1).await;
         let grocery = state.grocery().clone();
-        let issued = grocery.users().add_with_token("ana").await.expect("user");
+        let issued = test_user(&state).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -237,6 +237,17 @@ pub(crate) async fn test_state(
     (AppState::new(grocery), dir)
 }
 
+/// For tests: a new user `ana` of `state` and her token.
+#[cfg(test)]
+pub(crate) async fn test_user(state: &AppState) -> grocery_core::users::Issued {
+    state
+        .grocery()
+        .users()
+        .add_with_token("ana")
+        .await
+        .expect("user")
+}
+
 #[cfg(test)]
 mod tests {
     use std::future::Future;
@@ -319,13 +330,7 @@ mod tests {
             c.request_timeout_ms = 200;
         })
         .await;
-        let token = app
-            .grocery()
-            .users()
-            .add_with_token("ana")
-            .await
-            .expect("user")
-            .token;
+        let token = super::test_user(&app).await.token;
         let router = crate::app(app.clone());
         let call = |path: &str| {
             let request = Request::get(path)
