@@ -628,11 +628,12 @@ impl<'a> Agent<'a> {
                     let wanted = cmd.clone();
                     let last = last_items.clone();
                     let plan = move |l: &GroceryList| Ok(plan_remove_or_check(l, &wanted, &last));
-                    let edit = match lists.edit(target.clone(), false, plan.clone()).await {
+                    // A remove of what is not there writes nothing.
+                    let edit = match lists.edit_if_changed(target.clone(), plan.clone()).await {
                         // The session's last list is gone: the default one.
                         Err(Error::NotFound { .. }) if matches!(target, ListRef::Id(_)) => {
                             lists
-                                .edit(ListRef::Name(DEFAULT_LIST.to_string()), false, plan)
+                                .edit_if_changed(ListRef::Name(DEFAULT_LIST.to_string()), plan)
                                 .await
                         }
                         other => other,
@@ -1464,6 +1465,7 @@ fn suggestion_of(d: crate::deals::ProductDeal) -> Suggestion {
 
 #[cfg(test)]
 mod tests {
+    use crate::agent::Action;
     use crate::grocery::Grocery;
 
     use crate::grocery::temp_grocery as open;
@@ -1672,6 +1674,66 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.list.unwrap().name, "costco");
+    }
+
+    /// With lists kept in memory (as in the server), "remove the eggs" with
+    /// no eggs on the list answers from the kept copy and sends nothing to the
+    /// writer; with eggs there it writes once. Either way the answer is the
+    /// one the writer would give.
+    #[tokio::test]
+    async fn removing_what_is_not_on_the_list_writes_nothing() {
+        let (g, _d) = open().await;
+        g.watch_changes();
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while !g.store().list_cache().serving() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("lists are kept in memory");
+        let a = g.agent();
+        a.handle("add milk", None).await.unwrap();
+        let shown = a
+            .handle("what's on my list", None)
+            .await
+            .unwrap()
+            .list
+            .unwrap();
+        let writes = g.store().writes_sent();
+        let r = a.handle("remove the eggs", None).await.unwrap();
+        assert_eq!(
+            g.store().writes_sent(),
+            writes,
+            "nothing sent to the writer"
+        );
+        assert!(
+            matches!(&r.actions[..], [Action::NotOnList { item, list }] if item == "eggs" && list == "Shopping"),
+            "{:?}",
+            r.actions
+        );
+        assert!(
+            r.message.contains("eggs is not on Shopping"),
+            "{}",
+            r.message
+        );
+        let list = r.list.unwrap();
+        assert_eq!(list.items.len(), 1);
+        assert_eq!(list.total_cents, shown.total_cents);
+        let version = g.lists().find("Shopping").await.unwrap().version;
+
+        a.handle("add a dozen eggs", None).await.unwrap();
+        let writes = g.store().writes_sent();
+        let r = a.handle("remove the eggs", None).await.unwrap();
+        assert_eq!(g.store().writes_sent(), writes + 1, "the remove is written");
+        assert!(
+            matches!(&r.actions[..], [Action::Removed { item, .. }] if item == "eggs"),
+            "{:?}",
+            r.actions
+        );
+        assert_eq!(r.list.unwrap().items.len(), 1);
+        let after = g.lists().find("Shopping").await.unwrap();
+        assert_eq!(after.version, version + 2, "the add and the remove");
+        assert_eq!(after.items.len(), 1);
     }
 
     #[tokio::test]

@@ -211,6 +211,29 @@ impl<'a> Lists<'a> {
             .await
     }
 
+    /// As [`Lists::edit`] on an existing list, without writing anything when
+    /// the plan changes nothing (see [`crate::store::Store::edit_if_changed`]).
+    pub(crate) async fn edit_if_changed<T, F>(
+        &self,
+        target: crate::store::ListRef,
+        plan: F,
+    ) -> Result<crate::store::Edit<T>>
+    where
+        T: Send + 'static,
+        F: Fn(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
+    {
+        let target = match target {
+            crate::store::ListRef::Name(n) => {
+                crate::store::ListRef::Name(clean_name("list name", &n)?)
+            }
+            other => other,
+        };
+        self.g
+            .store()
+            .edit_if_changed(self.access(), target, plan)
+            .await
+    }
+
     /// An item checked and tidied as [`Lists::add_items`] would store it.
     pub(crate) fn cleaned(&self, item: NewItem) -> Result<NewItem> {
         self.clean(item)

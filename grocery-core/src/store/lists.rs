@@ -936,6 +936,41 @@ impl Store {
         Ok(edit)
     }
 
+    /// As [`Store::edit`] (never creating the list), but planned first on the
+    /// copy kept in memory: when that plan changes nothing ("remove the eggs"
+    /// with no eggs on the list) the answer is that copy, read as any list
+    /// read is, and nothing is written; the writer, its transaction and its
+    /// commit are skipped. Otherwise the plan runs again in the write
+    /// transaction, on the list as it is there.
+    pub(crate) async fn edit_if_changed<T, F>(
+        &self,
+        who: Access,
+        target: ListRef,
+        plan: F,
+    ) -> Result<Edit<T>>
+    where
+        T: Send + 'static,
+        F: Fn(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
+    {
+        let kept = match &target {
+            ListRef::Id(id) => self.list_cache().get(who.user, *id),
+            ListRef::Name(name) => self.list_cache().find(who.user, name),
+        };
+        if let Some(list) = kept {
+            let (ops, extra) = plan(&list)?;
+            if ops.is_empty() {
+                return Ok(Edit {
+                    before: list.clone(),
+                    done: Vec::new(),
+                    after: list,
+                    extra,
+                    created: false,
+                });
+            }
+        }
+        self.edit(who, target, false, plan).await
+    }
+
     /// A list with its items, by name (case-insensitive), in one read.
     pub(crate) async fn find_list_full(
         &self,

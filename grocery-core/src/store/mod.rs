@@ -36,7 +36,7 @@ pub(crate) use lists::{Access, Edit, ListRef, Pick};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -105,6 +105,8 @@ struct Inner {
     list_cache: Arc<list_cache::ListCache>,
     /// This process's logged changes, for the change-log tailer.
     own_changes: Arc<OwnChanges>,
+    /// Write closures sent to the writer so far (tests check what skips it).
+    writes_sent: AtomicU64,
 }
 
 /// How many of its own logged changes this process keeps for the change-log
@@ -572,6 +574,7 @@ impl Store {
                 known_seq,
                 list_cache,
                 own_changes,
+                writes_sent: AtomicU64::new(0),
             }),
         })
     }
@@ -655,6 +658,13 @@ impl Store {
         &self.inner.own_changes
     }
 
+    /// How many writes were sent to the writer thread since the store
+    /// opened (each one a savepoint in some group commit).
+    #[cfg(test)]
+    pub(crate) fn writes_sent(&self) -> u64 {
+        self.inner.writes_sent.load(Ordering::Relaxed)
+    }
+
     /// The database file.
     pub(crate) fn path(&self) -> &Path {
         &self.inner.path
@@ -688,6 +698,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
+        self.inner.writes_sent.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Box<dyn WriteJob> = Box::new(Job {
             f,
