@@ -199,12 +199,7 @@ impl<'a> Lists<'a> {
         T: Send + 'static,
         F: FnOnce(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
     {
-        let target = match target {
-            crate::store::ListRef::Name(n) => {
-                crate::store::ListRef::Name(clean_name("list name", &n)?)
-            }
-            other => other,
-        };
+        let target = cleaned_target(target)?;
         self.g
             .store()
             .edit(self.access(), target, create, plan)
@@ -222,12 +217,7 @@ impl<'a> Lists<'a> {
         T: Send + 'static,
         F: Fn(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
     {
-        let target = match target {
-            crate::store::ListRef::Name(n) => {
-                crate::store::ListRef::Name(clean_name("list name", &n)?)
-            }
-            other => other,
-        };
+        let target = cleaned_target(target)?;
         self.g
             .store()
             .edit_if_changed(self.access(), target, plan)
@@ -475,4 +465,12 @@ impl<'a> Lists<'a> {
             unpriced,
         })
     }
+}
+
+/// `target` with its name, if named by one, checked and tidied.
+fn cleaned_target(target: crate::store::ListRef) -> Result<crate::store::ListRef> {
+    Ok(match target {
+        crate::store::ListRef::Name(n) => crate::store::ListRef::Name(clean_name("list name", &n)?),
+        other => other,
+    })
 }
