@@ -258,8 +258,11 @@ pub enum Action {
         list: String,
         /// The line as it is now.
         item: String,
-        /// Its quantity now.
+        /// Its quantity now (with what was already on the line).
         quantity: String,
+        /// What this request added, as asked ("2 gal" of milk onto 6 gal
+        /// already there: `added` 2 gal, `quantity` 8 gal).
+        added: String,
     },
     /// An item was removed.
     Removed {
@@ -594,6 +597,14 @@ impl<'a> Agent<'a> {
                         .filter_map(new_item)
                         .map(|i| lists.cleaned(i).map(ListOp::Add))
                         .collect::<Result<_>>()?;
+                    // What each add asks for (one each when no amount is said).
+                    let asked: Vec<Option<Quantity>> = ops
+                        .iter()
+                        .map(|op| match op {
+                            ListOp::Add(i) => i.quantity.or_else(|| Quantity::count(1).ok()),
+                            _ => None,
+                        })
+                        .collect();
                     let edit = lists
                         .edit(ListRef::Name(name.clone()), true, move |_| Ok((ops, ())))
                         .await?;
@@ -604,14 +615,17 @@ impl<'a> Agent<'a> {
                         undo.before(l);
                     }
                     last_items.clear();
-                    for d in edit.done {
+                    // One answer per change, in order.
+                    for (d, asked) in edit.done.into_iter().zip(asked) {
                         if let OpDone::Item(added) = d {
                             last_items.push(added.id);
                             added_products.extend(added.product_id.clone());
+                            let quantity = added.quantity.to_string();
                             actions.push(Action::Added {
                                 list: l.name.clone(),
                                 item: added.name,
-                                quantity: added.quantity.to_string(),
+                                added: asked.map_or_else(|| quantity.clone(), |q| q.to_string()),
+                                quantity,
                             });
                         }
                     }
@@ -1401,6 +1415,12 @@ fn describe_actions(actions: &[Action]) -> String {
     let mut parts = Vec::new();
     for a in actions {
         parts.push(match a {
+            Action::Added {
+                item,
+                quantity,
+                added,
+                ..
+            } if added != quantity => format!("Added {item} ({added}; {quantity} in all)."),
             Action::Added { item, quantity, .. } => format!("Added {item} ({quantity})."),
             Action::Removed { item, .. } => format!("Removed {item}."),
             Action::Checked { item, .. } => format!("Checked off {item}."),
@@ -1674,6 +1694,52 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.list.unwrap().name, "costco");
+    }
+
+    /// An add that merges into a line already there says what it added and
+    /// what the line holds now; a first add says it once.
+    #[tokio::test]
+    async fn an_add_onto_a_line_says_what_it_added_and_the_total() {
+        let (g, _d) = open().await;
+        let a = g.agent();
+        let cases: &[(&str, &str, &str, &str)] = &[
+            (
+                "add 2 gallons of milk",
+                "2 gal",
+                "2 gal",
+                "Added milk (2 gal).",
+            ),
+            (
+                "add 2 gallons of milk",
+                "2 gal",
+                "4 gal",
+                "Added milk (2 gal; 4 gal in all).",
+            ),
+            ("add bananas", "1 ct", "1 ct", "Added bananas (1 ct)."),
+            (
+                "add bananas",
+                "1 ct",
+                "2 ct",
+                "Added bananas (1 ct; 2 ct in all).",
+            ),
+        ];
+        for (text, added, total, says) in cases {
+            let r = a.handle(text, None).await.unwrap();
+            match &r.actions[..] {
+                [
+                    Action::Added {
+                        added: got_added,
+                        quantity,
+                        ..
+                    },
+                ] => {
+                    assert_eq!(got_added, added, "{text}");
+                    assert_eq!(quantity, total, "{text}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+            assert!(r.message.starts_with(says), "{text}: {}", r.message);
+        }
     }
 
     /// With lists kept in memory (as in the server), "remove the eggs" with
