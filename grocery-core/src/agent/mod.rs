@@ -591,20 +591,18 @@ impl<'a> Agent<'a> {
                 .to_string();
             match cmd.intent {
                 Intent::Add => {
-                    let ops: Vec<ListOp> = cmd
+                    let items: Vec<NewItem> = cmd
                         .items
                         .iter()
                         .filter_map(new_item)
-                        .map(|i| lists.cleaned(i).map(ListOp::Add))
+                        .map(|i| lists.cleaned(i))
                         .collect::<Result<_>>()?;
-                    // What each add asks for (one each when no amount is said).
-                    let asked: Vec<Option<Quantity>> = ops
+                    // What each add asks for, to say beside the line's new total.
+                    let asked: Vec<String> = items
                         .iter()
-                        .map(|op| match op {
-                            ListOp::Add(i) => i.quantity.or_else(|| Quantity::count(1).ok()),
-                            _ => None,
-                        })
-                        .collect();
+                        .map(|i| i.quantity_or_one().map(|q| q.to_string()))
+                        .collect::<Result<_>>()?;
+                    let ops: Vec<ListOp> = items.into_iter().map(ListOp::Add).collect();
                     let edit = lists
                         .edit(ListRef::Name(name.clone()), true, move |_| Ok((ops, ())))
                         .await?;
@@ -620,12 +618,11 @@ impl<'a> Agent<'a> {
                         if let OpDone::Item(added) = d {
                             last_items.push(added.id);
                             added_products.extend(added.product_id.clone());
-                            let quantity = added.quantity.to_string();
                             actions.push(Action::Added {
                                 list: l.name.clone(),
                                 item: added.name,
-                                added: asked.map_or_else(|| quantity.clone(), |q| q.to_string()),
-                                quantity,
+                                quantity: added.quantity.to_string(),
+                                added: asked,
                             });
                         }
                     }

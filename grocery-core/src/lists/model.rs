@@ -232,6 +232,17 @@ impl NewItem {
         self
     }
 
+    /// The quantity to add: the one asked for, else one each.
+    ///
+    /// # Errors
+    /// None in practice (one each is always a valid quantity).
+    pub fn quantity_or_one(&self) -> Result<Quantity> {
+        match self.quantity {
+            Some(q) => Ok(q),
+            None => Ok(Quantity::count(1)?),
+        }
+    }
+
     /// Link to a catalog product.
     pub fn product(mut self, id: impl Into<String>) -> Self {
         self.product_id = Some(id.into());

@@ -369,10 +369,7 @@ fn add_item(
     now: i64,
     lines: Option<&[ListItem]>,
 ) -> Result<ListItem> {
-    let qty = match item.quantity {
-        Some(q) => q,
-        None => Quantity::count(1)?,
-    };
+    let qty = item.quantity_or_one()?;
     let pk = item
         .product_id
         .as_deref()
