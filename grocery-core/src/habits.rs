@@ -276,15 +276,14 @@ impl<'a> Habits<'a> {
             if score < 2 {
                 continue;
             }
-            let Some(prod) = index.by_id(&p.product_id) else {
+            let Some(entry) = index.entry(&p.product_id) else {
                 continue;
             };
-            if prod.kind != kind {
+            if entry.product.kind != kind {
                 continue;
             }
             // Every word asked for must be in its name ("2% milk" is not whole milk).
-            let name = format!("{} {} {}", prod.brand, prod.name, prod.kind).to_lowercase();
-            if !words.iter().all(|w| name.contains(w.as_str())) {
+            if !words.iter().all(|w| entry.words.contains(w.as_str())) {
                 continue;
             }
             if best
@@ -306,11 +305,11 @@ impl<'a> Habits<'a> {
             return Ok(None);
         };
         let mut found: Option<(u32, u8, &str)> = None;
-        for prod in index.of_kind(kind) {
-            let name = format!("{} {} {}", prod.brand, prod.name, prod.kind).to_lowercase();
-            if !words.iter().all(|w| name.contains(w.as_str())) {
+        for entry in index.of_kind_entries(kind) {
+            if !words.iter().all(|w| entry.words.contains(w.as_str())) {
                 continue;
             }
+            let prod = &*entry.product;
             let fit = prefs.fit(prod);
             if fit == 0 {
                 continue;

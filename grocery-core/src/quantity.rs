@@ -852,9 +852,14 @@ impl fmt::Display for Amount {
     /// `"0.333"`); amounts that would round to zero get more decimals.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (n, d) = (*self.0.numer(), *self.0.denom());
-        // Whole amounts, most of them ("2", "16"): no rounding to do.
+        // Whole amounts, most of them ("2", "16"): no rounding to do, and
+        // printed as 64-bit numbers when they fit (formatting an i128 costs
+        // several times more).
         if d == 1 {
-            return write!(f, "{n}");
+            return match i64::try_from(n) {
+                Ok(small) => write!(f, "{small}"),
+                Err(_) => write!(f, "{n}"),
+            };
         }
         for decimals in 3..=18u32 {
             let scale = 10i128.pow(decimals);

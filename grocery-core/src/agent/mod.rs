@@ -914,10 +914,11 @@ impl<'a> Agent<'a> {
             let added: Vec<&str> = added_products.iter().map(String::as_str).collect();
             self.g.picks_added(self.user, &added);
         }
+        let index = self.g.index();
         let list = match (current, latest) {
-            (Some(id), Some(l)) if l.id == id => Some(reply_list(lists.price(l)?)),
+            (Some(id), Some(l)) if l.id == id => Some(reply_list(lists.price(l)?, &index)),
             (Some(id), _) => match lists.priced(id).await {
-                Ok(p) => Some(reply_list(p)),
+                Ok(p) => Some(reply_list(p, &index)),
                 Err(Error::NotFound { .. }) => None,
                 Err(e) => return Err(e),
             },
@@ -1164,6 +1165,7 @@ impl<'a> Agent<'a> {
 
     pub(crate) async fn resolve(&self, commands: &[Command]) -> Result<Vec<ResolvedCommand>> {
         let mut out = Vec::with_capacity(commands.len());
+        let index = self.g.index();
         for c in commands {
             let mut items = Vec::with_capacity(c.items.len());
             for item in &c.items {
@@ -1187,23 +1189,23 @@ impl<'a> Agent<'a> {
                             .habits_for(self.user)
                             .preferred(&top.product.kind, &words)
                             .await?
-                            .and_then(|id| self.g.index().by_id(&id).cloned())
+                            .and_then(|id| index.by_id(&id))
                     }
                     _ => None,
                 };
-                let chosen = match &preferred {
-                    Some(p) => Some((p.id.clone(), p.display_name())),
+                let chosen = match preferred {
+                    Some(p) => Some((p.id.clone(), index.shown(p))),
                     None => hits
                         .first()
                         .filter(|_| confident)
-                        .map(|h| (h.product.id.clone(), h.product.display_name())),
+                        .map(|h| (h.product.id.clone(), index.shown(&h.product))),
                 };
                 items.push(ResolvedItem {
                     item: item.clone(),
                     alternatives: hits
                         .iter()
                         .filter(|h| chosen.as_ref().is_none_or(|(id, _)| *id != h.product.id))
-                        .map(|h| (h.product.id.clone(), h.product.display_name()))
+                        .map(|h| (h.product.id.clone(), index.shown(&h.product)))
                         .collect(),
                     product_id: chosen.as_ref().map(|(id, _)| id.clone()),
                     product_name: chosen.map(|(_, name)| name),
@@ -1388,7 +1390,7 @@ fn find_line(list: &GroceryList, want: &ResolvedItem) -> Option<(crate::lists::I
         .map(|i| (i.id, i.name.clone()))
 }
 
-fn reply_list(p: PricedList) -> ReplyList {
+fn reply_list(p: PricedList, index: &crate::catalog::index::CatalogIndex) -> ReplyList {
     ReplyList {
         name: p.name,
         items: p
@@ -1398,7 +1400,7 @@ fn reply_list(p: PricedList) -> ReplyList {
                 name: l.item.name,
                 quantity: l.item.quantity.to_string(),
                 product_id: l.item.product_id,
-                product_name: l.product.map(|p| p.display_name()),
+                product_name: l.product.map(|p| index.shown(&p)),
                 packs: l.packs,
                 line_total_cents: l.line_total.map(|m| m.cents),
                 checked: l.item.checked,

@@ -31,6 +31,11 @@ pub(crate) struct Entry {
     pub fields: [Vec<Sym>; 5],
     /// Stems the product says it lacks: "no pulp", "sugar free", "without salt".
     pub negated: Vec<Sym>,
+    /// [`Product::display_name`], made once: replies name products often.
+    pub display: String,
+    /// Brand, name and kind in lower case (`great value whole milk milk`), for
+    /// matching the words of a request against it.
+    pub words: String,
 }
 
 /// Stems the text declares absent: the word after "no"/"non"/"without", the word
@@ -162,9 +167,13 @@ impl CatalogIndex {
             }
             by_id.insert(p.id.clone(), pk);
             by_kind.entry(p.kind.clone()).or_default().push(pk);
+            let display = p.display_name();
+            let words = format!("{} {} {}", p.brand, p.name, p.kind).to_lowercase();
             entries.insert(
                 pk,
                 Entry {
+                    display,
+                    words,
                     product: Arc::new(p),
                     kind_stems,
                     kind_weight,
@@ -205,19 +214,47 @@ impl CatalogIndex {
         self.entry(id).map(|e| Arc::clone(&e.product))
     }
 
+    /// [`Product::display_name`] of the product with this id, made when the
+    /// snapshot was built.
+    pub(crate) fn display_name(&self, id: &str) -> Option<&str> {
+        self.entry(id).map(|e| e.display.as_str())
+    }
+
+    /// The display name of `p`: the snapshot's copy when it holds `p` as it
+    /// is (same brand, name and size), else made now.
+    pub(crate) fn shown(&self, p: &Product) -> String {
+        match self.entry(&p.id) {
+            Some(e)
+                if e.product.brand == p.brand
+                    && e.product.name == p.name
+                    && e.product.size == p.size =>
+            {
+                e.display.clone()
+            }
+            _ => p.display_name(),
+        }
+    }
+
     /// The entry of a product by external id.
-    fn entry(&self, id: &str) -> Option<&Entry> {
+    pub(crate) fn entry(&self, id: &str) -> Option<&Entry> {
         self.by_id.get(id).and_then(|pk| self.entries.get(pk))
     }
 
     /// The products of one kind (`milk`), in row order.
     pub(crate) fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Product> + 'a {
+        self.of_kind_entries(kind).map(|e| &*e.product)
+    }
+
+    /// The entries of the products of `kind`, by row key.
+    pub(crate) fn of_kind_entries<'a>(
+        &'a self,
+        kind: &str,
+    ) -> impl Iterator<Item = &'a Entry> + 'a {
         self.by_kind
             .get(kind)
             .into_iter()
             .flatten()
             .filter_map(|pk| self.entries.get(pk))
-            .map(|e| &*e.product)
     }
 
     /// Every product, in no particular order.
@@ -240,5 +277,39 @@ impl CatalogIndex {
     /// Number of products.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::grocery::temp_grocery;
+
+    /// The names kept in the snapshot are the products' own, for every
+    /// product: a reply shows the same name whether it came from here or was
+    /// made from the product.
+    #[tokio::test]
+    async fn kept_names_are_the_products_own() {
+        let (g, _dir) = temp_grocery().await;
+        let index = g.index();
+        assert!(index.entries.len() > 100, "the built-in catalog is loaded");
+        for e in index.entries.values() {
+            let p = &*e.product;
+            assert_eq!(index.display_name(&p.id), Some(p.display_name().as_str()));
+            assert_eq!(index.shown(p), p.display_name());
+            assert_eq!(
+                e.words,
+                format!("{} {} {}", p.brand, p.name, p.kind).to_lowercase()
+            );
+        }
+        // A product the snapshot does not hold is named all the same.
+        let mut stranger = index.by_id("gv-whole-milk-1gal").unwrap().clone();
+        stranger.id = "not-in-the-catalog".into();
+        stranger.brand = "Elsewhere".into();
+        assert_eq!(index.display_name(&stranger.id), None);
+        assert_eq!(index.shown(&stranger), "Elsewhere Whole Milk, 1 gal");
+        // Nor is one whose name changed since (an import in between).
+        let mut renamed = index.by_id("gv-whole-milk-1gal").unwrap().clone();
+        renamed.name = "Vitamin D Milk".into();
+        assert_eq!(index.shown(&renamed), "Great Value Vitamin D Milk, 1 gal");
     }
 }
