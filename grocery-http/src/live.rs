@@ -501,4 +501,59 @@ mod tests {
         assert_eq!(ready["event"], "ready", "{ready}");
         assert_eq!(ready["seq"].as_i64(), Some(newest), "{ready}");
     }
+
+    /// A feed that falls more than the broadcast holds (1,024 events) behind,
+    /// here because its client read nothing while resuming, replays the list
+    /// changes it missed from the log: every change once, in order, then
+    /// `ready` at the newest and `resync` (prices cannot be replayed), and
+    /// then the feed goes on live without repeating anything.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_feed_that_falls_behind_the_broadcast_replays_the_log_without_gaps() {
+        let (app, _dir) = test_state(|_| {}).await;
+        let ann = app.grocery().users().add("ann").await.expect("user").id;
+        let lists = app.grocery().lists_for(ann);
+        let list = lists.create("Shopping").await.expect("list").id;
+        let start = lists.latest_change().await.expect("latest");
+
+        // A client resumes from `start` with more behind it than its queue
+        // holds, and reads nothing: its feed waits for room in the backlog.
+        let backlog = QUEUE + 50;
+        let resumed = add(&app, ann, list, backlog).await;
+        let mut rx = subscribe(&app, ann, Some(start));
+        until("the queue full of backlog", || rx.len() == QUEUE).await;
+
+        // Meanwhile more changes than the broadcast keeps.
+        let newest = add(&app, ann, list, 1_200).await;
+        assert_eq!(newest, resumed + 1_200);
+
+        // The backlog, `ready` where it ends...
+        for seq in start + 1..=resumed {
+            let m = next(&mut rx).await;
+            assert_eq!(m["event"], "list_changed", "{m}");
+            assert_eq!(m["seq"].as_i64(), Some(seq), "{m}");
+        }
+        let ready = next(&mut rx).await;
+        assert_eq!(ready["event"], "ready", "{ready}");
+        assert_eq!(ready["seq"].as_i64(), Some(resumed), "{ready}");
+        // ...then what the broadcast dropped, from the log, in order...
+        for seq in resumed + 1..=newest {
+            let m = next(&mut rx).await;
+            assert_eq!(m["event"], "list_changed", "{m}");
+            assert_eq!(m["seq"].as_i64(), Some(seq), "{m}");
+        }
+        let ready = next(&mut rx).await;
+        assert_eq!(ready["event"], "ready", "{ready}");
+        assert_eq!(ready["seq"].as_i64(), Some(newest), "{ready}");
+        let resync = next(&mut rx).await;
+        assert_eq!(resync["event"], "resync", "{resync}");
+        assert_eq!(resync["reason"], "prices skipped", "{resync}");
+
+        // ...and live again: the next message is the next change, not one of
+        // the old ones the broadcast still holds.
+        let after = add(&app, ann, list, 1).await;
+        let m = next(&mut rx).await;
+        assert_eq!(m["event"], "list_changed", "{m}");
+        assert_eq!(m["seq"].as_i64(), Some(after), "{m}");
+        assert_eq!(app.live_messages_dropped(), 0, "nothing was dropped");
+    }
 }

@@ -214,12 +214,6 @@ impl CatalogIndex {
         self.entry(id).map(|e| Arc::clone(&e.product))
     }
 
-    /// [`Product::display_name`] of the product with this id, made when the
-    /// snapshot was built.
-    pub(crate) fn display_name(&self, id: &str) -> Option<&str> {
-        self.entry(id).map(|e| e.display.as_str())
-    }
-
     /// The display name of `p`: the snapshot's copy when it holds `p` as it
     /// is (same brand, name and size), else made now.
     pub(crate) fn shown(&self, p: &Product) -> String {
@@ -294,7 +288,7 @@ mod tests {
         assert!(index.entries.len() > 100, "the built-in catalog is loaded");
         for e in index.entries.values() {
             let p = &*e.product;
-            assert_eq!(index.display_name(&p.id), Some(p.display_name().as_str()));
+            assert_eq!(e.display, p.display_name());
             assert_eq!(index.shown(p), p.display_name());
             assert_eq!(
                 e.words,
@@ -305,7 +299,7 @@ mod tests {
         let mut stranger = index.by_id("gv-whole-milk-1gal").unwrap().clone();
         stranger.id = "not-in-the-catalog".into();
         stranger.brand = "Elsewhere".into();
-        assert_eq!(index.display_name(&stranger.id), None);
+        assert!(index.entry(&stranger.id).is_none());
         assert_eq!(index.shown(&stranger), "Elsewhere Whole Milk, 1 gal");
         // Nor is one whose name changed since (an import in between).
         let mut renamed = index.by_id("gv-whole-milk-1gal").unwrap().clone();
