@@ -530,24 +530,27 @@ impl<'a> Agent<'a> {
         let session_name: String = session.chars().take(128).collect();
         let session = self.session(&session_name).await?;
         let (understanding, understood_by) = self.understand(text).await;
-        // A number too large to be a quantity stays in the name ("10000000000000
-        // eggs"): refuse before anything is written.
+        // An amount the parser could not take stays in the name ("10000000000000
+        // eggs", "-3 eggs", "1/0 cups of flour", "0 eggs"): refuse before
+        // anything is written, rather than add a line called "3 eggs".
         if let Some(bad) = understanding
             .commands
             .iter()
             .flat_map(|c| &c.items)
-            .find(|i| {
-                i.amount.is_none()
-                    && i.name.split(' ').next().is_some_and(|w| {
-                        w.len() > 3 && w.chars().all(|c| c.is_ascii_digit() || c == '^')
-                    })
-            })
+            .find(|i| i.amount.is_none() && unreadable_amount(&i.name).is_some())
         {
-            return Err(Error::invalid(format!(
-                "`{}`: quantities go up to {}",
-                bad.name.chars().take(40).collect::<String>(),
-                crate::quantity::Amount::MAX
-            )));
+            let name: String = bad.name.chars().take(40).collect();
+            let word = unreadable_amount(&bad.name).unwrap_or_default();
+            let max = crate::quantity::Amount::MAX;
+            return Err(Error::invalid(
+                if word.len() > 3 && word.chars().all(|c| c.is_ascii_digit() || c == '^') {
+                    format!("`{name}`: quantities go up to {max}")
+                } else {
+                    format!(
+                        "`{name}`: `{word}` is not an amount I can use (more than 0 and at most {max}: 2, 1.5, 1/2)"
+                    )
+                },
+            ));
         }
         let commands = self.resolve(&understanding.commands).await?;
         // A guess this unsure ("the guac situation is dire") is not written down:
@@ -597,6 +600,13 @@ impl<'a> Agent<'a> {
                         .filter_map(new_item)
                         .map(|i| lists.cleaned(i))
                         .collect::<Result<_>>()?;
+                    // "add 🥛": nothing to add, and no list made for it.
+                    if items.is_empty() {
+                        messages.push(
+                            "I didn't catch what to add. Try \"add milk and eggs\".".to_string(),
+                        );
+                        continue;
+                    }
                     // What each add asks for, to say beside the line's new total.
                     let asked: Vec<String> = items
                         .iter()
@@ -1370,6 +1380,19 @@ impl Agent<'_> {
 
 const HELP: &str = "Tell me what you need, e.g. \"add 2 gallons of milk and a dozen eggs\", \
 \"we're out of coffee\", \"remove the bread\", \"I got the milk\", \"what's on my costco list\".";
+
+/// The first word of an item's name when it is a number the parser could not
+/// take as the amount (`-3` arrives as `3`, `0`, `1/0`, `2.5.5`, `0.0000001`,
+/// `10^12`): only digits and number punctuation, with a digit. Names that
+/// merely start with a digit ("7up", "2% milk", "2-liter soda") are not.
+fn unreadable_amount(name: &str) -> Option<&str> {
+    let word = name.split(' ').next()?;
+    (word.chars().any(|c| c.is_ascii_digit())
+        && word
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '/' | '^' | '-' | '+')))
+    .then_some(word)
+}
 
 fn new_item(r: &ResolvedItem) -> Option<NewItem> {
     let mut item = NewItem::new(&r.item.name);
@@ -2500,10 +2523,45 @@ mod tests {
     #[tokio::test]
     async fn absurd_quantities_are_refused_and_change_nothing() {
         let (g, _d) = open().await;
-        for text in ["add 10000000000000 eggs", "add 10^12 eggs"] {
+        for (text, says) in [
+            ("add 10000000000000 eggs", "quantities go up to 1000000"),
+            ("add 10^12 eggs", "quantities go up to 1000000"),
+            ("add -3 eggs", "`3` is not an amount"),
+            ("add 0 eggs", "`0` is not an amount"),
+            ("add 1/0 cups of flour", "`1/0` is not an amount"),
+            ("add 2.5.5 lbs of apples", "`2.5.5` is not an amount"),
+            ("add 0.0000001 oz of salt", "`0.0000001` is not an amount"),
+            ("add milk and 0 eggs", "`0` is not an amount"),
+            ("remove 0 eggs", "`0` is not an amount"),
+        ] {
             let err = g.agent().handle(text, None).await.unwrap_err();
             assert_eq!(err.kind(), crate::error::ErrorKind::InvalidInput, "{text}");
+            assert!(err.to_string().contains(says), "{text}: {err}");
         }
         assert!(g.lists().all().await.unwrap().is_empty(), "nothing written");
+        // Nothing to add is said, and makes no list.
+        for text in ["add 🥛 and 🥚🥚", "add", "add it"] {
+            let r = g.agent().handle(text, None).await.unwrap();
+            assert!(r.actions.is_empty(), "{text}: {:?}", r.actions);
+            assert!(
+                r.message.contains("didn't catch what to add"),
+                "{text}: {}",
+                r.message
+            );
+        }
+        assert!(g.lists().all().await.unwrap().is_empty(), "nothing written");
+        // Names that start with a digit are names.
+        for (text, item) in [
+            ("add 2% milk", "milk"),
+            ("add 1% milk to costco", "milk"),
+            ("add a 2-liter soda", "soda"),
+        ] {
+            let r = g.agent().handle(text, None).await.unwrap();
+            assert!(
+                matches!(&r.actions[..], [Action::Added { item: i, .. }] if i.contains(item)),
+                "{text}: {:?}",
+                r.actions
+            );
+        }
     }
 }
