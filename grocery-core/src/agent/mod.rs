@@ -2552,6 +2552,7 @@ mod tests {
         assert!(g.lists().all().await.unwrap().is_empty(), "nothing written");
         // Names that start with a digit are names.
         for (text, item) in [
+            ("add 7up", "7up"),
             ("add 2% milk", "milk"),
             ("add 1% milk to costco", "milk"),
             ("add a 2-liter soda", "soda"),

@@ -332,6 +332,20 @@ fn ratio(n: i64, d: i64) -> Option<Amount> {
 
 /// Split glued numbers and units ("500ml", "10½oz", "12-pack") and free-standing
 /// slashes ("g/6oz") into words; keep fractions ("1/2") and ranges whole.
+/// Whether the letters at the start of `rest` (up to the next non-letter)
+/// are a unit or a multiplier written against a number ("oz" of "12oz").
+fn glued_unit(rest: &[char]) -> bool {
+    let word: String = rest
+        .iter()
+        .take_while(|c| c.is_alphabetic())
+        .flat_map(|c| c.to_lowercase())
+        .collect();
+    matches!(
+        word.as_str(),
+        "x" | "fl" | "pk" | "pc" | "pcs" | "in" | "cm" | "mm"
+    ) || Unit::from_word(&word).is_some()
+}
+
 fn pre_tokenize(s: &str) -> Vec<String> {
     let is_num = |c: char| c.is_ascii_digit() || "½¼¾⅓⅔⅛⅜⅝⅞.".contains(c);
     let chars: Vec<char> = s.chars().collect();
@@ -352,7 +366,13 @@ fn pre_tokenize(s: &str) -> Vec<String> {
             '-' if prev.is_some_and(is_num) && next.is_some_and(char::is_alphabetic) => {
                 out.push(' ')
             }
-            c if c.is_alphabetic() && prev.is_some_and(is_num) && prev != Some('.') => {
+            // "12oz", "500ml", "2x": a number and its unit. Not "7up" or
+            // "3musketeers", whose letters are no unit: one word, a name.
+            c if c.is_alphabetic()
+                && prev.is_some_and(is_num)
+                && prev != Some('.')
+                && glued_unit(&chars[i..]) =>
+            {
                 out.push(' ');
                 out.push(c);
             }
@@ -1309,6 +1329,14 @@ mod tests {
         ("1 ripe large tomato", Some("1"), None, "ripe tomato"),
         ("3 ears of corn", Some("3"), Some("ear"), "corn"),
         ("2 in 1 shampoo", None, None, "2 in 1 shampoo"),
+        // A number glued to its unit splits; glued to other letters it is a name.
+        ("12oz cheddar", Some("12"), Some("oz"), "cheddar"),
+        ("1.5kg flour", Some("1.5"), Some("kg"), "flour"),
+        ("2lbs apples", Some("2"), Some("lb"), "apples"),
+        ("250ml/8fl oz cream", Some("250"), Some("ml"), "cream"),
+        ("7up", None, None, "7up"),
+        ("2 7up", Some("2"), None, "7up"),
+        ("3musketeers bar", None, None, "3musketeers bar"),
     ];
 
     #[test]
