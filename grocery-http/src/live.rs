@@ -401,6 +401,7 @@ async fn serve_socket(
 
 #[cfg(test)]
 mod tests {
+    use std::ops::RangeInclusive;
     use std::time::Duration;
 
     use grocery_core::UserId;
@@ -428,6 +429,22 @@ mod tests {
         })
         .await
         .unwrap_or_else(|_| panic!("{what} within 10 s"));
+    }
+
+    /// The next messages are the list changes `seqs`, in order.
+    async fn expect_changes(rx: &mut mpsc::Receiver<Outgoing>, seqs: RangeInclusive<i64>) {
+        for seq in seqs {
+            let m = next(rx).await;
+            assert_eq!(m["event"], "list_changed", "{m}");
+            assert_eq!(m["seq"].as_i64(), Some(seq), "{m}");
+        }
+    }
+
+    /// The next message is `ready` at `seq`.
+    async fn expect_ready(rx: &mut mpsc::Receiver<Outgoing>, seq: i64) {
+        let ready = next(rx).await;
+        assert_eq!(ready["event"], "ready", "{ready}");
+        assert_eq!(ready["seq"].as_i64(), Some(seq), "{ready}");
     }
 
     async fn add(app: &AppState, user: UserId, list: grocery_core::ListId, n: usize) -> i64 {
@@ -469,11 +486,7 @@ mod tests {
 
         // What it holds comes in order with nothing skipped, then `resync`
         // (sent as soon as half the queue is read, not with a later change).
-        for i in 1..=QUEUE {
-            let m = next(&mut rx).await;
-            assert_eq!(m["event"], "list_changed", "{m}");
-            assert_eq!(m["seq"].as_i64(), Some(start + i as i64), "{m}");
-        }
+        expect_changes(&mut rx, start + 1..=start + QUEUE as i64).await;
         let resync = next(&mut rx).await;
         assert_eq!(resync["event"], "resync", "{resync}");
         assert_eq!(resync["reason"], "too slow", "{resync}");
@@ -492,14 +505,8 @@ mod tests {
         // in order, then `ready` at the newest.
         let seen = start + QUEUE as i64;
         let mut again = subscribe(&app, ann, Some(seen));
-        for seq in seen + 1..=newest {
-            let m = next(&mut again).await;
-            assert_eq!(m["event"], "list_changed", "{m}");
-            assert_eq!(m["seq"].as_i64(), Some(seq), "{m}");
-        }
-        let ready = next(&mut again).await;
-        assert_eq!(ready["event"], "ready", "{ready}");
-        assert_eq!(ready["seq"].as_i64(), Some(newest), "{ready}");
+        expect_changes(&mut again, seen + 1..=newest).await;
+        expect_ready(&mut again, newest).await;
     }
 
     /// A feed that falls more than the broadcast holds (1,024 events) behind,
@@ -527,23 +534,11 @@ mod tests {
         assert_eq!(newest, resumed + 1_200);
 
         // The backlog, `ready` where it ends...
-        for seq in start + 1..=resumed {
-            let m = next(&mut rx).await;
-            assert_eq!(m["event"], "list_changed", "{m}");
-            assert_eq!(m["seq"].as_i64(), Some(seq), "{m}");
-        }
-        let ready = next(&mut rx).await;
-        assert_eq!(ready["event"], "ready", "{ready}");
-        assert_eq!(ready["seq"].as_i64(), Some(resumed), "{ready}");
+        expect_changes(&mut rx, start + 1..=resumed).await;
+        expect_ready(&mut rx, resumed).await;
         // ...then what the broadcast dropped, from the log, in order...
-        for seq in resumed + 1..=newest {
-            let m = next(&mut rx).await;
-            assert_eq!(m["event"], "list_changed", "{m}");
-            assert_eq!(m["seq"].as_i64(), Some(seq), "{m}");
-        }
-        let ready = next(&mut rx).await;
-        assert_eq!(ready["event"], "ready", "{ready}");
-        assert_eq!(ready["seq"].as_i64(), Some(newest), "{ready}");
+        expect_changes(&mut rx, resumed + 1..=newest).await;
+        expect_ready(&mut rx, newest).await;
         let resync = next(&mut rx).await;
         assert_eq!(resync["event"], "resync", "{resync}");
         assert_eq!(resync["reason"], "prices skipped", "{resync}");
