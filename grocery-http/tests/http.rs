@@ -384,6 +384,63 @@ async fn a_stale_if_match_gets_412_and_changes_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
+/// A field an item body does not have is a 400 naming it, and nothing is
+/// written: `"checked": true` on an add, or a misspelt field on a change,
+/// would otherwise be dropped without a word.
+#[tokio::test]
+async fn unknown_fields_in_item_bodies_are_refused() {
+    let s = start().await;
+    let t = s.user("ana").await;
+    let (_, _, list) = s
+        .call(
+            Some(&t),
+            Method::POST,
+            "/api/v1/lists",
+            Some(json!({"name": "L"})),
+            &[],
+        )
+        .await;
+    let id = list["id"].as_i64().unwrap();
+    let (status, _, item) = s
+        .call(
+            Some(&t),
+            Method::POST,
+            &format!("/api/v1/lists/{id}/items"),
+            Some(json!({"name": "milk"})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{item}");
+    let (_, before) = s.get(&t, &format!("/api/v1/lists/{id}")).await;
+    let item_id = before["items"][0]["id"].as_i64().unwrap();
+    for (method, path, body, field) in [
+        (
+            Method::POST,
+            format!("/api/v1/lists/{id}/items"),
+            json!({"name": "eggs", "checked": true}),
+            "checked",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/lists/{id}/items/{item_id}"),
+            json!({"nmae": "oat milk"}),
+            "nmae",
+        ),
+    ] {
+        let (status, _, err) = s.call(Some(&t), method, &path, Some(body), &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {err}");
+        assert_eq!(err["error"]["kind"], "bad_request", "{err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("unknown field `{field}`")),
+            "{message}"
+        );
+    }
+    let (_, after) = s.get(&t, &format!("/api/v1/lists/{id}")).await;
+    assert_eq!(after["version"], before["version"], "nothing written");
+    assert_eq!(after["items"], before["items"]);
+}
+
 #[tokio::test]
 async fn sharing_roles_are_enforced_over_http() {
     let s = start().await;

@@ -198,8 +198,11 @@ pub struct ListItem {
     pub updated_at: Timestamp,
 }
 
-/// An item to add. Build with [`NewItem::new`] and the setters.
+/// An item to add. Build with [`NewItem::new`] and the setters. From JSON,
+/// a field it does not have is an error, not ignored (`"checked": true` on an
+/// add would otherwise be dropped without a word).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewItem {
     /// What to buy.
@@ -256,8 +259,11 @@ impl NewItem {
     }
 }
 
-/// A change to an item; `None` fields stay as they are.
+/// A change to an item; `None` fields stay as they are. From JSON, a field
+/// it does not have is an error (a misspelt `"nmae"` changes nothing silently
+/// otherwise).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemPatch {
     /// New name.
