@@ -1383,15 +1383,20 @@ const HELP: &str = "Tell me what you need, e.g. \"add 2 gallons of milk and a do
 
 /// The first word of an item's name when it is a number the parser could not
 /// take as the amount (`-3` arrives as `3`, `0`, `1/0`, `2.5.5`, `0.0000001`,
-/// `10^12`): only digits and number punctuation, with a digit. Names that
-/// merely start with a digit ("7up", "2% milk", "2-liter soda") are not.
+/// `10^12`, `1e308`): only digits and number punctuation, with a digit, or a
+/// number in scientific notation. Names that merely start with a digit ("7up",
+/// "2% milk", "2-liter soda") are not.
 fn unreadable_amount(name: &str) -> Option<&str> {
     let word = name.split(' ').next()?;
-    (word.chars().any(|c| c.is_ascii_digit())
+    let digits = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit());
+    let plain = word.chars().any(|c| c.is_ascii_digit())
         && word
             .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '/' | '^' | '-' | '+')))
-    .then_some(word)
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '/' | '^' | '-' | '+'));
+    let scientific = word.split_once(['e', 'E']).is_some_and(|(m, e)| {
+        digits(&m.replace('.', "")) && digits(e.trim_start_matches(['+', '-']))
+    });
+    (plain || scientific).then_some(word)
 }
 
 fn new_item(r: &ResolvedItem) -> Option<NewItem> {
@@ -2531,6 +2536,8 @@ mod tests {
             ("add 1/0 cups of flour", "`1/0` is not an amount"),
             ("add 2.5.5 lbs of apples", "`2.5.5` is not an amount"),
             ("add 0.0000001 oz of salt", "`0.0000001` is not an amount"),
+            ("add 1e308 gallons of milk", "`1e308` is not an amount"),
+            ("add 2.5E-3 lbs of saffron", "`2.5e-3` is not an amount"),
             ("add milk and 0 eggs", "`0` is not an amount"),
             ("remove 0 eggs", "`0` is not an amount"),
         ] {
