@@ -533,14 +533,14 @@ impl<'a> Agent<'a> {
         // An amount the parser could not take stays in the name ("10000000000000
         // eggs", "-3 eggs", "1/0 cups of flour", "0 eggs"): refuse before
         // anything is written, rather than add a line called "3 eggs".
-        if let Some(bad) = understanding
+        if let Some((bad, word)) = understanding
             .commands
             .iter()
             .flat_map(|c| &c.items)
-            .find(|i| i.amount.is_none() && unreadable_amount(&i.name).is_some())
+            .filter(|i| i.amount.is_none())
+            .find_map(|i| Some((i, unreadable_amount(&i.name)?)))
         {
             let name: String = bad.name.chars().take(40).collect();
-            let word = unreadable_amount(&bad.name).unwrap_or_default();
             let max = crate::quantity::Amount::MAX;
             return Err(Error::invalid(
                 if word.len() > 3 && word.chars().all(|c| c.is_ascii_digit() || c == '^') {

@@ -330,8 +330,6 @@ fn ratio(n: i64, d: i64) -> Option<Amount> {
     Amount::new(Ratio::new(i128::from(n), i128::from(d))).ok()
 }
 
-/// Split glued numbers and units ("500ml", "10½oz", "12-pack") and free-standing
-/// slashes ("g/6oz") into words; keep fractions ("1/2") and ranges whole.
 /// Whether the letters at the start of `rest` (up to the next non-letter)
 /// are a unit or a multiplier written against a number ("oz" of "12oz").
 fn glued_unit(rest: &[char]) -> bool {
@@ -346,6 +344,8 @@ fn glued_unit(rest: &[char]) -> bool {
     ) || Unit::from_word(&word).is_some()
 }
 
+/// Split glued numbers and units ("500ml", "10½oz", "12-pack") and free-standing
+/// slashes ("g/6oz") into words; keep fractions ("1/2") and ranges whole.
 fn pre_tokenize(s: &str) -> Vec<String> {
     let is_num = |c: char| c.is_ascii_digit() || "½¼¾⅓⅔⅛⅜⅝⅞.".contains(c);
     let chars: Vec<char> = s.chars().collect();
