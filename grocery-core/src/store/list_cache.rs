@@ -572,6 +572,15 @@ mod served {
         let lists = g.lists_for(ann);
         let list = lists.create("Shopping").await.unwrap();
         heard(&mut events, list.id, 1).await;
+        // The follower publishes what it read of the log before it starts
+        // serving from memory: hearing the change does not mean it has.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !g.store().list_cache().serving() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("reads are served from memory once the log is followed");
         assert!(g.store().list_cache().serving());
         let mut second: Option<ListId> = None;
         let steps = [
