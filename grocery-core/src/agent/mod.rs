@@ -430,13 +430,13 @@ pub struct Agent<'a> {
 }
 
 fn same_thing(a: &str, b: &str) -> bool {
-    let key = |s: &str| {
-        crate::catalog::text::tokens(s)
-            .map(|t| stem(&t))
-            .collect::<Vec<_>>()
-    };
-    let (a, b) = (key(a), key(b));
+    let (a, b) = (name_key(a), name_key(b));
     !a.is_empty() && (a == b || a.iter().all(|w| b.contains(w)) || b.iter().all(|w| a.contains(w)))
+}
+
+/// A name's words, stemmed: "Avocados" and "avocado" have the same key.
+fn name_key(s: &str) -> Vec<String> {
+    crate::catalog::text::tokens(s).map(|t| stem(&t)).collect()
 }
 
 impl<'a> Agent<'a> {
@@ -750,7 +750,23 @@ impl<'a> Agent<'a> {
                     };
                     undo.before(&l);
                     for want in &cmd.items {
-                        let target = if want.item.name.is_empty() {
+                        // "actually make that 4 avocados" after adding bananas,
+                        // avocados and spinach: the words after "that" name a
+                        // line, which is the one to change (not a variant of
+                        // the last item, spinach).
+                        let named = if want.item.name.is_empty() {
+                            named_by_variant(&l, want)
+                        } else {
+                            None
+                        };
+                        // Words that named the line are not a variant of it.
+                        let variant: &[String] = match named {
+                            Some(_) => &[],
+                            None => &want.item.modifiers,
+                        };
+                        let target = if let Some(id) = named {
+                            l.items.iter().find(|i| i.id == id)
+                        } else if want.item.name.is_empty() {
                             l.items.iter().rev().find(|i| last_items.contains(&i.id))
                         } else {
                             find_line(&l, want).and_then(|(id, _)| l.items.iter().find(|i| i.id == id))
@@ -767,8 +783,8 @@ impl<'a> Agent<'a> {
                             };
                             patch.quantity = Some(Quantity::new(amount, unit));
                         }
-                        if !want.item.modifiers.is_empty() {
-                            let query = format!("{} {}", want.item.modifiers.join(" "), target.name);
+                        if !variant.is_empty() {
+                            let query = format!("{} {}", variant.join(" "), target.name);
                             if let Some(hit) = self.g.catalog().search(&query, 1).await?.into_iter().next() {
                                 patch.product_id = Some(Some(hit.product.id));
                             }
@@ -1406,6 +1422,26 @@ fn new_item(r: &ResolvedItem) -> Option<NewItem> {
     Some(item)
 }
 
+/// The unchecked line an update with no item name ("make that 4 avocados")
+/// names with its other words: the line of the product they resolved to, or
+/// the line called just that. `None` when they name no line ("make it
+/// organic", "make it oat milk" with only milk on the list): they are a
+/// variant of the item just mentioned.
+fn named_by_variant(list: &GroceryList, want: &ResolvedItem) -> Option<crate::lists::ItemId> {
+    if want.item.modifiers.is_empty() {
+        return None;
+    }
+    let key = name_key(&want.item.modifiers.join(" "));
+    list.items
+        .iter()
+        .filter(|i| !i.checked)
+        .find(|i| {
+            (want.product_id.is_some() && i.product_id == want.product_id)
+                || name_key(&i.name) == key
+        })
+        .map(|i| i.id)
+}
+
 /// The unchecked line that matches what was asked for, by product or name.
 fn find_line(list: &GroceryList, want: &ResolvedItem) -> Option<(crate::lists::ItemId, String)> {
     list.items
@@ -1827,6 +1863,59 @@ mod tests {
         let after = g.lists().find("Shopping").await.unwrap();
         assert_eq!(after.version, version + 2, "the add and the remove");
         assert_eq!(after.items.len(), 1);
+    }
+
+    /// "Make that …" after adding several things: the words after "that"
+    /// either name a line (that line changes) or are a variant of the item
+    /// just mentioned (its product changes).
+    #[tokio::test]
+    async fn make_that_changes_the_line_it_names_else_the_last_item() {
+        // (what was added, the update, the line that changes: name, quantity,
+        // words its product has; the line that must not change: name, quantity)
+        let cases: &[(&str, &str, (&str, &str, &str), (&str, &str))] = &[
+            (
+                "we need bananas, 3 avocados and a bag of spinach",
+                "actually make that 4 avocados",
+                ("avocados", "4 ct", "avocado"),
+                ("spinach", "1 bag"),
+            ),
+            (
+                "add 2 gallons of milk and a dozen eggs",
+                "make that 2 dozen eggs",
+                ("eggs", "2 dozen", "eggs"),
+                ("milk", "2 gal"),
+            ),
+            (
+                "add eggs and milk",
+                "make it oat milk",
+                ("milk", "1 ct", "oat"),
+                ("eggs", "1 ct"),
+            ),
+            (
+                "add milk and bananas",
+                "make that 5",
+                ("bananas", "5 ct", "banana"),
+                ("milk", "1 ct"),
+            ),
+        ];
+        for (added, update, (name, quantity, product), (other, other_quantity)) in cases {
+            let (g, _d) = open().await;
+            let a = g.agent();
+            a.handle_in("s", added, None).await.unwrap();
+            let r = a.handle_in("s", update, None).await.unwrap();
+            assert!(
+                matches!(&r.actions[..], [Action::Updated { item, .. }] if item == name),
+                "{update}: {:?} {}",
+                r.actions,
+                r.message
+            );
+            let lines = r.list.unwrap().items;
+            let line = |n: &str| lines.iter().find(|l| l.name == n).unwrap();
+            assert_eq!(line(name).quantity, *quantity, "{update}");
+            let shown = line(name).product_name.clone().unwrap_or_default();
+            assert!(shown.to_lowercase().contains(product), "{update}: {shown}");
+            assert_eq!(line(other).quantity, *other_quantity, "{update}");
+        }
     }
 
     #[tokio::test]
