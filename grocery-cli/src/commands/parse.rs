@@ -87,12 +87,16 @@ async fn item_json(grocery: &Grocery, item: &ItemPhrase) -> Result<Value, CliErr
     } else {
         format!("{} {}", item.modifiers.join(" "), item.name)
     };
-    let hit = grocery
-        .catalog()
-        .search(&query, 1)
-        .await?
-        .into_iter()
-        .next();
+    // "the ingredients for tacos" is linked to no product, as the agent does.
+    let hit = match item.dish() {
+        Some(_) => None,
+        None => grocery
+            .catalog()
+            .search(&query, 1)
+            .await?
+            .into_iter()
+            .next(),
+    };
     Ok(json!({
         "name": item.name,
         "quantity": item.amount.map(|a| a.to_f64()),

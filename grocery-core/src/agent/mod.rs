@@ -600,6 +600,17 @@ impl<'a> Agent<'a> {
                         .filter_map(new_item)
                         .map(|i| lists.cleaned(i))
                         .collect::<Result<_>>()?;
+                    // "add the ingredients for tacos": no recipe says what that
+                    // is, so nothing is added for it; the reply says so and
+                    // what the catalog has for the dish.
+                    for r in &cmd.items {
+                        if let Some(dish) = r.item.dish() {
+                            messages.push(dish_answer(dish, &r.alternatives));
+                        }
+                    }
+                    if items.is_empty() && cmd.items.iter().any(|r| r.item.dish().is_some()) {
+                        continue;
+                    }
                     // "add 🥛": nothing to add, and no list made for it.
                     if items.is_empty() {
                         messages.push(
@@ -1195,6 +1206,21 @@ impl<'a> Agent<'a> {
         for c in commands {
             let mut items = Vec::with_capacity(c.items.len());
             for item in &c.items {
+                // "the ingredients for tacos": what the catalog has for the
+                // dish, offered, never linked (no recipe says which).
+                if let Some(dish) = item.dish() {
+                    let hits = self.g.catalog().search_shared(dish, 3).await?;
+                    items.push(ResolvedItem {
+                        item: item.clone(),
+                        product_id: None,
+                        product_name: None,
+                        alternatives: hits
+                            .iter()
+                            .map(|h| (h.product.id.clone(), index.shown(&h.product)))
+                            .collect(),
+                    });
+                    continue;
+                }
                 let query = if item.modifiers.is_empty() {
                     item.name.clone()
                 } else {
@@ -1416,10 +1442,28 @@ fn unreadable_amount(name: &str) -> Option<&str> {
 }
 
 fn new_item(r: &ResolvedItem) -> Option<NewItem> {
+    if r.item.dish().is_some() {
+        return None;
+    }
     let mut item = NewItem::new(&r.item.name);
     item.quantity = r.item.quantity();
     item.product_id = r.product_id.clone();
     Some(item)
+}
+
+/// The answer to "add the ingredients for DISH": nothing added, what the
+/// catalog has for it (`found`: id, display name), and how to ask.
+fn dish_answer(dish: &str, found: &[(String, String)]) -> String {
+    // Display names hold commas ("Taco Shells, 12 ct"): semicolons between.
+    let names: Vec<&str> = found.iter().map(|(_, name)| name.as_str()).collect();
+    let found = match names.as_slice() {
+        [] => String::new(),
+        [one] => format!(" The catalog has {one}."),
+        [rest @ .., last] => format!(" The catalog has {}; and {last}.", rest.join("; ")),
+    };
+    format!(
+        "I don't know the recipe for {dish}, so I added nothing for it.{found} Say which items to add."
+    )
 }
 
 /// The unchecked line an update with no item name ("make that 4 avocados")
@@ -1865,6 +1909,48 @@ mod tests {
         assert_eq!(after.items.len(), 1);
     }
 
+    /// "Add the ingredients for tacos": the agent has no recipes, so it adds
+    /// nothing for the dish (no line called "ingredients" linked to some
+    /// product), says so, and names what the catalog has for it; the other
+    /// items of the request are added.
+    #[tokio::test]
+    async fn a_dish_adds_nothing_for_it_and_offers_what_the_catalog_has() {
+        let (g, _d) = open().await;
+        let a = g.agent();
+        let r = a
+            .handle("add the ingredients for tacos", None)
+            .await
+            .unwrap();
+        assert!(r.actions.is_empty(), "{:?}", r.actions);
+        assert!(
+            r.message
+                .starts_with("I don't know the recipe for tacos, so I added nothing"),
+            "{}",
+            r.message
+        );
+        let offered = &r.commands[0].items[0];
+        assert_eq!(offered.product_id, None);
+        assert!(!offered.alternatives.is_empty());
+        for (_, name) in &offered.alternatives {
+            assert!(name.to_lowercase().contains("taco"), "{name}");
+            assert!(r.message.contains(name.as_str()), "{}", r.message);
+        }
+        assert!(g.lists().all().await.unwrap().is_empty(), "no list made");
+
+        let r = a
+            .handle("add a dozen eggs and the stuff for pancakes", None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&r.actions[..], [Action::Added { item, .. }] if item == "eggs"),
+            "{:?}",
+            r.actions
+        );
+        assert!(r.message.contains("recipe for pancakes"), "{}", r.message);
+        let names: Vec<String> = r.list.unwrap().items.into_iter().map(|l| l.name).collect();
+        assert_eq!(names, ["eggs"]);
+    }
+
     /// "Make that …" after adding several things: the words after "that"
     /// either name a line (that line changes) or are a variant of the item
     /// just mentioned (its product changes).
@@ -1872,6 +1958,7 @@ mod tests {
     async fn make_that_changes_the_line_it_names_else_the_last_item() {
         // (what was added, the update, the line that changes: name, quantity,
         // words its product has; the line that must not change: name, quantity)
+        #[allow(clippy::type_complexity)]
         let cases: &[(&str, &str, (&str, &str, &str), (&str, &str))] = &[
             (
                 "we need bananas, 3 avocados and a bag of spinach",

@@ -69,6 +69,24 @@ impl ItemPhrase {
         }
     }
 
+    /// What goes into a dish, asked for by the dish: "the ingredients for
+    /// tacos", "stuff for pancakes", "taco ingredients". The name is
+    /// "ingredients" and the note says for what ("for tacos").
+    pub fn for_dish(dish: &str) -> Self {
+        let mut item = ItemPhrase::named(DISH_NAME);
+        item.note = Some(format!("for {dish}"));
+        item
+    }
+
+    /// The dish this item asks the ingredients of ([`ItemPhrase::for_dish`]),
+    /// if it does: "tacos".
+    pub fn dish(&self) -> Option<&str> {
+        if self.name != DISH_NAME {
+            return None;
+        }
+        self.note.as_deref()?.strip_prefix("for ")
+    }
+
     /// The wanted quantity: amount and unit, one each when the text gave none.
     pub fn quantity(&self) -> Option<Quantity> {
         let amount = match self.amount {
@@ -77,6 +95,75 @@ impl ItemPhrase {
         };
         Some(Quantity::new(amount, self.unit.unwrap_or(Unit::Each)))
     }
+}
+
+/// The name of an item that stands for a dish's ingredients
+/// ([`ItemPhrase::for_dish`]).
+pub(crate) const DISH_NAME: &str = "ingredients";
+
+/// Words that stand for "whatever the dish needs" before "for DISH":
+/// "*the ingredients* for lasagna", "*everything we need* for chili".
+const DISH_WORDS: &[&str] = &[
+    "ingredients",
+    "ingredient",
+    "the ingredients",
+    "all the ingredients",
+    "everything",
+    "everything i need",
+    "everything we need",
+    "everything needed",
+    "stuff",
+    "the stuff",
+    "all the stuff",
+    "things",
+    "the things",
+    "all the things",
+    "what i need",
+    "what we need",
+    "whatever i need",
+    "whatever we need",
+    "what's needed",
+    "fixings",
+    "the fixings",
+    "all the fixings",
+    "fixins",
+    "the fixins",
+    "makings",
+    "the makings",
+];
+
+/// The dish a phrase asks the ingredients of: "the ingredients for tacos",
+/// "stuff to make pancakes", "everything for a caesar salad", "taco
+/// ingredients"; `None` for anything else ("party supplies", "milk for the
+/// kids").
+pub(crate) fn dish_asked(phrase: &str) -> Option<String> {
+    let phrase = phrase.trim().trim_end_matches(['.', '!', '?']);
+    let dish = match phrase.strip_suffix(" ingredients") {
+        // "taco ingredients", "the lasagna ingredients"
+        Some(dish) if !dish.contains(' ') || dish.starts_with("the ") => dish,
+        _ => DISH_WORDS.iter().find_map(|w| {
+            let rest = phrase.strip_prefix(w)?;
+            [
+                " for ",
+                " to make ",
+                " needed for ",
+                " i need for ",
+                " we need for ",
+            ]
+            .iter()
+            .find_map(|p| rest.strip_prefix(p))
+        })?,
+    };
+    let mut dish = dish.trim();
+    for article in ["a ", "an ", "some ", "the ", "my ", "our ", "making "] {
+        dish = dish.strip_prefix(article).unwrap_or(dish);
+    }
+    let ok = !dish.is_empty()
+        && dish.len() <= 60
+        && dish
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '\'' | '-' | '&'));
+    ok.then(|| dish.to_string())
 }
 
 /// Words that size or prepare an ingredient rather than name it; taken off the

@@ -1204,6 +1204,12 @@ fn items_of(s: &str) -> Vec<ItemPhrase> {
         let i = i.trim();
         let i = i.strip_prefix("the ").unwrap_or(i);
         let i = i.strip_prefix("some ").unwrap_or(i);
+        // "the ingredients for tacos": the dish, which the agent cannot
+        // expand into items (it has no recipes) and says so.
+        if let Some(dish) = super::item::dish_asked(i) {
+            items.push(ItemPhrase::for_dish(&dish));
+            continue;
+        }
         if is_not_item(i) {
             continue;
         }
@@ -2458,6 +2464,63 @@ mod tests {
             let u = parse_request(text);
             assert!(!u.commands.is_empty());
             assert!((0.0..=1.0).contains(&u.confidence));
+        }
+    }
+
+    /// "The ingredients for tacos" asks for a dish, not for an item called
+    /// "ingredients"; other items with a purpose keep it as their note.
+    #[test]
+    fn a_dish_is_asked_for_by_its_ingredients() {
+        // (text, [(item name, dish)])
+        #[allow(clippy::type_complexity)]
+        let cases: &[(&str, &[(&str, Option<&str>)])] = &[
+            (
+                "add the ingredients for tacos",
+                &[("ingredients", Some("tacos"))],
+            ),
+            ("add taco ingredients", &[("ingredients", Some("taco"))]),
+            (
+                "get everything for a caesar salad",
+                &[("ingredients", Some("caesar salad"))],
+            ),
+            (
+                "add stuff for pancakes",
+                &[("ingredients", Some("pancakes"))],
+            ),
+            (
+                "we need stuff to make pancakes and a dozen eggs",
+                &[("ingredients", Some("pancakes")), ("eggs", None)],
+            ),
+            (
+                "add milk and the ingredients for mac and cheese",
+                &[("milk", None), ("ingredients", Some("mac and cheese"))],
+            ),
+            (
+                "add what we need for chili",
+                &[("ingredients", Some("chili"))],
+            ),
+            ("add milk for the kids", &[("milk", None)]),
+            (
+                "add 2 cans of tomatoes for the sauce",
+                &[("tomatoes", None)],
+            ),
+            ("add party supplies", &[("party supplies", None)]),
+            (
+                "add fresh ginger ingredients",
+                &[("fresh ginger ingredients", None)],
+            ),
+        ];
+        for (text, want) in cases {
+            let u = parse_request(text);
+            assert_eq!(u.commands.len(), 1, "{text}: {:?}", u.commands);
+            let c = &u.commands[0];
+            assert_eq!(c.intent, Intent::Add, "{text}");
+            let got: Vec<(&str, Option<&str>)> = c
+                .items
+                .iter()
+                .map(|i| (i.name.as_str(), i.dish()))
+                .collect();
+            assert_eq!(&got, want, "{text}");
         }
     }
 }
