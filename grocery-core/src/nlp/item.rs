@@ -380,6 +380,11 @@ fn is_note_start(w: &str) -> bool {
     NOTE_STARTS.contains(&w) || PARTICIPLES.contains(&w)
 }
 
+/// Whether `w` is a number said as a word ("a", "one", "two", "couple"…).
+pub(crate) fn is_number_word(w: &str) -> bool {
+    NUMBER_WORDS.iter().any(|(n, _)| *n == w)
+}
+
 /// Number words and phrases: (words, value).
 const NUMBER_WORDS: &[(&str, i64)] = &[
     ("a", 1),
@@ -471,10 +476,9 @@ fn pre_tokenize(s: &str) -> Vec<String> {
         // "twenty-four", "six-packs": number words joined to what follows.
         match w.split_once('-') {
             Some((a, b))
-                if NUMBER_WORDS.iter().any(|(n, _)| *n == a)
+                if is_number_word(a)
                     && !b.is_empty()
-                    && (NUMBER_WORDS.iter().any(|(n, _)| *n == b)
-                        || Unit::from_word(b).is_some()) =>
+                    && (is_number_word(b) || Unit::from_word(b).is_some()) =>
             {
                 words.push(a.to_string());
                 words.push(b.to_string());
@@ -720,8 +724,7 @@ pub(crate) fn split_at_measures(chunk: &str) -> Vec<String> {
                 unit.is_some() || *used > 1
             }
             Some((_, _, _, _)) => {
-                words[k].starts_with(|c: char| c.is_ascii_digit())
-                    || NUMBER_WORDS.iter().any(|(w, _)| *w == words[k])
+                words[k].starts_with(|c: char| c.is_ascii_digit()) || is_number_word(&words[k])
             }
             None => false,
         };

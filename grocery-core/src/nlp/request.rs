@@ -1033,6 +1033,9 @@ const NOT_ITEMS: &[&str] = &[
     "please",
     "for me",
     "it please",
+    "another",
+    "another one",
+    "more",
     "that one",
     "this one",
     "those ones",
@@ -1199,11 +1202,17 @@ fn items_of(s: &str) -> Vec<ItemPhrase> {
     if is_not_item(s.trim()) {
         return Vec::new();
     }
+    // "another 2 pounds of chicken": before the split, which would take
+    // "another" for an item of its own.
+    let more = one_more(s);
+    let s = more.as_deref().unwrap_or(s);
     let mut items: Vec<ItemPhrase> = Vec::new();
     for i in split_items(s) {
         let i = i.trim();
         let i = i.strip_prefix("the ").unwrap_or(i);
         let i = i.strip_prefix("some ").unwrap_or(i);
+        let more = one_more(i);
+        let i = more.as_deref().unwrap_or(i);
         // "the ingredients for tacos": the dish, which the agent cannot
         // expand into items (it has no recipes) and says so.
         if let Some(dish) = super::item::dish_asked(i) {
@@ -1228,6 +1237,33 @@ fn items_of(s: &str) -> Vec<ItemPhrase> {
         }
     }
     items
+}
+
+/// An item asked for on top of what is there, as the plain item: "another
+/// gallon of milk" is "a gallon of milk", "another 2 pounds of chicken" is "2
+/// pounds of chicken", "2 more cans of soup" is "2 cans of soup" (adding to a
+/// line already adds to its quantity). `None` when there is nothing to drop.
+fn one_more(item: &str) -> Option<String> {
+    let words: Vec<&str> = item.split_whitespace().collect();
+    match words.as_slice() {
+        ["another", rest @ ..] if !rest.is_empty() => {
+            let counted = rest[0].starts_with(|c: char| c.is_ascii_digit())
+                || super::item::is_number_word(rest[0]);
+            Some(if counted {
+                rest.join(" ")
+            } else {
+                format!("a {}", rest.join(" "))
+            })
+        }
+        [n, "more" | "additional", rest @ ..]
+            if !rest.is_empty()
+                && (n.starts_with(|c: char| c.is_ascii_digit())
+                    || super::item::is_number_word(n)) =>
+        {
+            Some(format!("{n} {}", rest.join(" ")))
+        }
+        _ => None,
+    }
 }
 
 /// The target and new value of an update: "that 3" (the last item, 3), "the
@@ -2519,6 +2555,64 @@ mod tests {
                 .items
                 .iter()
                 .map(|i| (i.name.as_str(), i.dish()))
+                .collect();
+            assert_eq!(&got, want, "{text}");
+        }
+    }
+
+    /// "Another gallon of milk", "2 more cans of soup": the item with its
+    /// amount (adding onto a line adds to it); "another" alone is no item.
+    #[test]
+    fn more_of_an_item_is_the_item_and_its_amount() {
+        // (text, [(name, amount, unit)])
+        #[allow(clippy::type_complexity)]
+        let cases: &[(&str, &[(&str, Option<f64>, Option<&str>)])] = &[
+            (
+                "add another gallon of milk",
+                &[("milk", Some(1.0), Some("gal"))],
+            ),
+            (
+                "add one more gallon of milk",
+                &[("milk", Some(1.0), Some("gal"))],
+            ),
+            (
+                "add 2 more cans of soup",
+                &[("soup", Some(2.0), Some("can"))],
+            ),
+            ("add another milk", &[("milk", Some(1.0), None)]),
+            (
+                "add another 2 pounds of chicken",
+                &[("chicken", Some(2.0), Some("lb"))],
+            ),
+            (
+                "i need another bag of rice and 2 more boxes of cereal",
+                &[
+                    ("rice", Some(1.0), Some("bag")),
+                    ("cereal", Some(2.0), Some("box")),
+                ],
+            ),
+            (
+                "add three additional lemons",
+                &[("lemons", Some(3.0), None)],
+            ),
+            ("add more milk", &[("milk", None, None)]),
+            ("add another", &[]),
+            ("add another one", &[]),
+            ("add more", &[]),
+        ];
+        for (text, want) in cases {
+            let u = parse_request(text);
+            assert_eq!(u.commands.len(), 1, "{text}: {:?}", u.commands);
+            let got: Vec<(&str, Option<f64>, Option<&str>)> = u.commands[0]
+                .items
+                .iter()
+                .map(|i| {
+                    (
+                        i.name.as_str(),
+                        i.amount.map(|a| a.to_f64()),
+                        i.unit.map(|u| u.code()),
+                    )
+                })
                 .collect();
             assert_eq!(&got, want, "{text}");
         }
