@@ -1248,6 +1248,26 @@ impl Quantity {
             .map_err(|_| QuantityError::OutOfRange(format!("{self} + {other}")))
     }
 
+    /// What is left after taking `other` away, in this quantity's unit:
+    /// `2 bag - 1 bag = 1 bag`, `1 gal - 2 qt = 0.5 gal`; `Ok(None)` when
+    /// nothing is (`other` is as much or more).
+    ///
+    /// Incompatible units give [`QuantityError::IncompatibleUnits`]; a rest
+    /// that is not a valid [`Amount`] gives [`QuantityError::OutOfRange`].
+    pub fn checked_sub(&self, other: &Quantity) -> Result<Option<Quantity>, QuantityError> {
+        if !self.unit.is_compatible(other.unit) {
+            return Err(self.incompatible(other.unit));
+        }
+        let taken = other.ratio_in(self.unit)?;
+        if taken >= self.amount.0 {
+            return Ok(None);
+        }
+        let left = self.amount.0 - taken;
+        Quantity::try_new(left, self.unit)
+            .map(Some)
+            .map_err(|_| QuantityError::OutOfRange(format!("{self} - {other}")))
+    }
+
     /// How many packs of size `pack` cover this need.
     ///
     /// - Compatible units: `ceil(need / pack)` (need 2 lb, pack 16 oz → 2).
@@ -1355,6 +1375,31 @@ mod tests {
     fn one_gallon_plus_two_quarts_is_one_and_a_half_gallons() {
         assert_eq!(q("1 gal").checked_add(&q("2 qt")).unwrap(), q("1.5 gal"));
         assert_eq!(q("2 qt").checked_add(&q("1 gal")).unwrap(), q("1.5 gal"));
+    }
+
+    #[test]
+    fn taking_away_leaves_the_rest_in_the_first_unit() {
+        // (have, take, left)
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("2 bag", "1 bag", Some("1 bag")),
+            ("1 gal", "2 qt", Some("0.5 gal")),
+            ("5 ct", "2 ct", Some("3 ct")),
+            ("2 lb", "8 oz", Some("1.5 lb")),
+            ("1 dozen", "1 dozen", None),
+            ("5 ct", "10 ct", None),
+            ("1 lb", "1 kg", None),
+        ];
+        for (have, take, left) in cases {
+            assert_eq!(
+                q(have).checked_sub(&q(take)).unwrap(),
+                left.map(q),
+                "{have} - {take}"
+            );
+        }
+        assert!(matches!(
+            q("2 gal").checked_sub(&q("1 lb")),
+            Err(QuantityError::IncompatibleUnits { .. })
+        ));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::lists::{
 };
 use crate::lists::{ListOp, OpDone, Revert, UndoStep};
 use crate::nlp::{self, Command, Intent, ItemPhrase};
-use crate::quantity::Quantity;
+use crate::quantity::{Quantity, Unit};
 use crate::store::ListRef;
 
 /// What the agent remembers between the requests of one session: the list and
@@ -1300,11 +1300,41 @@ fn plan_remove_or_check(
                     .any(|o| matches!(o, ListOp::Remove(x) | ListOp::Update(x, _) if *x == id)) => {
             }
             Some((id, line)) if cmd.intent == Intent::Remove => {
-                ops.push(ListOp::Remove(id));
-                actions.push(Action::Removed {
-                    list: l.name.clone(),
-                    item: line,
-                });
+                // "remove 1 bag of chips" from 2 bags: 1 bag is left.
+                let left = cmd
+                    .items
+                    .get(k)
+                    .and_then(|w| {
+                        Some(Quantity::new(
+                            w.item.amount?,
+                            w.item.unit.unwrap_or(Unit::Each),
+                        ))
+                    })
+                    .zip(l.items.iter().find(|i| i.id == id))
+                    .and_then(|(less, i)| i.quantity.checked_sub(&less).ok().flatten());
+                match left {
+                    Some(left) => {
+                        ops.push(ListOp::Update(
+                            id,
+                            ItemPatch {
+                                quantity: Some(left),
+                                ..Default::default()
+                            },
+                        ));
+                        actions.push(Action::Updated {
+                            list: l.name.clone(),
+                            item: line,
+                            quantity: left.to_string(),
+                        });
+                    }
+                    None => {
+                        ops.push(ListOp::Remove(id));
+                        actions.push(Action::Removed {
+                            list: l.name.clone(),
+                            item: line,
+                        });
+                    }
+                }
             }
             Some((id, line)) => {
                 ops.push(ListOp::Update(
@@ -1907,6 +1937,65 @@ mod tests {
         let after = g.lists().find("Shopping").await.unwrap();
         assert_eq!(after.version, version + 2, "the add and the remove");
         assert_eq!(after.items.len(), 1);
+    }
+
+    /// "Remove 1 bag of chips" from 2 bags leaves 1 bag; an amount as large
+    /// as the line's, no amount, or one in another kind of unit removes the
+    /// line. Undo puts back what was there.
+    #[tokio::test]
+    async fn removing_part_of_a_line_leaves_the_rest() {
+        // (remove, the line it names, what is left: None when the line goes)
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("remove 1 bag of chips", "tortilla chips", Some("1 bag")),
+            ("remove 2 apples", "apples", Some("3 ct")),
+            (
+                "take 2 quarts of milk off the list",
+                "milk",
+                Some("1.5 gal"),
+            ),
+            ("remove a dozen eggs", "eggs", None),
+            ("remove 10 apples", "apples", None),
+            ("remove the milk", "milk", None),
+            ("remove 1 lb of milk", "milk", None),
+        ];
+        for (remove, line, left) in cases {
+            let (g, _d) = open().await;
+            let a = g.agent();
+            a.handle_in(
+                "s",
+                "add 2 bags of tortilla chips, 5 apples, 2 gallons of milk and a dozen eggs",
+                None,
+            )
+            .await
+            .unwrap();
+            let before = g.lists().find("Shopping").await.unwrap();
+            let r = a.handle_in("s", remove, None).await.unwrap();
+            let lines = r.list.unwrap().items;
+            let now = lines.iter().find(|l| l.name == *line);
+            assert_eq!(now.map(|l| l.quantity.as_str()), *left, "{remove}");
+            assert_eq!(lines.len(), 4 - usize::from(left.is_none()), "{remove}");
+            match left {
+                Some(q) => assert!(
+                    matches!(&r.actions[..], [Action::Updated { item, quantity, .. }] if item == line && quantity == q),
+                    "{remove}: {:?}",
+                    r.actions
+                ),
+                None => assert!(
+                    matches!(&r.actions[..], [Action::Removed { item, .. }] if item == line),
+                    "{remove}: {:?}",
+                    r.actions
+                ),
+            }
+            a.handle_in("s", "undo", None).await.unwrap();
+            let back = g.lists().find("Shopping").await.unwrap();
+            let quantities = |l: &crate::lists::GroceryList| {
+                l.items
+                    .iter()
+                    .map(|i| (i.name.clone(), i.quantity.to_string()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(quantities(&back), quantities(&before), "{remove}: undo");
+        }
     }
 
     /// "Add the ingredients for tacos": the agent has no recipes, so it adds
