@@ -211,6 +211,9 @@ fn changes_a_list(intent: Intent) -> bool {
             | Intent::Remove
             | Intent::Update
             | Intent::Check
+            | Intent::CheckAll
+            | Intent::Uncheck
+            | Intent::ClearChecked
             | Intent::Clear
             | Intent::CreateList
             | Intent::DeleteList
@@ -273,6 +276,13 @@ pub enum Action {
     },
     /// An item was checked off.
     Checked {
+        /// The list.
+        list: String,
+        /// The line.
+        item: String,
+    },
+    /// An item checked off is needed again.
+    Unchecked {
         /// The list.
         list: String,
         /// The line.
@@ -651,7 +661,11 @@ impl<'a> Agent<'a> {
                     undo.after(&edit.after);
                     latest = Some(edit.after);
                 }
-                Intent::Remove | Intent::Check => {
+                Intent::Remove
+                | Intent::Check
+                | Intent::CheckAll
+                | Intent::Uncheck
+                | Intent::ClearChecked => {
                     let target = match (cmd.list.as_deref().or(list), current) {
                         (Some(n), _) => ListRef::Name(n.to_string()),
                         (None, Some(id)) => ListRef::Id(id),
@@ -681,6 +695,10 @@ impl<'a> Agent<'a> {
                     if !edit.done.is_empty() {
                         undo.before(&edit.before);
                         undo.after(&edit.after);
+                    } else if cmd.intent == Intent::CheckAll {
+                        messages.push(format!("Nothing on {} is left to check off.", edit.after.name));
+                    } else if cmd.intent == Intent::ClearChecked {
+                        messages.push(format!("Nothing on {} is checked off.", edit.after.name));
                     }
                     actions.extend(edit.extra);
                     current = Some(edit.after.id);
@@ -1273,22 +1291,38 @@ impl<'a> Agent<'a> {
     }
 }
 
-/// The changes "remove the eggs" or "I got the milk" make to `l`, and what to
-/// report: the lines named (or, with no names, the session's last items);
-/// a line named twice is changed once; a name not on the list is reported.
+/// The changes "remove the eggs", "I got the milk", "uncheck the milk",
+/// "check off everything" or "clear checked items" make to `l`, and what to
+/// report: the lines named (or, with no names, the session's last items;
+/// for the last two, every line not yet / already checked off); a line named
+/// twice is changed once; a name not on the list is reported.
 fn plan_remove_or_check(
     l: &GroceryList,
     cmd: &ResolvedCommand,
     last_items: &[ItemId],
 ) -> (Vec<ListOp>, Vec<Action>) {
-    let targets: Vec<Option<(ItemId, String)>> = if cmd.items.is_empty() {
-        l.items
+    // Uncheck looks among the lines checked off, the others among the rest.
+    let checked = cmd.intent == Intent::Uncheck;
+    let targets: Vec<Option<(ItemId, String)>> = match cmd.intent {
+        Intent::CheckAll | Intent::ClearChecked => {
+            let checked = cmd.intent == Intent::ClearChecked;
+            l.items
+                .iter()
+                .filter(|i| i.checked == checked)
+                .map(|i| Some((i.id, i.name.clone())))
+                .collect()
+        }
+        _ if cmd.items.is_empty() => l
+            .items
             .iter()
-            .filter(|i| last_items.contains(&i.id))
+            .filter(|i| last_items.contains(&i.id) && i.checked == checked)
             .map(|i| Some((i.id, i.name.clone())))
-            .collect()
-    } else {
-        cmd.items.iter().map(|want| find_line(l, want)).collect()
+            .collect(),
+        _ => cmd
+            .items
+            .iter()
+            .map(|want| line_named(l, want, checked))
+            .collect(),
     };
     let mut ops: Vec<ListOp> = Vec::new();
     let mut actions = Vec::new();
@@ -1299,7 +1333,7 @@ fn plan_remove_or_check(
                     .iter()
                     .any(|o| matches!(o, ListOp::Remove(x) | ListOp::Update(x, _) if *x == id)) => {
             }
-            Some((id, line)) if cmd.intent == Intent::Remove => {
+            Some((id, line)) if matches!(cmd.intent, Intent::Remove | Intent::ClearChecked) => {
                 // "remove 1 bag of chips" from 2 bags: 1 bag is left.
                 let left = cmd
                     .items
@@ -1340,15 +1374,23 @@ fn plan_remove_or_check(
                 ops.push(ListOp::Update(
                     id,
                     ItemPatch {
-                        checked: Some(true),
+                        checked: Some(!checked),
                         ..Default::default()
                     },
                 ));
-                actions.push(Action::Checked {
-                    list: l.name.clone(),
-                    item: line,
+                let list = l.name.clone();
+                actions.push(if checked {
+                    Action::Unchecked { list, item: line }
+                } else {
+                    Action::Checked { list, item: line }
                 });
             }
+            // "uncheck the milk" with the milk not checked off: as asked already.
+            None if checked
+                && cmd
+                    .items
+                    .get(k)
+                    .is_some_and(|w| line_named(l, w, false).is_some()) => {}
             None => actions.push(Action::NotOnList {
                 list: l.name.clone(),
                 item: cmd
@@ -1518,9 +1560,19 @@ fn named_by_variant(list: &GroceryList, want: &ResolvedItem) -> Option<crate::li
 
 /// The unchecked line that matches what was asked for, by product or name.
 fn find_line(list: &GroceryList, want: &ResolvedItem) -> Option<(crate::lists::ItemId, String)> {
+    line_named(list, want, false)
+}
+
+/// The line, checked off or not as `checked` says, that matches what was
+/// asked for, by product or name.
+fn line_named(
+    list: &GroceryList,
+    want: &ResolvedItem,
+    checked: bool,
+) -> Option<(crate::lists::ItemId, String)> {
     list.items
         .iter()
-        .filter(|i| !i.checked)
+        .filter(|i| i.checked == checked)
         .find(|i| {
             (want.product_id.is_some() && i.product_id == want.product_id)
                 || same_thing(&i.name, &want.item.name)
@@ -1561,6 +1613,8 @@ fn describe_actions(actions: &[Action]) -> String {
             Action::Added { item, quantity, .. } => format!("Added {item} ({quantity})."),
             Action::Removed { item, .. } => format!("Removed {item}."),
             Action::Checked { item, .. } => format!("Checked off {item}."),
+            Action::Unchecked { item, .. } => format!("Unchecked {item}: still to buy."),
+            Action::Cleared { list, removed: 1 } => format!("Cleared {list} (1 item)."),
             Action::Cleared { list, removed } => format!("Cleared {list} ({removed} items)."),
             Action::CreatedList { list } => format!("Created the {list} list."),
             Action::DeletedList { list } => format!("Deleted the {list} list."),
@@ -1937,6 +1991,81 @@ mod tests {
         let after = g.lists().find("Shopping").await.unwrap();
         assert_eq!(after.version, version + 2, "the add and the remove");
         assert_eq!(after.items.len(), 1);
+    }
+
+    /// Checking off, unchecking, checking off everything and clearing what is
+    /// checked off, in one conversation: each step's lines (name, checked)
+    /// and message. "Clear checked items" once cleared the whole list.
+    #[tokio::test]
+    async fn checked_items_are_checked_unchecked_and_cleared() {
+        #[allow(clippy::type_complexity)]
+        let steps: &[(&str, &[(&str, bool)], &str)] = &[
+            (
+                "add milk, eggs and bread",
+                &[("milk", false), ("eggs", false), ("bread", false)],
+                "Added milk",
+            ),
+            (
+                "check off the milk",
+                &[("milk", true), ("eggs", false), ("bread", false)],
+                "Checked off milk.",
+            ),
+            (
+                "clear checked items",
+                &[("eggs", false), ("bread", false)],
+                "Removed milk.",
+            ),
+            (
+                "remove the checked items",
+                &[("eggs", false), ("bread", false)],
+                "Nothing on Shopping is checked off.",
+            ),
+            (
+                "check off everything",
+                &[("eggs", true), ("bread", true)],
+                "Checked off eggs. Checked off bread.",
+            ),
+            (
+                "check off everything",
+                &[("eggs", true), ("bread", true)],
+                "Nothing on Shopping is left to check off.",
+            ),
+            (
+                "uncheck the eggs",
+                &[("eggs", false), ("bread", true)],
+                "Unchecked eggs",
+            ),
+            (
+                "uncheck the eggs",
+                &[("eggs", false), ("bread", true)],
+                "Shopping has 2 items",
+            ),
+            (
+                "uncheck the cheese",
+                &[("eggs", false), ("bread", true)],
+                "cheese is not on Shopping.",
+            ),
+            ("undo", &[("eggs", true), ("bread", true)], "Undid"),
+            ("clear the list", &[], "Cleared Shopping (2 items)."),
+        ];
+        let (g, _d) = open().await;
+        let a = g.agent();
+        for (text, lines, said) in steps {
+            let r = a.handle_in("s", text, None).await.unwrap();
+            assert!(r.message.starts_with(said), "{text}: {}", r.message);
+            let now: Vec<(String, bool)> = g
+                .lists()
+                .find("Shopping")
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|i| (i.name, i.checked))
+                .collect();
+            let want: Vec<(String, bool)> =
+                lines.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+            assert_eq!(now, want, "{text}");
+        }
     }
 
     /// "Remove 1 bag of chips" from 2 bags leaves 1 bag; an amount as large

@@ -23,6 +23,12 @@ pub enum Intent {
     Update,
     /// Mark items bought.
     Check,
+    /// Mark everything on a list bought ("check off everything").
+    CheckAll,
+    /// Mark items not bought after all ("uncheck the milk").
+    Uncheck,
+    /// Take the items marked bought off a list ("clear checked items").
+    ClearChecked,
     /// Empty a list.
     Clear,
     /// Read a list, or ask whether an item is on it.
@@ -132,6 +138,74 @@ const POLITE: &[&str] = &[
 /// A phrase ends at a word boundary; `…` marks where the items follow.
 const PATTERNS: &[(&str, Intent)] = &[
     // Specific phrasings first: they would otherwise match a shorter opening.
+    // What is checked off goes, not the whole list ("clear checked items").
+    ("clear checked", Intent::ClearChecked),
+    ("clear the checked", Intent::ClearChecked),
+    ("clear all checked", Intent::ClearChecked),
+    ("clear all the checked", Intent::ClearChecked),
+    ("clear completed", Intent::ClearChecked),
+    ("clear the completed", Intent::ClearChecked),
+    ("clear bought", Intent::ClearChecked),
+    ("clear the bought", Intent::ClearChecked),
+    ("clear purchased", Intent::ClearChecked),
+    ("clear the purchased", Intent::ClearChecked),
+    ("clear crossed off", Intent::ClearChecked),
+    ("clear the crossed off", Intent::ClearChecked),
+    ("clear off the checked", Intent::ClearChecked),
+    ("remove checked", Intent::ClearChecked),
+    ("remove the checked", Intent::ClearChecked),
+    ("remove all checked", Intent::ClearChecked),
+    ("remove all the checked", Intent::ClearChecked),
+    ("remove completed", Intent::ClearChecked),
+    ("remove the completed", Intent::ClearChecked),
+    ("remove bought", Intent::ClearChecked),
+    ("remove the bought", Intent::ClearChecked),
+    ("remove purchased", Intent::ClearChecked),
+    ("remove the purchased", Intent::ClearChecked),
+    ("remove crossed off", Intent::ClearChecked),
+    ("remove the crossed off", Intent::ClearChecked),
+    ("remove what i bought", Intent::ClearChecked),
+    ("remove what i got", Intent::ClearChecked),
+    ("remove what we bought", Intent::ClearChecked),
+    ("remove what we got", Intent::ClearChecked),
+    ("delete checked", Intent::ClearChecked),
+    ("delete the checked", Intent::ClearChecked),
+    ("delete all checked", Intent::ClearChecked),
+    ("delete all the checked", Intent::ClearChecked),
+    ("delete completed", Intent::ClearChecked),
+    ("delete the completed", Intent::ClearChecked),
+    ("get rid of the checked", Intent::ClearChecked),
+    ("get rid of checked", Intent::ClearChecked),
+    ("take off the checked", Intent::ClearChecked),
+    ("take the checked", Intent::ClearChecked),
+    // Everything at once, before "check off" and "mark".
+    ("check off everything", Intent::CheckAll),
+    ("check everything off", Intent::CheckAll),
+    ("check everything", Intent::CheckAll),
+    ("check off all", Intent::CheckAll),
+    ("check all", Intent::CheckAll),
+    ("cross off everything", Intent::CheckAll),
+    ("cross everything off", Intent::CheckAll),
+    ("cross off all", Intent::CheckAll),
+    ("tick off everything", Intent::CheckAll),
+    ("tick everything off", Intent::CheckAll),
+    ("mark everything", Intent::CheckAll),
+    ("mark all", Intent::CheckAll),
+    ("i got everything", Intent::CheckAll),
+    ("we got everything", Intent::CheckAll),
+    ("got everything", Intent::CheckAll),
+    ("i bought everything", Intent::CheckAll),
+    ("we bought everything", Intent::CheckAll),
+    ("bought everything", Intent::CheckAll),
+    ("i got it all", Intent::CheckAll),
+    ("we got it all", Intent::CheckAll),
+    // Back to not bought.
+    ("uncheck", Intent::Uncheck),
+    ("un-check", Intent::Uncheck),
+    ("unmark", Intent::Uncheck),
+    ("untick", Intent::Uncheck),
+    ("uncross", Intent::Uncheck),
+    ("un-cross", Intent::Uncheck),
     ("reverse that", Intent::Undo),
     ("cancel the last", Intent::Undo),
     ("cancel that", Intent::Undo),
@@ -2047,7 +2121,9 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
             }
             items_of(t)
         }
-        Intent::Undo | Intent::Help | Intent::Clear => Vec::new(),
+        Intent::Undo | Intent::Help | Intent::Clear | Intent::CheckAll | Intent::ClearChecked => {
+            Vec::new()
+        }
         Intent::Update => update_items(tail),
         _ => items_of(tail),
     };
@@ -2306,6 +2382,32 @@ mod tests {
     #[allow(clippy::type_complexity)]
     const CASES: &[(&str, &[(Intent, Option<&str>, &[&str])])] = &[
         ("make a new list", &[(Intent::CreateList, None, &[])]),
+        ("clear checked items", &[(Intent::ClearChecked, None, &[])]),
+        (
+            "remove the checked off items from the costco list",
+            &[(Intent::ClearChecked, Some("costco"), &[])],
+        ),
+        (
+            "delete completed items",
+            &[(Intent::ClearChecked, None, &[])],
+        ),
+        (
+            "remove what we bought",
+            &[(Intent::ClearChecked, None, &[])],
+        ),
+        ("clear the list", &[(Intent::Clear, None, &[])]),
+        ("check off everything", &[(Intent::CheckAll, None, &[])]),
+        ("we got everything", &[(Intent::CheckAll, None, &[])]),
+        (
+            "mark all the items on my costco list",
+            &[(Intent::CheckAll, Some("costco"), &[])],
+        ),
+        ("uncheck the milk", &[(Intent::Uncheck, None, &["milk"])]),
+        (
+            "unmark eggs and bread",
+            &[(Intent::Uncheck, None, &["eggs", "bread"])],
+        ),
+        ("check off the milk", &[(Intent::Check, None, &["milk"])]),
         (
             "start a new shopping list",
             &[(Intent::CreateList, None, &[])],
