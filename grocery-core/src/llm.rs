@@ -72,7 +72,7 @@ pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
 /// The system prompt: the command schema, exactly, and a few examples.
 pub const SYSTEM_PROMPT: &str = r#"You turn one grocery shopping request into commands. Reply with a single JSON object and nothing else, of exactly this shape:
 {"commands": [{"intent": INTENT, "list": LIST, "items": [{"name": NAME, "quantity": QUANTITY, "unit": UNIT}]}]}
-- INTENT is one of: add, remove, update, check, check_all, uncheck, clear_checked, clear, show, price, total, deals, compare, undo, help, create_list, delete_list, unknown. "check" marks items bought, "check_all" everything on the list, "uncheck" marks items not bought after all; "clear_checked" takes the bought items off the list, "clear" every item; "update" changes an item's quantity; "unknown" is for anything that is not about shopping.
+- INTENT is one of: add, remove, update, check, check_all, uncheck, clear_checked, clear, move, show, price, total, deals, compare, undo, help, create_list, delete_list, unknown. "check" marks items bought, "check_all" everything on the list, "uncheck" marks items not bought after all; "clear_checked" takes the bought items off the list, "clear" every item; "move" moves the items onto the list named, from the list they are on; "update" changes an item's quantity; "unknown" is for anything that is not about shopping.
 - LIST is the name of the list in lower case ("costco" for "my costco list"), or null for the default list.
 - NAME is the item in lower case without its quantity or unit ("olive oil"). Every item needs a name.
 - QUANTITY is a positive number, or null when no amount is given.
@@ -517,6 +517,7 @@ fn parse_command(raw: AnswerCommand) -> std::result::Result<Command, String> {
     Ok(Command {
         intent,
         list,
+        from: None,
         items,
     })
 }

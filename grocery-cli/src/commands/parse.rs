@@ -59,7 +59,12 @@ impl Args {
                         for i in &c.items {
                             items.push(item_json(grocery, i).await?);
                         }
-                        cmds.push(json!({"intent": c.intent, "list": c.list, "items": items}));
+                        let mut cmd = json!({"intent": c.intent, "list": c.list, "items": items});
+                        // Only a move says where from.
+                        if let Some(from) = &c.from {
+                            cmd["from"] = json!(from);
+                        }
+                        cmds.push(cmd);
                     }
                     cmds
                 }

@@ -214,6 +214,7 @@ fn changes_a_list(intent: Intent) -> bool {
             | Intent::CheckAll
             | Intent::Uncheck
             | Intent::ClearChecked
+            | Intent::Move
             | Intent::Clear
             | Intent::CreateList
             | Intent::DeleteList
@@ -246,6 +247,9 @@ pub struct ResolvedCommand {
     pub intent: Intent,
     /// The list named, if any.
     pub list: Option<String>,
+    /// For a move, the list the items leave, if named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// The items.
     pub items: Vec<ResolvedItem>,
 }
@@ -280,6 +284,15 @@ pub enum Action {
         list: String,
         /// The line.
         item: String,
+    },
+    /// An item moved from one list to another.
+    Moved {
+        /// The line.
+        item: String,
+        /// The list it left.
+        from: String,
+        /// The list it is on now.
+        to: String,
     },
     /// An item checked off is needed again.
     Unchecked {
@@ -717,6 +730,114 @@ impl<'a> Agent<'a> {
                         current = Some(l.id);
                         latest = Some(after);
                     }
+                }
+                Intent::Move => {
+                    let Some(to) = cmd.list.as_deref() else {
+                        messages.push(
+                            "Which list should it go to? Say \"move the bread to the costco list\"."
+                                .into(),
+                        );
+                        continue;
+                    };
+                    // Where from: the list named; else the first of the list
+                    // being talked about, the default list and the others
+                    // that has what is named on it.
+                    let source = match &cmd.from {
+                        Some(n) => match lists.find(n).await {
+                            Ok(l) => l,
+                            Err(Error::NotFound { .. }) => {
+                                messages.push(format!("You have no list called {n}."));
+                                continue;
+                            }
+                            Err(e) => return Err(e),
+                        },
+                        None => {
+                            let all = lists.all_with_items().await?;
+                            let first = |l: &GroceryList| {
+                                if current == Some(l.id) {
+                                    0
+                                } else if l.name.eq_ignore_ascii_case(list.unwrap_or(DEFAULT_LIST)) {
+                                    1
+                                } else {
+                                    2
+                                }
+                            };
+                            let mut order: Vec<&GroceryList> = all
+                                .iter()
+                                .filter(|l| !l.name.eq_ignore_ascii_case(to))
+                                .collect();
+                            order.sort_by_key(|l| first(l));
+                            let holding = order
+                                .iter()
+                                .find(|l| !lines_to_move(l, cmd, &last_items).0.is_empty())
+                                .or(order.first());
+                            match holding {
+                                Some(l) => (*l).clone(),
+                                None => {
+                                    messages.push("There is nothing to move yet.".into());
+                                    continue;
+                                }
+                            }
+                        }
+                    };
+                    if source.name.eq_ignore_ascii_case(to) {
+                        messages.push(format!("That is on {} already.", source.name));
+                        current = Some(source.id);
+                        latest = Some(source);
+                        continue;
+                    }
+                    let (moving, missing) = lines_to_move(&source, cmd, &last_items);
+                    for item in missing {
+                        actions.push(Action::NotOnList { list: source.name.clone(), item });
+                    }
+                    if moving.is_empty() {
+                        current = Some(source.id);
+                        latest = Some(source);
+                        continue;
+                    }
+                    // Onto the other list first, then off this one: a failure
+                    // in between leaves a line on both, never on neither.
+                    let adds: Vec<ListOp> = moving
+                        .iter()
+                        .map(|i| {
+                            ListOp::Add(NewItem {
+                                name: i.name.clone(),
+                                quantity: Some(i.quantity),
+                                product_id: i.product_id.clone(),
+                                note: i.note.clone(),
+                            })
+                        })
+                        .collect();
+                    let edit = lists
+                        .edit(ListRef::Name(to.to_string()), true, move |_| Ok((adds, ())))
+                        .await?;
+                    if edit.created {
+                        undo.push(UndoStep::DeleteList { list: edit.after.id });
+                    } else {
+                        undo.before(&edit.before);
+                        undo.after(&edit.after);
+                    }
+                    undo.before(&source);
+                    let removes = moving.iter().map(|i| ListOp::Remove(i.id)).collect();
+                    let (_, left) = lists.apply(source.id, removes).await?;
+                    undo.after(&left);
+                    for i in &moving {
+                        actions.push(Action::Moved {
+                            item: i.name.clone(),
+                            from: source.name.clone(),
+                            to: edit.after.name.clone(),
+                        });
+                    }
+                    last_items = edit
+                        .done
+                        .iter()
+                        .filter_map(|d| match d {
+                            OpDone::Item(i) => Some(i.id),
+                            _ => None,
+                        })
+                        .collect();
+                    current = Some(edit.after.id);
+                    latest = Some(edit.after);
                 }
                 Intent::CreateList if cmd.list.is_none() && list.is_none() => messages.push(
                     "What should the new list be called? Say \"make a list called party\".".into(),
@@ -1284,6 +1405,7 @@ impl<'a> Agent<'a> {
             out.push(ResolvedCommand {
                 intent: c.intent,
                 list: c.list.clone(),
+                from: c.from.clone(),
                 items,
             });
         }
@@ -1558,6 +1680,35 @@ fn named_by_variant(list: &GroceryList, want: &ResolvedItem) -> Option<crate::li
         .map(|i| i.id)
 }
 
+/// The lines "move the bread and the eggs" names on `l` (checked off or not),
+/// or with no names the session's last items; and the names not on it.
+fn lines_to_move(
+    l: &GroceryList,
+    cmd: &ResolvedCommand,
+    last_items: &[ItemId],
+) -> (Vec<ListItem>, Vec<String>) {
+    if cmd.items.is_empty() {
+        let lines = l
+            .items
+            .iter()
+            .filter(|i| last_items.contains(&i.id))
+            .cloned()
+            .collect();
+        return (lines, Vec::new());
+    }
+    let mut lines: Vec<ListItem> = Vec::new();
+    let mut missing = Vec::new();
+    for want in &cmd.items {
+        let found = line_named(l, want, false).or_else(|| line_named(l, want, true));
+        match found.and_then(|(id, _)| l.items.iter().find(|i| i.id == id)) {
+            Some(line) if !lines.iter().any(|m| m.id == line.id) => lines.push(line.clone()),
+            Some(_) => {}
+            None => missing.push(want.item.name.clone()),
+        }
+    }
+    (lines, missing)
+}
+
 /// The unchecked line that matches what was asked for, by product or name.
 fn find_line(list: &GroceryList, want: &ResolvedItem) -> Option<(crate::lists::ItemId, String)> {
     line_named(list, want, false)
@@ -1614,6 +1765,7 @@ fn describe_actions(actions: &[Action]) -> String {
             Action::Removed { item, .. } => format!("Removed {item}."),
             Action::Checked { item, .. } => format!("Checked off {item}."),
             Action::Unchecked { item, .. } => format!("Unchecked {item}: still to buy."),
+            Action::Moved { item, from, to } => format!("Moved {item} from {from} to {to}."),
             Action::Cleared { list, removed: 1 } => format!("Cleared {list} (1 item)."),
             Action::Cleared { list, removed } => format!("Cleared {list} ({removed} items)."),
             Action::CreatedList { list } => format!("Created the {list} list."),
@@ -2064,6 +2216,99 @@ mod tests {
                 .collect();
             let want: Vec<(String, bool)> =
                 lines.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+            assert_eq!(now, want, "{text}");
+        }
+    }
+
+    /// Moving lines between lists: from the list that has them (or the one
+    /// named), onto the one named, keeping quantity and product; undo puts
+    /// them back. Each step: the lists' lines (name, quantity) afterwards.
+    #[tokio::test]
+    async fn items_move_between_lists_and_back() {
+        #[allow(clippy::type_complexity)]
+        let steps: &[(&str, &str, &[(&str, &[(&str, &str)])])] = &[
+            (
+                "add 2 loaves of bread, milk and eggs",
+                "Added bread",
+                &[(
+                    "Shopping",
+                    &[("bread", "2 loaf"), ("milk", "1 ct"), ("eggs", "1 ct")],
+                )],
+            ),
+            (
+                "move the bread to the costco list",
+                "Moved bread from Shopping to costco.",
+                &[
+                    ("Shopping", &[("milk", "1 ct"), ("eggs", "1 ct")]),
+                    ("costco", &[("bread", "2 loaf")]),
+                ],
+            ),
+            (
+                // Talking about costco now; the milk is still on Shopping.
+                "move the milk to costco",
+                "Moved milk from Shopping to costco.",
+                &[
+                    ("Shopping", &[("eggs", "1 ct")]),
+                    ("costco", &[("bread", "2 loaf"), ("milk", "1 ct")]),
+                ],
+            ),
+            (
+                "put the bread on the party list instead",
+                "Moved bread from costco to party.",
+                &[
+                    ("Shopping", &[("eggs", "1 ct")]),
+                    ("costco", &[("milk", "1 ct")]),
+                    ("party", &[("bread", "2 loaf")]),
+                ],
+            ),
+            (
+                "move the eggs from the party list to costco",
+                "eggs is not on party.",
+                &[
+                    ("Shopping", &[("eggs", "1 ct")]),
+                    ("costco", &[("milk", "1 ct")]),
+                    ("party", &[("bread", "2 loaf")]),
+                ],
+            ),
+            (
+                "undo",
+                "Undid",
+                &[
+                    ("Shopping", &[("eggs", "1 ct")]),
+                    ("costco", &[("bread", "2 loaf"), ("milk", "1 ct")]),
+                ],
+            ),
+        ];
+        let (g, _d) = open().await;
+        let a = g.agent();
+        for (text, said, lists) in steps {
+            let r = a.handle_in("s", text, None).await.unwrap();
+            assert!(r.message.starts_with(said), "{text}: {}", r.message);
+            let now: Vec<(String, Vec<(String, String)>)> = g
+                .lists()
+                .all_with_items()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|l| {
+                    let lines = l
+                        .items
+                        .iter()
+                        .map(|i| (i.name.clone(), i.quantity.to_string()))
+                        .collect();
+                    (l.name, lines)
+                })
+                .collect();
+            let want: Vec<(String, Vec<(String, String)>)> = lists
+                .iter()
+                .map(|(n, lines)| {
+                    let lines = lines
+                        .iter()
+                        .map(|(a, b)| (a.to_string(), b.to_string()))
+                        .collect();
+                    (n.to_string(), lines)
+                })
+                .collect();
             assert_eq!(now, want, "{text}");
         }
     }

@@ -112,6 +112,7 @@ impl Lists<'_> {
         let command = Command {
             intent: Intent::Add,
             list: None,
+            from: None,
             items: phrases.iter().map(|(_, _, i)| i.clone()).collect(),
         };
         let resolved = crate::agent::Agent::new(self.g, self.owner)

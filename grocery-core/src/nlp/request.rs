@@ -29,6 +29,9 @@ pub enum Intent {
     Uncheck,
     /// Take the items marked bought off a list ("clear checked items").
     ClearChecked,
+    /// Move items from one list to another ("move the bread to the costco
+    /// list"): `list` is where to, `from` where from.
+    Move,
     /// Empty a list.
     Clear,
     /// Read a list, or ask whether an item is on it.
@@ -60,6 +63,10 @@ pub struct Command {
     pub intent: Intent,
     /// The list named ("costco" for "my costco list"); `None` for the default list.
     pub list: Option<String>,
+    /// For [`Intent::Move`], the list the items leave ("from the party
+    /// list"); `None` for the list being talked about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// The items, in order.
     pub items: Vec<ItemPhrase>,
 }
@@ -199,6 +206,9 @@ const PATTERNS: &[(&str, Intent)] = &[
     ("bought everything", Intent::CheckAll),
     ("i got it all", Intent::CheckAll),
     ("we got it all", Intent::CheckAll),
+    // From one list to another.
+    ("move", Intent::Move),
+    ("transfer", Intent::Move),
     // Back to not bought.
     ("uncheck", Intent::Uncheck),
     ("un-check", Intent::Uncheck),
@@ -799,6 +809,28 @@ fn is_list_lead(w: &str) -> bool {
             | "for"
             | "at"
     )
+}
+
+/// The list a phrase names: "the party list" is "party", "my shopping list"
+/// the default list; `None` for no name.
+fn list_called(phrase: &str) -> Option<String> {
+    let mut name = phrase.trim();
+    for lead in ["the ", "my ", "our "] {
+        name = name.strip_prefix(lead).unwrap_or(name);
+    }
+    let name = name
+        .strip_suffix(" list")
+        .unwrap_or(name)
+        .trim_end_matches("'s")
+        .trim();
+    if name.is_empty() || name == "list" {
+        return None;
+    }
+    Some(if DEFAULT_LIST_NAMES.contains(&name) {
+        crate::lists::DEFAULT_LIST.to_string()
+    } else {
+        name.to_string()
+    })
 }
 
 /// Take a list phrase off a clause: "to my costco list", "off the party list",
@@ -1493,6 +1525,7 @@ fn create_list_command(clause: &str) -> Option<Command> {
     Some(Command {
         intent: Intent::CreateList,
         list,
+        from: None,
         items: Vec::new(),
     })
 }
@@ -1883,13 +1916,14 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
             Command {
                 intent: Intent::Help,
                 list: None,
+                from: None,
                 items: Vec::new(),
             },
             0.9,
             SAID_VERB,
         );
     }
-    let (rest, list, named_list) = take_list(clause);
+    let (rest, mut list, named_list) = take_list(clause);
     let rest = drop_fillers(rest.trim());
     // "the milk is in the cart"; "any deals on coffee", "is there a cheaper milk".
     let cued = in_cart(rest)
@@ -1900,6 +1934,7 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
             Command {
                 intent,
                 list,
+                from: None,
                 items,
             },
             0.85,
@@ -1915,6 +1950,7 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
             Command {
                 intent: Intent::Show,
                 list,
+                from: None,
                 items: Vec::new(),
             },
             0.8,
@@ -2110,6 +2146,33 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
     } else if intent == Intent::Add && says_off && !rest.starts_with("add") {
         intent = Intent::Remove;
     }
+    // "put the bread on the costco list instead": it moves there.
+    if intent == Intent::Add
+        && list.is_some()
+        && clause
+            .trim_end_matches(['.', '!', ' '])
+            .ends_with(" instead")
+    {
+        intent = Intent::Move;
+    }
+    // "move the bread from the party list to costco": where from.
+    let mut from = None;
+    if intent == Intent::Move {
+        if let Some((items, source)) = tail.split_once(" from ") {
+            tail = items;
+            from = list_called(source);
+        }
+        // "move the eggs from the party list to costco": the list phrase
+        // taken off was where from; where to follows "to".
+        if let Some((items, to)) = tail.rsplit_once(" to ")
+            && let Some(to) = list_called(to)
+        {
+            tail = items;
+            from = from.or_else(|| list.take());
+            list = Some(to);
+        }
+        tail = tail.trim_end_matches(" over").trim_end_matches(" to");
+    }
     let mut items = match intent {
         Intent::Show | Intent::Total | Intent::Deals | Intent::Price | Intent::Compare => {
             let mut t = tail;
@@ -2276,6 +2339,7 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
         Command {
             intent,
             list,
+            from,
             items,
         },
         confidence,
@@ -2311,11 +2375,13 @@ pub fn parse_request(text: &str) -> Understanding {
                 Command {
                     intent,
                     list: None,
+                    from,
                     items,
                 },
             ) => Command {
                 intent,
                 list: Some(l.clone()),
+                from,
                 items,
             },
             (_, cmd) => cmd,
@@ -2360,6 +2426,7 @@ pub fn parse_request(text: &str) -> Understanding {
         commands.push(Command {
             intent: Intent::Unknown,
             list: None,
+            from: None,
             items: Vec::new(),
         });
         confidence = 0.2;
@@ -2718,5 +2785,63 @@ mod tests {
                 .collect();
             assert_eq!(&got, want, "{text}");
         }
+    }
+
+    /// A move names where to (`list`) and maybe where from (`from`).
+    #[test]
+    fn a_move_names_where_to_and_where_from() {
+        // (text, to, from, items)
+        #[allow(clippy::type_complexity)]
+        let cases: &[(&str, Option<&str>, Option<&str>, &[&str])] = &[
+            (
+                "move the bread to the costco list",
+                Some("costco"),
+                None,
+                &["bread"],
+            ),
+            ("move the milk to costco", Some("costco"), None, &["milk"]),
+            (
+                "move the bread from the party list to the costco list",
+                Some("costco"),
+                Some("party"),
+                &["bread"],
+            ),
+            (
+                "move eggs and butter from my shopping list to the costco list",
+                Some("costco"),
+                Some("Shopping"),
+                &["eggs", "butter"],
+            ),
+            (
+                "put the bread on the party list instead",
+                Some("party"),
+                None,
+                &["bread"],
+            ),
+            (
+                "transfer the rice over to the costco list",
+                Some("costco"),
+                None,
+                &["rice"],
+            ),
+            (
+                "move the eggs from the party list to costco",
+                Some("costco"),
+                Some("party"),
+                &["eggs"],
+            ),
+        ];
+        for (text, to, from, items) in cases {
+            let u = parse_request(text);
+            assert_eq!(u.commands.len(), 1, "{text}: {:?}", u.commands);
+            let c = &u.commands[0];
+            assert_eq!(c.intent, Intent::Move, "{text}");
+            assert_eq!(c.list.as_deref(), *to, "{text}");
+            assert_eq!(c.from.as_deref(), *from, "{text}");
+            assert_eq!(names(c), *items, "{text}");
+        }
+        // Not a move: an add to a list, without "instead".
+        let u = parse_request("put the bread on the party list");
+        assert_eq!(u.commands[0].intent, Intent::Add);
     }
 }
