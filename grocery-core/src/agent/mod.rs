@@ -692,12 +692,15 @@ impl<'a> Agent<'a> {
                         // The session's last list is gone: the default one.
                         Err(Error::NotFound { .. }) if matches!(target, ListRef::Id(_)) => {
                             lists
-                                .edit_if_changed(ListRef::Name(DEFAULT_LIST.to_string()), plan)
+                                .edit_if_changed(
+                                    ListRef::Name(DEFAULT_LIST.to_string()),
+                                    plan.clone(),
+                                )
                                 .await
                         }
                         other => other,
                     };
-                    let edit = match edit {
+                    let mut edit = match edit {
                         Ok(e) => e,
                         Err(Error::NotFound { what: "list", .. }) => {
                             messages.push(format!("You have no list called {name}."));
@@ -705,6 +708,23 @@ impl<'a> Agent<'a> {
                         }
                         Err(e) => return Err(e),
                     };
+                    // "got the milk" while talking about the costco list, with
+                    // the milk on Shopping: no list was named, so the one that
+                    // has what was named.
+                    let none_here = edit.done.is_empty()
+                        && !cmd.items.is_empty()
+                        && edit.extra.iter().all(|a| matches!(a, Action::NotOnList { .. }));
+                    if none_here && matches!(target, ListRef::Id(_)) {
+                        let checked = cmd.intent == Intent::Uncheck;
+                        let all = lists.all_with_items().await?;
+                        let holder = all.iter().find(|l| {
+                            l.id != edit.after.id
+                                && cmd.items.iter().any(|w| line_named(l, w, checked).is_some())
+                        });
+                        if let Some(holder) = holder {
+                            edit = lists.edit_if_changed(ListRef::Id(holder.id), plan).await?;
+                        }
+                    }
                     if !edit.done.is_empty() {
                         undo.before(&edit.before);
                         undo.after(&edit.after);
@@ -870,10 +890,19 @@ impl<'a> Agent<'a> {
                     Err(e) => return Err(e),
                 },
                 Intent::Show | Intent::Total => {
-                    if let Ok(l) = lists.find(&name).await {
+                    let found = lists.find(&name).await.ok();
+                    // "do i have eggs on my list", "is milk on the costco list":
+                    // yes or no, and where else it is.
+                    if cmd.intent == Intent::Show && !cmd.items.is_empty() {
+                        let others = lists.all_with_items().await?;
+                        for want in &cmd.items {
+                            messages.push(whether_listed(found.as_ref(), &name, &others, want));
+                        }
+                    }
+                    if let Some(l) = found {
                         current = Some(l.id);
                         latest = Some(l);
-                    } else {
+                    } else if cmd.items.is_empty() || cmd.intent == Intent::Total {
                         messages.push(format!("Your {name} list is empty."));
                     }
                 }
@@ -1680,6 +1709,37 @@ fn named_by_variant(list: &GroceryList, want: &ResolvedItem) -> Option<crate::li
         .map(|i| i.id)
 }
 
+/// The answer to "is milk on the costco list": whether `list` (called
+/// `name`; `None` when there is no such list) has a line for `want`, and if
+/// not, which of the user's other lists has one.
+fn whether_listed(
+    list: Option<&GroceryList>,
+    name: &str,
+    all: &[GroceryList],
+    want: &ResolvedItem,
+) -> String {
+    let line = |l: &GroceryList| {
+        line_named(l, want, false)
+            .or_else(|| line_named(l, want, true))
+            .and_then(|(id, _)| l.items.iter().find(|i| i.id == id).cloned())
+    };
+    if let Some(i) = list.and_then(line) {
+        let bought = if i.checked { ", checked off" } else { "" };
+        return format!("Yes, {name} has {} ({}{bought}).", i.name, i.quantity);
+    }
+    let asked = &want.item.name;
+    let elsewhere: Vec<String> = all
+        .iter()
+        .filter(|l| list.is_none_or(|on| on.id != l.id))
+        .filter_map(|l| line(l).map(|i| format!("{} has {} ({})", l.name, i.name, i.quantity)))
+        .collect();
+    if elsewhere.is_empty() {
+        format!("No, {name} has no {asked}.")
+    } else {
+        format!("No, {name} has no {asked}; {}.", elsewhere.join(", "))
+    }
+}
+
 /// The lines "move the bread and the eggs" names on `l` (checked off or not),
 /// or with no names the session's last items; and the names not on it.
 fn lines_to_move(
@@ -2311,6 +2371,44 @@ mod tests {
                 .collect();
             assert_eq!(now, want, "{text}");
         }
+    }
+
+    /// "Do I have eggs on my list?" is answered yes or no, with where else
+    /// the item is; and a check-off or remove naming no list finds the item
+    /// on another list when the one talked about lacks it.
+    #[tokio::test]
+    async fn whether_an_item_is_listed_is_answered_and_found_elsewhere() {
+        let steps: &[(&str, &str)] = &[
+            ("do i have eggs on my list", "No, Shopping has no eggs."),
+            ("add eggs and 2 gallons of milk", "Added eggs"),
+            ("add cheddar to the costco list", "Added cheddar"),
+            (
+                "do i have eggs on my list",
+                "Yes, Shopping has eggs (1 ct).",
+            ),
+            (
+                "is milk on the costco list",
+                "No, costco has no milk; Shopping has milk (2 gal).",
+            ),
+            // Talking about costco; the milk is on Shopping.
+            ("got the milk", "Checked off milk."),
+            (
+                "is the milk on my list",
+                "Yes, Shopping has milk (2 gal, checked off).",
+            ),
+            ("remove the cheddar", "Removed cheddar."),
+            ("remove the pickles", "pickles is not on "),
+        ];
+        let (g, _d) = open().await;
+        let a = g.agent();
+        for (text, said) in steps {
+            let r = a.handle_in("s", text, None).await.unwrap();
+            assert!(r.message.starts_with(said), "{text}: {}", r.message);
+        }
+        let shopping = g.lists().find("Shopping").await.unwrap();
+        let milk = shopping.items.iter().find(|i| i.name == "milk").unwrap();
+        assert!(milk.checked);
+        assert!(g.lists().find("costco").await.unwrap().items.is_empty());
     }
 
     /// "Remove 1 bag of chips" from 2 bags leaves 1 bag; an amount as large
