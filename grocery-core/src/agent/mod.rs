@@ -215,6 +215,7 @@ fn changes_a_list(intent: Intent) -> bool {
             | Intent::Uncheck
             | Intent::ClearChecked
             | Intent::Move
+            | Intent::RenameList
             | Intent::Clear
             | Intent::CreateList
             | Intent::DeleteList
@@ -284,6 +285,13 @@ pub enum Action {
         list: String,
         /// The line.
         item: String,
+    },
+    /// A list got a new name.
+    Renamed {
+        /// Its name before.
+        from: String,
+        /// Its name now.
+        to: String,
     },
     /// An item moved from one list to another.
     Moved {
@@ -858,6 +866,66 @@ impl<'a> Agent<'a> {
                         .collect();
                     current = Some(edit.after.id);
                     latest = Some(edit.after);
+                }
+                // "what lists do i have": every list, by name.
+                Intent::Show
+                    if cmd.items.is_empty()
+                        && cmd.list.is_none()
+                        && crate::nlp::asks_for_lists(text) =>
+                {
+                    let all = lists.all().await?;
+                    let names: Vec<String> = all
+                        .iter()
+                        .map(|l| match l.items {
+                            1 => format!("{} (1 item)", l.name),
+                            n => format!("{} ({n} items)", l.name),
+                        })
+                        .collect();
+                    messages.push(match names.as_slice() {
+                        [] => "You have no lists yet. Say \"add milk\" to start one.".to_string(),
+                        [one] => format!("You have one list: {one}."),
+                        _ => format!("You have {} lists: {}.", names.len(), names.join(", ")),
+                    });
+                }
+                Intent::RenameList => {
+                    let Some(to) = cmd.list.as_deref() else {
+                        continue;
+                    };
+                    // The list named, else the one talked about, else the default.
+                    let l = match (&cmd.from, current) {
+                        (Some(n), _) => lists.find(n).await,
+                        (None, Some(id)) => lists.get(id).await,
+                        (None, None) => lists.find(list.unwrap_or(DEFAULT_LIST)).await,
+                    };
+                    let l = match l {
+                        Ok(l) => l,
+                        Err(Error::NotFound { .. }) => {
+                            let n = cmd.from.as_deref().unwrap_or(DEFAULT_LIST);
+                            messages.push(format!("You have no list called {n}."));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    let renamed = match lists.rename(l.id, to).await {
+                        Ok(r) => r,
+                        Err(Error::Conflict(_)) => {
+                            messages.push(format!("You already have a list called {to}."));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    if renamed.name != l.name {
+                        undo.push(UndoStep::Rename {
+                            list: l.id,
+                            name: l.name.clone(),
+                        });
+                    }
+                    actions.push(Action::Renamed {
+                        from: l.name,
+                        to: renamed.name.clone(),
+                    });
+                    current = Some(renamed.id);
+                    latest = Some(renamed);
                 }
                 Intent::CreateList if cmd.list.is_none() && list.is_none() => messages.push(
                     "What should the new list be called? Say \"make a list called party\".".into(),
@@ -1826,6 +1894,7 @@ fn describe_actions(actions: &[Action]) -> String {
             Action::Checked { item, .. } => format!("Checked off {item}."),
             Action::Unchecked { item, .. } => format!("Unchecked {item}: still to buy."),
             Action::Moved { item, from, to } => format!("Moved {item} from {from} to {to}."),
+            Action::Renamed { from, to } => format!("Renamed {from} to {to}."),
             Action::Cleared { list, removed: 1 } => format!("Cleared {list} (1 item)."),
             Action::Cleared { list, removed } => format!("Cleared {list} ({removed} items)."),
             Action::CreatedList { list } => format!("Created the {list} list."),
@@ -2409,6 +2478,63 @@ mod tests {
         let milk = shopping.items.iter().find(|i| i.name == "milk").unwrap();
         assert!(milk.checked);
         assert!(g.lists().find("costco").await.unwrap().items.is_empty());
+    }
+
+    /// Naming the lists, renaming one (the one named, or the one talked
+    /// about), a name taken, a list that is not there, and undo.
+    #[tokio::test]
+    async fn lists_are_named_and_renamed() {
+        // (text, what the reply starts with, the lists' names afterwards)
+        let steps: &[(&str, &str, &[&str])] = &[
+            ("what lists do i have", "You have no lists yet.", &[]),
+            ("add milk and eggs", "Added milk", &["Shopping"]),
+            (
+                "add rice to the costco list",
+                "Added rice",
+                &["Shopping", "costco"],
+            ),
+            (
+                "what lists do i have",
+                "You have 2 lists: Shopping (2 items), costco (1 item).",
+                &["Shopping", "costco"],
+            ),
+            (
+                "rename the shopping list to weekly",
+                "Renamed Shopping to weekly.",
+                &["weekly", "costco"],
+            ),
+            (
+                "rename the list to costco",
+                "You already have a list called costco.",
+                &["weekly", "costco"],
+            ),
+            (
+                "rename it to big shop",
+                "Renamed weekly to big shop.",
+                &["big shop", "costco"],
+            ),
+            (
+                "rename the party list to bbq",
+                "You have no list called party.",
+                &["big shop", "costco"],
+            ),
+            ("undo", "Undid", &["weekly", "costco"]),
+        ];
+        let (g, _d) = open().await;
+        let a = g.agent();
+        for (text, said, names) in steps {
+            let r = a.handle_in("s", text, None).await.unwrap();
+            assert!(r.message.starts_with(said), "{text}: {}", r.message);
+            let now: Vec<String> = g
+                .lists()
+                .all()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|l| l.name)
+                .collect();
+            assert_eq!(now, *names, "{text}");
+        }
     }
 
     /// "Remove 1 bag of chips" from 2 bags leaves 1 bag; an amount as large

@@ -396,6 +396,13 @@ pub(crate) enum UndoStep {
     },
     /// Recreate a list the request deleted, with its items.
     Recreate { name: String, items: Vec<ListItem> },
+    /// Give a list the request renamed its name back.
+    Rename {
+        /// The list.
+        list: ListId,
+        /// Its name before.
+        name: String,
+    },
 }
 
 /// Line-level changes that put the lines one request changed back as they

@@ -8,6 +8,7 @@ mod request;
 
 pub use item::{ItemPhrase, parse_item};
 pub use plan::{PlanAsk, forgetting_ask, plan_ask};
+pub(crate) use request::asks_for_lists;
 pub use request::{Command, Intent, Understanding, parse_request};
 
 /// Longest text understood, in bytes; longer input is cut at a character

@@ -32,6 +32,9 @@ pub enum Intent {
     /// Move items from one list to another ("move the bread to the costco
     /// list"): `list` is where to, `from` where from.
     Move,
+    /// Give a list a new name ("rename the costco list to bulk"): `list` is
+    /// the new name, `from` the list renamed (`None`: the one talked about).
+    RenameList,
     /// Empty a list.
     Clear,
     /// Read a list, or ask whether an item is on it.
@@ -809,6 +812,87 @@ fn is_list_lead(w: &str) -> bool {
             | "for"
             | "at"
     )
+}
+
+/// Whether a request asks which lists there are: "what lists do i have",
+/// "show me all my lists", "hey, how many lists do i have?".
+pub(crate) fn asks_for_lists(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let c = lower.trim().trim_end_matches(['?', '.', '!']).trim();
+    const ASKS: &[&str] = &[
+        "what lists",
+        "which lists",
+        "what are my lists",
+        "what are all my lists",
+        "how many lists",
+        "show me my lists",
+        "show me all my lists",
+        "show me all lists",
+        "show me the lists",
+        "show my lists",
+        "show all my lists",
+        "show all lists",
+        "show all the lists",
+        "list my lists",
+        "list all my lists",
+        "list all lists",
+        "read my lists",
+        "see my lists",
+        "see all my lists",
+        "open my lists",
+        "my lists",
+        "all my lists",
+        "all lists",
+    ];
+    // "delete all lists" changes them.
+    let changes = c.split(|ch: char| !ch.is_alphanumeric()).any(|w| {
+        matches!(
+            w,
+            "delete" | "remove" | "clear" | "erase" | "empty" | "wipe" | "add" | "rename" | "put"
+        )
+    });
+    // At a word's start and end: "what lists", not "somewhat lists".
+    !changes
+        && ASKS.iter().any(|a| {
+            c.match_indices(a).any(|(at, _)| {
+                let before = c[..at].chars().next_back();
+                let after = c[at + a.len()..].chars().next();
+                before.is_none_or(|b| !b.is_alphanumeric())
+                    && after.is_none_or(|b| !b.is_alphanumeric())
+            })
+        })
+}
+
+/// The old name, if said, and the new one in "rename costco to bulk",
+/// "rename the costco list to bulk" (with the list phrase already taken off:
+/// "rename to bulk"), "change the name of it to bbq".
+fn renamed_to(rest: &str) -> Option<(Option<String>, String)> {
+    let rest = rest.trim().trim_end_matches(['?', '.', '!']);
+    let after = [
+        "rename ",
+        "change the name of ",
+        "change the name ",
+        "change name of ",
+    ]
+    .iter()
+    .find_map(|p| rest.strip_prefix(p))
+    .or_else(|| rest.strip_prefix("rename"))?;
+    let (what, new) = match after
+        .strip_prefix("to ")
+        .or_else(|| after.strip_prefix("as "))
+    {
+        Some(new) => ("", new),
+        None => after
+            .split_once(" to ")
+            .or_else(|| after.split_once(" as "))?,
+    };
+    let old = match what.trim() {
+        "" | "it" | "this" | "that" | "the" | "list" | "the list" | "this list" | "my list" => None,
+        named => Some(list_called(named)?),
+    };
+    let new = new.trim().trim_matches(['"', '\'']);
+    let new = new.strip_suffix(" list").unwrap_or(new).trim();
+    (!new.is_empty() && new.len() <= 60).then(|| (old, new.to_string()))
 }
 
 /// The list a phrase names: "the party list" is "party", "my shopping list"
@@ -1907,6 +1991,20 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
         "help me" | "help me please" | "please help me" | "can you help me" | "help me out"
     );
     let clause = drop_fillers(clause.trim());
+    // "what lists do i have", "show me all my lists": a read of the lists
+    // (the agent names them all).
+    if asks_for_lists(clause) {
+        return (
+            Command {
+                intent: Intent::Show,
+                list: None,
+                from: None,
+                items: Vec::new(),
+            },
+            0.9,
+            SAID_VERB,
+        );
+    }
     if let Some(cmd) = create_list_command(clause) {
         return (cmd, 0.9, SAID_VERB);
     }
@@ -1925,6 +2023,30 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
     }
     let (rest, mut list, named_list) = take_list(clause);
     let rest = drop_fillers(rest.trim());
+    // "rename the costco list to bulk": the list phrase was the old name
+    // ("the shopping list" the default one, named; "the list" the one talked
+    // about); "rename costco to bulk".
+    if let Some((old, new)) = renamed_to(rest) {
+        let default_named = ["shopping list", "grocery list", "groceries list"]
+            .iter()
+            .any(|n| clause.contains(n));
+        let from = old
+            .or(list)
+            .or_else(|| default_named.then(|| crate::lists::DEFAULT_LIST.to_string()));
+        return (
+            Command {
+                intent: Intent::RenameList,
+                list: Some(new),
+                from,
+                items: Vec::new(),
+            },
+            0.9,
+            Said {
+                verb: true,
+                list: named_list,
+            },
+        );
+    }
     // "the milk is in the cart"; "any deals on coffee", "is there a cheaper milk".
     let cued = in_cart(rest)
         .map(|items| (Intent::Check, items))
@@ -2843,5 +2965,58 @@ mod tests {
         // Not a move: an add to a list, without "instead".
         let u = parse_request("put the bread on the party list");
         assert_eq!(u.commands[0].intent, Intent::Add);
+    }
+
+    /// Renaming a list names the new name (`list`) and the old one (`from`,
+    /// `None` for the list talked about); asking for the lists is its own
+    /// intent.
+    #[test]
+    fn lists_are_renamed_and_named() {
+        // (text, new name, old name)
+        let renames: &[(&str, &str, Option<&str>)] = &[
+            ("rename the costco list to bulk", "bulk", Some("costco")),
+            ("rename costco to bulk", "bulk", Some("costco")),
+            (
+                "rename the shopping list to weekly",
+                "weekly",
+                Some("Shopping"),
+            ),
+            ("rename the list to big shop", "big shop", None),
+            ("rename it to bbq", "bbq", None),
+            (
+                "change the name of my party list to bbq",
+                "bbq",
+                Some("party"),
+            ),
+        ];
+        for (text, new, old) in renames {
+            let u = parse_request(text);
+            let c = &u.commands[0];
+            assert_eq!(c.intent, Intent::RenameList, "{text}");
+            assert_eq!(c.list.as_deref(), Some(*new), "{text}");
+            assert_eq!(c.from.as_deref(), *old, "{text}");
+        }
+        for text in [
+            "what lists do i have",
+            "show me all my lists",
+            "How many lists do I have?",
+            "hey, which lists do i have",
+        ] {
+            assert!(asks_for_lists(text), "{text}");
+            let c = &parse_request(text).commands[0];
+            assert_eq!(
+                (c.intent, c.list.as_deref()),
+                (Intent::Show, None),
+                "{text}"
+            );
+        }
+        for text in [
+            "what's on my list",
+            "show me the costco list",
+            "add milk to my list",
+            "delete all lists",
+        ] {
+            assert!(!asks_for_lists(text), "{text}");
+        }
     }
 }

@@ -764,6 +764,16 @@ fn change(tx: &Transaction<'_>, who: Access, list: ListId, ops: &[ListOp]) -> Re
     Ok(run_ops(tx, who.user, list, ops, now_ms(), None)?.0)
 }
 
+/// Rename list `id` (its owner only) and log it.
+fn rename_in(tx: &Transaction<'_>, who: Access, id: ListId, name: &str) -> Result<()> {
+    writable(tx, who, id, Role::Owner)?;
+    tx.prepare_cached("UPDATE lists SET name = ?2 WHERE id = ?1")?
+        .execute(params![id.0, name])
+        .map_err(|e| conflict_on_unique(e, name))?;
+    touch(tx, id, who.user, now_ms())?;
+    Ok(())
+}
+
 /// Delete list `id` (its owner only) and log it.
 fn delete_in(tx: &Transaction<'_>, who: Access, id: ListId) -> Result<()> {
     let list = writable(tx, who, id, Role::Owner)?;
@@ -1085,11 +1095,7 @@ impl Store {
     ) -> Result<GroceryList> {
         let owner = who.user;
         self.write(move |tx| {
-            writable(tx, who, id, Role::Owner)?;
-            tx.prepare_cached("UPDATE lists SET name = ?2 WHERE id = ?1")?
-                .execute(params![id.0, name])
-                .map_err(|e| conflict_on_unique(e, &name))?;
-            touch(tx, id, owner, now_ms())?;
+            rename_in(tx, who, id, &name)?;
             get_list(tx, owner, id)
         })
         .await
@@ -1201,6 +1207,10 @@ impl Store {
                         let list = own_or_created(tx, who.user, name)?;
                         restore_in(tx, who, list, items)?;
                         current = Some(list);
+                    }
+                    UndoStep::Rename { list, name } => {
+                        rename_in(tx, who, *list, name)?;
+                        current = Some(*list);
                     }
                 }
             }
