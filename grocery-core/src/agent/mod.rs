@@ -747,13 +747,34 @@ impl<'a> Agent<'a> {
                 }
                 Intent::Clear => {
                     if let Ok(l) = self.target_list(cmd, list, current).await {
-                        undo.before(&l);
-                        let (done, after) = lists.apply(l.id, vec![ListOp::Clear]).await?;
-                        undo.after(&after);
-                        let removed = match done.first() {
-                            Some(OpDone::Cleared(n)) => *n,
-                            _ => 0,
+                        // "everything except the milk": the lines named stay.
+                        let ops = if cmd.items.is_empty() {
+                            vec![ListOp::Clear]
+                        } else {
+                            let kept: Vec<ItemId> = cmd
+                                .items
+                                .iter()
+                                .flat_map(|w| [line_named(&l, w, false), line_named(&l, w, true)])
+                                .flatten()
+                                .map(|(id, _)| id)
+                                .collect();
+                            l.items
+                                .iter()
+                                .filter(|i| !kept.contains(&i.id))
+                                .map(|i| ListOp::Remove(i.id))
+                                .collect()
                         };
+                        undo.before(&l);
+                        let (done, after) = lists.apply(l.id, ops).await?;
+                        undo.after(&after);
+                        let removed = done
+                            .iter()
+                            .map(|d| match d {
+                                OpDone::Cleared(n) => *n,
+                                OpDone::Removed(_) => 1,
+                                OpDone::Item(_) => 0,
+                            })
+                            .sum();
                         actions.push(Action::Cleared { list: l.name.clone(), removed });
                         current = Some(l.id);
                         latest = Some(after);
@@ -2532,6 +2553,53 @@ mod tests {
                 .unwrap()
                 .into_iter()
                 .map(|l| l.name)
+                .collect();
+            assert_eq!(now, *names, "{text}");
+        }
+    }
+
+    /// "Remove everything except the milk and the bread" keeps those lines
+    /// (checked off or not); "we need coffee, not eggs" adds the coffee and
+    /// takes the eggs off.
+    #[tokio::test]
+    async fn a_clear_keeps_what_is_excepted_and_not_wanted_items_go() {
+        let steps: &[(&str, &str, &[&str])] = &[
+            (
+                "add milk, eggs, bread and butter",
+                "Added milk",
+                &["milk", "eggs", "bread", "butter"],
+            ),
+            (
+                "check off the bread",
+                "Checked off bread.",
+                &["milk", "eggs", "bread", "butter"],
+            ),
+            (
+                "remove everything except the milk and the bread",
+                "Cleared Shopping (2 items).",
+                &["milk", "bread"],
+            ),
+            ("undo", "Undid", &["milk", "eggs", "bread", "butter"]),
+            (
+                "we need coffee, not eggs",
+                "Added coffee (1 ct). Removed eggs.",
+                &["milk", "bread", "butter", "coffee"],
+            ),
+            ("clear the list", "Cleared Shopping (4 items).", &[]),
+        ];
+        let (g, _d) = open().await;
+        let a = g.agent();
+        for (text, said, names) in steps {
+            let r = a.handle_in("s", text, None).await.unwrap();
+            assert!(r.message.starts_with(said), "{text}: {}", r.message);
+            let now: Vec<String> = g
+                .lists()
+                .find("Shopping")
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|i| i.name)
                 .collect();
             assert_eq!(now, *names, "{text}");
         }

@@ -1396,6 +1396,11 @@ fn items_of(s: &str) -> Vec<ItemPhrase> {
     // "another" for an item of its own.
     let more = one_more(s);
     let s = more.as_deref().unwrap_or(s);
+    // "milk but not eggs": two items, the second one not wanted.
+    let not = s
+        .contains(" but not ")
+        .then(|| s.replace(" but not ", ", not "));
+    let s = not.as_deref().unwrap_or(s);
     let mut items: Vec<ItemPhrase> = Vec::new();
     for i in split_items(s) {
         let i = i.trim();
@@ -1427,6 +1432,27 @@ fn items_of(s: &str) -> Vec<ItemPhrase> {
         }
     }
     items
+}
+
+/// The items a clear keeps: "except the milk", "but milk and eggs", "other
+/// than the bread"; none for a plain clear.
+fn kept_items(tail: &str) -> Vec<ItemPhrase> {
+    let tail = tail.trim();
+    let after = [
+        "except for ",
+        "except ",
+        "but ",
+        "other than ",
+        "apart from ",
+        "besides ",
+        "save for ",
+    ]
+    .iter()
+    .find_map(|p| {
+        tail.strip_prefix(p)
+            .or_else(|| tail.split_once(&format!(" {p}")).map(|(_, a)| a))
+    });
+    after.map(items_of).unwrap_or_default()
 }
 
 /// An item asked for on top of what is there, as the plain item: "another
@@ -2295,6 +2321,7 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
         }
         tail = tail.trim_end_matches(" over").trim_end_matches(" to");
     }
+    let mut kept = Vec::new();
     let mut items = match intent {
         Intent::Show | Intent::Total | Intent::Deals | Intent::Price | Intent::Compare => {
             let mut t = tail;
@@ -2306,9 +2333,12 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
             }
             items_of(t)
         }
-        Intent::Undo | Intent::Help | Intent::Clear | Intent::CheckAll | Intent::ClearChecked => {
+        // "remove everything except the milk": what stays.
+        Intent::Clear => {
+            kept = kept_items(tail);
             Vec::new()
         }
+        Intent::Undo | Intent::Help | Intent::CheckAll | Intent::ClearChecked => Vec::new(),
         Intent::Update => update_items(tail),
         _ => items_of(tail),
     };
@@ -2435,11 +2465,11 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
         confidence = 0.4;
     }
     let items = match intent {
+        Intent::Clear => kept,
         Intent::CreateList
         | Intent::DeleteList
         | Intent::Undo
         | Intent::Help
-        | Intent::Clear
         | Intent::Total
         | Intent::Unknown => Vec::new(),
         _ => items,
@@ -2508,6 +2538,26 @@ pub fn parse_request(text: &str) -> Understanding {
             },
             (_, cmd) => cmd,
         };
+        // "we need milk, not eggs", "add milk but not eggs": the eggs are
+        // not wanted; off the list if there.
+        let mut cmd = cmd;
+        let mut not_wanted = Vec::new();
+        if cmd.intent == Intent::Add {
+            cmd.items.retain_mut(|i| match i.name.strip_prefix("not ") {
+                Some(name) if !name.trim().is_empty() => {
+                    i.name = name.trim().to_string();
+                    not_wanted.push(i.clone());
+                    false
+                }
+                _ => true,
+            });
+        }
+        let remove = (!not_wanted.is_empty()).then(|| Command {
+            intent: Intent::Remove,
+            list: cmd.list.clone(),
+            from: None,
+            items: not_wanted,
+        });
         // "is bacon on my list? add it if not": the add refers back to the question.
         if cmd.intent == Intent::Add
             && cmd.items.is_empty()
@@ -2518,7 +2568,10 @@ pub fn parse_request(text: &str) -> Understanding {
             prev.intent = Intent::Add;
             continue;
         }
-        commands.push(cmd);
+        if !(cmd.intent == Intent::Add && cmd.items.is_empty() && remove.is_some()) {
+            commands.push(cmd);
+        }
+        commands.extend(remove);
     }
     // "open the grocery list and add milk": opening is only the way in.
     if commands.len() > 1 {
@@ -2572,6 +2625,28 @@ mod tests {
     const CASES: &[(&str, &[(Intent, Option<&str>, &[&str])])] = &[
         ("make a new list", &[(Intent::CreateList, None, &[])]),
         ("clear checked items", &[(Intent::ClearChecked, None, &[])]),
+        (
+            "remove everything except the milk",
+            &[(Intent::Clear, None, &["milk"])],
+        ),
+        (
+            "clear the costco list but milk and eggs",
+            &[(Intent::Clear, Some("costco"), &["milk", "eggs"])],
+        ),
+        (
+            "we need milk, not eggs",
+            &[
+                (Intent::Add, None, &["milk"]),
+                (Intent::Remove, None, &["eggs"]),
+            ],
+        ),
+        (
+            "add coffee but not tea",
+            &[
+                (Intent::Add, None, &["coffee"]),
+                (Intent::Remove, None, &["tea"]),
+            ],
+        ),
         (
             "remove the checked off items from the costco list",
             &[(Intent::ClearChecked, Some("costco"), &[])],
