@@ -334,6 +334,10 @@ pub enum Action {
         item: String,
         /// Its quantity now.
         quantity: String,
+        /// The product it is linked to now, when the change picked another
+        /// ("make it 2%").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        product: Option<String>,
     },
     /// The previous request was undone.
     Undone,
@@ -1057,15 +1061,24 @@ impl<'a> Agent<'a> {
                                 patch.product_id = Some(Some(hit.product.id));
                             }
                         }
+                        let was = target.product_id.clone();
                         let (done, after) =
                             lists.apply(l.id, vec![ListOp::Update(target.id, patch)]).await?;
                         undo.after(&after);
                         if let Some(OpDone::Item(updated)) = done.into_iter().next() {
                             last_items = vec![updated.id];
+                            let index = self.g.index();
+                            let product = updated
+                                .product_id
+                                .as_deref()
+                                .filter(|p| was.as_deref() != Some(*p))
+                                .and_then(|p| index.by_id(p))
+                                .map(|p| index.shown(p));
                             actions.push(Action::Updated {
                                 list: l.name.clone(),
                                 item: updated.name,
                                 quantity: updated.quantity.to_string(),
+                                product,
                             });
                         }
                         latest = Some(after);
@@ -1599,6 +1612,7 @@ fn plan_remove_or_check(
                             list: l.name.clone(),
                             item: line,
                             quantity: left.to_string(),
+                            product: None,
                         });
                     }
                     None => {
@@ -1921,6 +1935,12 @@ fn describe_actions(actions: &[Action]) -> String {
             Action::CreatedList { list } => format!("Created the {list} list."),
             Action::DeletedList { list } => format!("Deleted the {list} list."),
             Action::NotOnList { item, list } => format!("{item} is not on {list}."),
+            Action::Updated {
+                item,
+                quantity,
+                product: Some(product),
+                ..
+            } => format!("Changed {item} to {product} ({quantity})."),
             Action::Updated { item, quantity, .. } => format!("Changed {item} to {quantity}."),
             Action::Undone => "Undid the last change.".to_string(),
         });
@@ -2756,6 +2776,20 @@ mod tests {
             assert_eq!(line(name).quantity, *quantity, "{update}");
             let shown = line(name).product_name.clone().unwrap_or_default();
             assert!(shown.to_lowercase().contains(product), "{update}: {shown}");
+            // A new product is named in the answer; a new amount alone is not.
+            let changed_product = update.contains("oat");
+            assert!(
+                matches!(&r.actions[..], [Action::Updated { product, .. }]
+                    if product.as_deref() == changed_product.then_some(shown.as_str())),
+                "{update}: {:?}",
+                r.actions
+            );
+            assert_eq!(
+                r.message.contains(&shown),
+                changed_product,
+                "{update}: {}",
+                r.message
+            );
             assert_eq!(line(other).quantity, *other_quantity, "{update}");
         }
     }

@@ -35,7 +35,8 @@ pub enum Intent {
     /// Give a list a new name ("rename the costco list to bulk"): `list` is
     /// the new name, `from` the list renamed (`None`: the one talked about).
     RenameList,
-    /// Empty a list.
+    /// Empty a list; with items, all but those ("everything except the
+    /// milk").
     Clear,
     /// Read a list, or ask whether an item is on it.
     Show,
