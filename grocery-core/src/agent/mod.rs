@@ -726,7 +726,9 @@ impl<'a> Agent<'a> {
                     let none_here = edit.done.is_empty()
                         && !cmd.items.is_empty()
                         && edit.extra.iter().all(|a| matches!(a, Action::NotOnList { .. }));
-                    if none_here && matches!(target, ListRef::Id(_)) {
+                    // (Not with one list, the one just looked at.)
+                    let one_list = self.g.store().list_cache().count(self.user) == Some(1);
+                    if none_here && !one_list && matches!(target, ListRef::Id(_)) {
                         let checked = cmd.intent == Intent::Uncheck;
                         let all = lists.all_with_items().await?;
                         let holder = all.iter().find(|l| {

@@ -818,6 +818,10 @@ fn is_list_lead(w: &str) -> bool {
 /// Whether a request asks which lists there are: "what lists do i have",
 /// "show me all my lists", "hey, how many lists do i have?".
 pub(crate) fn asks_for_lists(text: &str) -> bool {
+    // Every phrase below says "lists": most requests end here.
+    if !text.contains("lists") && !text.contains("LISTS") && !text.contains("Lists") {
+        return false;
+    }
     let lower = text.to_lowercase();
     let c = lower.trim().trim_end_matches(['?', '.', '!']).trim();
     const ASKS: &[&str] = &[

@@ -242,6 +242,14 @@ impl ListCache {
             .flatten()
     }
 
+    /// How many lists `user` may see, if all are kept.
+    pub(crate) fn count(&self, user: UserId) -> Option<usize> {
+        if !self.serving() {
+            return None;
+        }
+        self.state().members.get(&user).map(|ids| ids.len())
+    }
+
     /// Every list `user` may see, if all are kept.
     pub(crate) fn all(&self, user: UserId) -> Option<Vec<GroceryList>> {
         if !self.serving() {
