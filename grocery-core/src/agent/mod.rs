@@ -2375,8 +2375,7 @@ mod tests {
         let (g, _d) = open().await;
         let a = g.agent();
         for (text, lines, said) in steps {
-            let r = a.handle_in("s", text, None).await.unwrap();
-            assert!(r.message.starts_with(said), "{text}: {}", r.message);
+            say(&a, text, said).await;
             let now: Vec<(String, bool)> = g
                 .lists()
                 .find("Shopping")
@@ -2454,8 +2453,7 @@ mod tests {
         let (g, _d) = open().await;
         let a = g.agent();
         for (text, said, lists) in steps {
-            let r = a.handle_in("s", text, None).await.unwrap();
-            assert!(r.message.starts_with(said), "{text}: {}", r.message);
+            say(&a, text, said).await;
             let now: Vec<(String, Vec<(String, String)>)> = g
                 .lists()
                 .all_with_items()
@@ -2514,8 +2512,7 @@ mod tests {
         let (g, _d) = open().await;
         let a = g.agent();
         for (text, said) in steps {
-            let r = a.handle_in("s", text, None).await.unwrap();
-            assert!(r.message.starts_with(said), "{text}: {}", r.message);
+            say(&a, text, said).await;
         }
         let shopping = g.lists().find("Shopping").await.unwrap();
         let milk = shopping.items.iter().find(|i| i.name == "milk").unwrap();
@@ -2566,8 +2563,7 @@ mod tests {
         let (g, _d) = open().await;
         let a = g.agent();
         for (text, said, names) in steps {
-            let r = a.handle_in("s", text, None).await.unwrap();
-            assert!(r.message.starts_with(said), "{text}: {}", r.message);
+            say(&a, text, said).await;
             let now: Vec<String> = g
                 .lists()
                 .all()
@@ -2612,8 +2608,7 @@ mod tests {
         let (g, _d) = open().await;
         let a = g.agent();
         for (text, said, names) in steps {
-            let r = a.handle_in("s", text, None).await.unwrap();
-            assert!(r.message.starts_with(said), "{text}: {}", r.message);
+            say(&a, text, said).await;
             let now: Vec<String> = g
                 .lists()
                 .find("Shopping")
@@ -2726,6 +2721,12 @@ mod tests {
         assert!(r.message.contains("recipe for pancakes"), "{}", r.message);
         let names: Vec<String> = r.list.unwrap().items.into_iter().map(|l| l.name).collect();
         assert_eq!(names, ["eggs"]);
+    }
+
+    /// Say `text` in session "s" and check that the answer starts with `said`.
+    async fn say(a: &crate::agent::Agent<'_>, text: &str, said: &str) {
+        let r = a.handle_in("s", text, None).await.unwrap();
+        assert!(r.message.starts_with(said), "{text}: {}", r.message);
     }
 
     /// "Make that …" after adding several things: the words after "that"
