@@ -2449,6 +2449,14 @@ mod tests {
                     ("costco", &[("bread", "2 loaf"), ("milk", "1 ct")]),
                 ],
             ),
+            (
+                "move the bread to my shopping list",
+                "Moved bread from costco to Shopping.",
+                &[
+                    ("Shopping", &[("eggs", "1 ct"), ("bread", "2 loaf")]),
+                    ("costco", &[("milk", "1 ct")]),
+                ],
+            ),
         ];
         let (g, _d) = open().await;
         let a = g.agent();

@@ -2311,6 +2311,10 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
     // "move the bread from the party list to costco": where from.
     let mut from = None;
     if intent == Intent::Move {
+        // The default list, named ("to my shopping list"), came back unnamed.
+        if list.is_none() && named_list {
+            list = Some(crate::lists::DEFAULT_LIST.to_string());
+        }
         if let Some((items, source)) = tail.split_once(" from ") {
             tail = items;
             from = list_called(source);
@@ -3031,6 +3035,24 @@ mod tests {
                 Some("costco"),
                 Some("party"),
                 &["eggs"],
+            ),
+            (
+                "move the bread to my shopping list",
+                Some("Shopping"),
+                None,
+                &["bread"],
+            ),
+            (
+                "move the eggs from the shopping list to costco",
+                Some("costco"),
+                Some("Shopping"),
+                &["eggs"],
+            ),
+            (
+                "move the bread from the party list to my grocery list",
+                Some("Shopping"),
+                Some("party"),
+                &["bread"],
             ),
         ];
         for (text, to, from, items) in cases {
