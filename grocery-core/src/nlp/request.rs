@@ -1299,6 +1299,7 @@ const TRAILING: &[&str] = &[
     "off",
     "on",
     "instead",
+    "back",
     "anymore",
     "any more",
     "left",
@@ -2681,6 +2682,11 @@ mod tests {
             &[(Intent::Uncheck, None, &["eggs", "bread"])],
         ),
         ("check off the milk", &[(Intent::Check, None, &["milk"])]),
+        (
+            "put eggs back on the list",
+            &[(Intent::Add, None, &["eggs"])],
+        ),
+        ("add the milk back", &[(Intent::Add, None, &["milk"])]),
         (
             "start a new shopping list",
             &[(Intent::CreateList, None, &[])],
