@@ -1412,7 +1412,7 @@ fn items_of(s: &str) -> Vec<ItemPhrase> {
         let i = i.trim();
         let i = i.strip_prefix("the ").unwrap_or(i);
         let i = i.strip_prefix("some ").unwrap_or(i);
-        let more = one_more(i);
+        let more = one_more(i).or_else(|| times_after(i));
         let i = more.as_deref().unwrap_or(i);
         // "the ingredients for tacos": the dish, which the agent cannot
         // expand into items (it has no recipes) and says so.
@@ -1459,6 +1459,22 @@ fn kept_items(tail: &str) -> Vec<ItemPhrase> {
             .or_else(|| tail.split_once(&format!(" {p}")).map(|(_, a)| a))
     });
     after.map(items_of).unwrap_or_default()
+}
+
+/// A count said after the item, put before it: "eggs x2" and "eggs x 2" are
+/// "2 eggs". `None` when there is none, or an amount comes first already.
+fn times_after(item: &str) -> Option<String> {
+    let words: Vec<&str> = item.split_whitespace().collect();
+    let (name, n) = match words.as_slice() {
+        [name @ .., "x" | "×", n] => (name, *n),
+        [name @ .., last] => (name, last.strip_prefix(['x', '×'])?),
+        [] => return None,
+    };
+    let counted = !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit());
+    let named = !name.is_empty()
+        && !name[0].starts_with(|c: char| c.is_ascii_digit())
+        && !super::item::is_number_word(name[0]);
+    (counted && named).then(|| format!("{n} {}", name.join(" ")))
 }
 
 /// An item asked for on top of what is there, as the plain item: "another
@@ -2975,6 +2991,11 @@ mod tests {
             (
                 "add three additional lemons",
                 &[("lemons", Some(3.0), None)],
+            ),
+            ("add eggs x2", &[("eggs", Some(2.0), None)]),
+            (
+                "add limes x 6 and milk",
+                &[("limes", Some(6.0), None), ("milk", None, None)],
             ),
             ("add more milk", &[("milk", None, None)]),
             ("add another", &[]),
