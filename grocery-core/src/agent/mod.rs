@@ -20,7 +20,7 @@ use crate::lists::{
 };
 use crate::lists::{ListOp, OpDone, Revert, UndoStep};
 use crate::nlp::{self, Command, Intent, ItemPhrase};
-use crate::quantity::{Quantity, Unit};
+use crate::quantity::{Dimension, Quantity, Unit};
 use crate::store::ListRef;
 
 /// What the agent remembers between the requests of one session: the list and
@@ -1045,10 +1045,38 @@ impl<'a> Agent<'a> {
                         } else {
                             find_line(&l, want).and_then(|(id, _)| l.items.iter().find(|i| i.id == id))
                         };
-                        let Some(target) = target else {
+                        let Some(mut target) = target else {
                             messages.push("I'm not sure which item to change.".into());
                             continue;
                         };
+                        // "make it 2 gallons" just after the ground beef (in lb):
+                        // the one line measured in gallons' kind, else a question.
+                        if named.is_none()
+                            && want.item.name.is_empty()
+                            && let Some(unit) = want.item.unit
+                            && !unit.is_compatible(target.quantity.unit)
+                            && matches!(
+                                target.quantity.unit.dimension(),
+                                Dimension::Mass | Dimension::Volume | Dimension::Length
+                            )
+                        {
+                            let mut fits = l
+                                .items
+                                .iter()
+                                .filter(|i| !i.checked && i.quantity.unit.is_compatible(unit));
+                            match (fits.next(), fits.next()) {
+                                (Some(only), None) => target = only,
+                                _ => {
+                                    messages.push(format!(
+                                        "{} is measured in {}, not {}: which item do you mean?",
+                                        target.name,
+                                        target.quantity.unit,
+                                        unit
+                                    ));
+                                    continue;
+                                }
+                            }
+                        }
                         let mut patch = ItemPatch::default();
                         if let Some(amount) = want.item.amount {
                             let unit = match want.item.unit {
@@ -2689,6 +2717,30 @@ mod tests {
         }
     }
 
+    /// "Make it 4 cans" when no line is in cans, and the last item is
+    /// weighed: a question, and nothing changes.
+    #[tokio::test]
+    async fn an_amount_of_another_kind_asks_which_item() {
+        let (g, _d) = open().await;
+        let a = g.agent();
+        say(
+            &a,
+            "add 2 gallons of milk and 2 lbs of ground beef",
+            "Added milk",
+        )
+        .await;
+        let before = g.lists().find("Shopping").await.unwrap();
+        say(
+            &a,
+            "make it 4 cans",
+            "ground beef is measured in lb, not can",
+        )
+        .await;
+        let after = g.lists().find("Shopping").await.unwrap();
+        assert_eq!(after.version, before.version);
+        assert_eq!(after.items, before.items);
+    }
+
     /// "Add the ingredients for tacos": the agent has no recipes, so it adds
     /// nothing for the dish (no line called "ingredients" linked to some
     /// product), says so, and names what the catalog has for it; the other
@@ -2763,6 +2815,13 @@ mod tests {
                 "make it oat milk",
                 ("milk", "1 ct", "oat"),
                 ("eggs", "1 ct"),
+            ),
+            (
+                // The beef (in lb) was last, but only the milk is in gallons.
+                "add 2 gallons of milk and 2 lbs of ground beef",
+                "make it 1 gallon",
+                ("milk", "1 gal", "milk"),
+                ("ground beef", "2 lb"),
             ),
             (
                 "add milk and bananas",
