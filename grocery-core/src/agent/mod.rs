@@ -850,32 +850,18 @@ impl<'a> Agent<'a> {
                         latest = Some(source);
                         continue;
                     }
-                    // Onto the other list first, then off this one: a failure
-                    // in between leaves a line on both, never on neither.
-                    let adds: Vec<ListOp> = moving
-                        .iter()
-                        .map(|i| {
-                            ListOp::Add(NewItem {
-                                name: i.name.clone(),
-                                quantity: Some(i.quantity),
-                                product_id: i.product_id.clone(),
-                                note: i.note.clone(),
-                            })
-                        })
-                        .collect();
-                    let edit = lists
-                        .edit(ListRef::Name(to.to_string()), true, move |_| Ok((adds, ())))
-                        .await?;
+                    // Onto the other list and off this one in one transaction.
+                    let ids = moving.iter().map(|i| i.id).collect();
+                    let moved = lists.move_lines(source.id, to, ids).await?;
+                    let edit = moved.to;
                     if edit.created {
                         undo.push(UndoStep::DeleteList { list: edit.after.id });
                     } else {
                         undo.before(&edit.before);
                         undo.after(&edit.after);
                     }
-                    undo.before(&source);
-                    let removes = moving.iter().map(|i| ListOp::Remove(i.id)).collect();
-                    let (_, left) = lists.apply(source.id, removes).await?;
-                    undo.after(&left);
+                    undo.before(&moved.from_before);
+                    undo.after(&moved.from_after);
                     for i in &moving {
                         actions.push(Action::Moved {
                             item: i.name.clone(),
@@ -915,7 +901,12 @@ impl<'a> Agent<'a> {
                     });
                 }
                 Intent::RenameList => {
+                    // (The grammar always gives the new name; the LLM may not.)
                     let Some(to) = cmd.list.as_deref() else {
+                        messages.push(
+                            "What should the list be called? Say \"rename the list to party\"."
+                                .into(),
+                        );
                         continue;
                     };
                     // The list named, else the one talked about, else the default.

@@ -206,6 +206,22 @@ impl<'a> Lists<'a> {
             .await
     }
 
+    /// Move lines of list `from` onto the list called `to` (made when
+    /// missing), all in one write transaction (see
+    /// [`crate::store::Store::move_lines`]).
+    pub(crate) async fn move_lines(
+        &self,
+        from: ListId,
+        to: &str,
+        ids: Vec<ItemId>,
+    ) -> Result<crate::store::Moved> {
+        let to = clean_name("list name", to)?;
+        self.g
+            .store()
+            .move_lines(self.access(), from, to, ids)
+            .await
+    }
+
     /// As [`Lists::edit`] on an existing list, without writing anything when
     /// the plan changes nothing (see [`crate::store::Store::edit_if_changed`]).
     pub(crate) async fn edit_if_changed<T, F>(

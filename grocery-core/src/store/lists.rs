@@ -659,6 +659,17 @@ pub(crate) struct Edit<T> {
     pub created: bool,
 }
 
+/// What [`Store::move_lines`] did.
+#[derive(Debug, Clone)]
+pub(crate) struct Moved {
+    /// The list the lines went onto.
+    pub to: Edit<()>,
+    /// The list they left, before.
+    pub from_before: GroceryList,
+    /// The list they left, after.
+    pub from_after: GroceryList,
+}
+
 fn apply_op(
     tx: &Transaction<'_>,
     actor: UserId,
@@ -941,6 +952,69 @@ impl Store {
             .await?;
         self.list_cache().offer(ticket, owner, &edit.after);
         Ok(edit)
+    }
+
+    /// Move the lines `ids` of list `from` onto the caller's list called
+    /// `to` (made when missing) in one write transaction: added there with
+    /// their quantity, product and note (merged into a line for the same
+    /// thing) and removed here, or neither. Both lists are checked for the
+    /// editor role; a line not on `from` is [`Error::NotFound`], `to` being
+    /// `from` is [`Error::InvalidInput`].
+    pub(crate) async fn move_lines(
+        &self,
+        who: Access,
+        from: ListId,
+        to: String,
+        ids: Vec<ItemId>,
+    ) -> Result<Moved> {
+        let owner = who.user;
+        let cache = Arc::clone(&self.inner.list_cache);
+        let ticket = cache.ticket();
+        let moved = self
+            .write(move |tx| {
+                let source = get_list_in(tx, &cache, owner, from)?;
+                let mut adds = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    let line = source
+                        .items
+                        .iter()
+                        .find(|i| i.id == *id)
+                        .ok_or_else(|| Error::not_found("item", id.to_string()))?;
+                    adds.push(ListOp::Add(NewItem {
+                        name: line.name.clone(),
+                        quantity: Some(line.quantity),
+                        product_id: line.product_id.clone(),
+                        note: line.note.clone(),
+                    }));
+                }
+                let (header, created) = match own_list_header(tx, owner, &to)? {
+                    Some(header) => (header, false),
+                    None => (list_header(tx, owner, create_in(tx, owner, &to)?)?, true),
+                };
+                // Onto itself it would merge each line into itself, then drop it.
+                if header.id == from {
+                    return Err(Error::invalid(format!("those lines are on {to} already")));
+                }
+                let before = with_items_in(tx, &cache, header)?;
+                let (done, after) = apply_ops(tx, who, &before, &adds)?;
+                let removes: Vec<ListOp> = ids.into_iter().map(ListOp::Remove).collect();
+                let (_, from_after) = apply_ops(tx, who, &source, &removes)?;
+                Ok(Moved {
+                    to: Edit {
+                        before,
+                        done,
+                        after,
+                        extra: (),
+                        created,
+                    },
+                    from_before: source,
+                    from_after,
+                })
+            })
+            .await?;
+        self.list_cache().offer(ticket, owner, &moved.to.after);
+        self.list_cache().offer(ticket, owner, &moved.from_after);
+        Ok(moved)
     }
 
     /// As [`Store::edit`] (never creating the list), but planned first on the
@@ -1425,6 +1499,81 @@ mod tests {
     use crate::grocery::temp_grocery;
     use crate::lists::{ItemPatch, NewItem};
     use crate::quantity::Quantity;
+
+    /// A move is one transaction: the lines land on the other list (merged
+    /// into a line for the same thing, quantity, product and note kept) and
+    /// leave this one, and the lists handed back are the lists as stored. A
+    /// move that cannot be done whole (a line not on the list, a move onto
+    /// the list itself) changes neither list and makes no list.
+    #[tokio::test]
+    async fn a_move_lands_and_leaves_together_or_not_at_all() {
+        let (g, _d) = temp_grocery().await;
+        let lists = g.lists();
+        let home = lists.create("home").await.unwrap();
+        let costco = lists.create("costco").await.unwrap();
+        let added = lists
+            .add_items(
+                home.id,
+                vec![
+                    NewItem::new("milk")
+                        .product("gv-whole-milk-1gal")
+                        .quantity(Quantity::parse("2 gal").unwrap()),
+                    NewItem::new("rice").note("brown"),
+                    NewItem::new("eggs"),
+                ],
+            )
+            .await
+            .unwrap();
+        lists
+            .add_items(
+                costco.id,
+                vec![
+                    NewItem::new("milk")
+                        .product("gv-whole-milk-1gal")
+                        .quantity(Quantity::parse("1 gal").unwrap()),
+                ],
+            )
+            .await
+            .unwrap();
+        let (milk, rice, eggs) = (added[0].id, added[1].id, added[2].id);
+
+        // Not whole: nothing moves, and no "party" list is made.
+        let home_before = lists.get(home.id).await.unwrap();
+        let costco_before = lists.get(costco.id).await.unwrap();
+        let gone = crate::lists::ItemId(i64::MAX);
+        assert!(matches!(
+            lists.move_lines(home.id, "party", vec![rice, gone]).await,
+            Err(crate::Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            lists.move_lines(home.id, "HOME", vec![rice]).await,
+            Err(crate::Error::InvalidInput(_))
+        ));
+        assert_eq!(lists.get(home.id).await.unwrap(), home_before);
+        assert_eq!(lists.get(costco.id).await.unwrap(), costco_before);
+        assert!(lists.find("party").await.is_err());
+
+        let moved = lists
+            .move_lines(home.id, "costco", vec![milk, rice])
+            .await
+            .unwrap();
+        assert!(!moved.to.created);
+        assert_eq!(moved.to.after, lists.get(costco.id).await.unwrap());
+        assert_eq!(moved.from_after, lists.get(home.id).await.unwrap());
+        let line = |l: &crate::lists::GroceryList, n: &str| {
+            l.items
+                .iter()
+                .find(|i| i.name == n)
+                .map(|i| (i.quantity.to_string(), i.note.clone()))
+        };
+        assert_eq!(line(&moved.to.after, "milk"), Some(("3 gal".into(), None)));
+        assert_eq!(
+            line(&moved.to.after, "rice"),
+            Some(("1 ct".into(), Some("brown".into())))
+        );
+        let left: Vec<_> = moved.from_after.items.iter().map(|i| i.id).collect();
+        assert_eq!(left, [eggs]);
+    }
 
     /// Several changes in one edit: the list handed back (built from the list
     /// before and what each change did) is the list as stored, and the version

@@ -32,7 +32,7 @@ pub(crate) use backup::restore_blocking;
 pub use catalog::{CatalogStats, DepartmentCount, ImportSummary};
 pub(crate) use catalog::{ProductRow, StoredPrice, fts_matches};
 pub(crate) use list_cache::Logged;
-pub(crate) use lists::{Access, Edit, ListRef, Pick};
+pub(crate) use lists::{Access, Edit, ListRef, Moved, Pick};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
