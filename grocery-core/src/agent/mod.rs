@@ -660,7 +660,7 @@ impl<'a> Agent<'a> {
                         .collect::<Result<_>>()?;
                     let ops: Vec<ListOp> = items.into_iter().map(ListOp::Add).collect();
                     let edit = lists
-                        .edit(ListRef::Name(name.clone()), true, move |_| Ok((ops, ())))
+                        .edit(ListRef::Name(name.clone()), true, move |_| Ok((ops.clone(), ())))
                         .await?;
                     let l = &edit.before;
                     if edit.created {

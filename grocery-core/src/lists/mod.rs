@@ -197,7 +197,7 @@ impl<'a> Lists<'a> {
     ) -> Result<crate::store::Edit<T>>
     where
         T: Send + 'static,
-        F: FnOnce(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
+        F: Fn(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
     {
         let target = cleaned_target(target)?;
         self.g

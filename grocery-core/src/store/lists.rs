@@ -899,7 +899,7 @@ impl Store {
         let cache = Arc::clone(&self.inner.list_cache);
         let ticket = cache.ticket();
         let (done, after) = self
-            .write(move |tx| {
+            .write_repeatable(move |tx| {
                 let before = get_list_in(tx, &cache, who.user, list)?;
                 apply_ops(tx, who, &before, &ops)
             })
@@ -920,22 +920,22 @@ impl Store {
     ) -> Result<Edit<T>>
     where
         T: Send + 'static,
-        F: FnOnce(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
+        F: Fn(&GroceryList) -> Result<(Vec<ListOp>, T)> + Send + 'static,
     {
         let owner = who.user;
         let cache = Arc::clone(&self.inner.list_cache);
         let ticket = cache.ticket();
         let edit = self
-            .write(move |tx| {
-                let (header, created) = match target {
-                    ListRef::Id(id) => (list_header(tx, owner, id)?, false),
-                    ListRef::Name(name) => match own_list_header(tx, owner, &name)? {
+            .write_repeatable(move |tx| {
+                let (header, created) = match &target {
+                    ListRef::Id(id) => (list_header(tx, owner, *id)?, false),
+                    ListRef::Name(name) => match own_list_header(tx, owner, name)? {
                         Some(header) => (header, false),
                         None if create => {
-                            let id = create_in(tx, owner, &name)?;
+                            let id = create_in(tx, owner, name)?;
                             (list_header(tx, owner, id)?, true)
                         }
-                        None => return Err(Error::not_found("list", name)),
+                        None => return Err(Error::not_found("list", name.clone())),
                     },
                 };
                 let before = with_items_in(tx, &cache, header)?;
@@ -971,7 +971,7 @@ impl Store {
         let cache = Arc::clone(&self.inner.list_cache);
         let ticket = cache.ticket();
         let moved = self
-            .write(move |tx| {
+            .write_repeatable(move |tx| {
                 let source = get_list_in(tx, &cache, owner, from)?;
                 let mut adds = Vec::with_capacity(ids.len());
                 for id in &ids {
@@ -997,7 +997,7 @@ impl Store {
                 }
                 let before = with_items_in(tx, &cache, header)?;
                 let (done, after) = apply_ops(tx, who, &before, &adds)?;
-                let removes: Vec<ListOp> = ids.into_iter().map(ListOp::Remove).collect();
+                let removes: Vec<ListOp> = ids.iter().copied().map(ListOp::Remove).collect();
                 let (_, from_after) = apply_ops(tx, who, &source, &removes)?;
                 Ok(Moved {
                     to: Edit {
@@ -1086,7 +1086,7 @@ impl Store {
     pub(crate) async fn create_list(&self, owner: UserId, name: String) -> Result<GroceryList> {
         let ticket = self.list_cache().ticket();
         let list = self
-            .write(move |tx| {
+            .write_repeatable(move |tx| {
                 let id = create_in(tx, owner, &name)?;
                 get_list(tx, owner, id)
             })
@@ -1168,7 +1168,7 @@ impl Store {
         name: String,
     ) -> Result<GroceryList> {
         let owner = who.user;
-        self.write(move |tx| {
+        self.write_repeatable(move |tx| {
             rename_in(tx, who, id, &name)?;
             get_list(tx, owner, id)
         })
@@ -1177,7 +1177,8 @@ impl Store {
 
     /// Delete a list and its items.
     pub(crate) async fn delete_list(&self, who: Access, id: ListId) -> Result<()> {
-        self.write(move |tx| delete_in(tx, who, id)).await
+        self.write_repeatable(move |tx| delete_in(tx, who, id))
+            .await
     }
 
     /// Add (or merge) an item.
@@ -1201,7 +1202,9 @@ impl Store {
         items: Vec<NewItem>,
     ) -> Result<Vec<ListItem>> {
         let ops: Vec<ListOp> = items.into_iter().map(ListOp::Add).collect();
-        let done = self.write(move |tx| change(tx, who, list, &ops)).await?;
+        let done = self
+            .write_repeatable(move |tx| change(tx, who, list, &ops))
+            .await?;
         Ok(done
             .into_iter()
             .filter_map(|d| match d {
@@ -1221,7 +1224,7 @@ impl Store {
     ) -> Result<ListItem> {
         let ops = vec![ListOp::Update(item, patch)];
         match self
-            .write(move |tx| change(tx, who, list, &ops))
+            .write_repeatable(move |tx| change(tx, who, list, &ops))
             .await?
             .pop()
         {
@@ -1233,7 +1236,8 @@ impl Store {
     /// Remove an item.
     pub(crate) async fn remove_item(&self, who: Access, list: ListId, item: ItemId) -> Result<()> {
         let ops = vec![ListOp::Remove(item)];
-        self.write(move |tx| change(tx, who, list, &ops)).await?;
+        self.write_repeatable(move |tx| change(tx, who, list, &ops))
+            .await?;
         Ok(())
     }
 
@@ -1245,7 +1249,7 @@ impl Store {
         list: ListId,
         items: Vec<ListItem>,
     ) -> Result<()> {
-        self.write(move |tx| restore_in(tx, who, list, &items))
+        self.write_repeatable(move |tx| restore_in(tx, who, list, &items))
             .await
     }
 
@@ -1259,7 +1263,7 @@ impl Store {
         steps: Vec<UndoStep>,
         current: Option<ListId>,
     ) -> Result<Option<ListId>> {
-        self.write(move |tx| {
+        self.write_repeatable(move |tx| {
             let mut current = current;
             for step in steps.iter().rev() {
                 match step {
@@ -1295,7 +1299,7 @@ impl Store {
 
     /// Remove every item; returns how many went.
     pub(crate) async fn clear_items(&self, who: Access, list: ListId) -> Result<u64> {
-        self.write(move |tx| {
+        self.write_repeatable(move |tx| {
             writable(tx, who, list, Role::Editor)?;
             let n = tx
                 .prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
@@ -1310,7 +1314,7 @@ impl Store {
 
     /// Remove every checked item; returns how many went.
     pub(crate) async fn clear_checked(&self, who: Access, list: ListId) -> Result<u64> {
-        self.write(move |tx| {
+        self.write_repeatable(move |tx| {
             writable(tx, who, list, Role::Editor)?;
             let n = tx
                 .prepare_cached("DELETE FROM list_items WHERE list_id = ?1 AND checked = 1")?
@@ -1332,7 +1336,7 @@ impl Store {
         user: UserId,
         role: Role,
     ) -> Result<GroceryList> {
-        self.write(move |tx| {
+        self.write_repeatable(move |tx| {
             let list = writable(tx, who, id, Role::Owner)?;
             if user == list.owner {
                 return Err(Error::invalid("the owner already has every right"));
@@ -1363,7 +1367,7 @@ impl Store {
     /// Take `user`'s access to a list away (the owner may; a user may leave a
     /// list shared with them). Returns whether they had access.
     pub(crate) async fn unshare_list(&self, who: Access, id: ListId, user: UserId) -> Result<bool> {
-        self.write(move |tx| {
+        self.write_repeatable(move |tx| {
             let need = if user == who.user {
                 Role::Viewer
             } else {
@@ -1481,7 +1485,7 @@ impl Store {
     /// Forget logged changes older than `before_ms`, keeping the newest; returns
     /// how many went.
     pub(crate) async fn prune_list_changes(&self, before_ms: i64) -> Result<usize> {
-        self.write(move |tx| {
+        self.write_repeatable(move |tx| {
             Ok(tx
                 .prepare_cached(
                     "DELETE FROM list_events WHERE at < ?1 \
