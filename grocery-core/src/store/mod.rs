@@ -67,6 +67,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../migrations/0009_purchases_and_picks.sql"),
     include_str!("../../migrations/0010_agent_undo.sql"),
     include_str!("../../migrations/0011_list_event_audience_in_log_order.sql"),
+    include_str!("../../migrations/0012_lean_change_log.sql"),
 ];
 
 /// The embedded migrations, in order.
@@ -1092,6 +1093,107 @@ mod tests {
         );
         // The log's end is known: new changes come after.
         assert_eq!(store.known_seq(), 3);
+    }
+
+    /// A version-11 change log (AUTOINCREMENT, audience tied to its event)
+    /// becomes the lean one whole: every event keeps its seq and audience,
+    /// new changes carry on after the newest, and pruning takes an event's
+    /// audience with it while the newest event stays.
+    #[tokio::test]
+    async fn a_version_11_change_log_keeps_its_seqs_and_prunes_audiences() {
+        use crate::lists::{NewItem, UserId};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let c = database_at(&path, 11);
+            c.execute_batch(
+                "INSERT INTO list_events (list_id, version, kind, actor_id, at) VALUES \
+                     (7, 1, 'changed', 1, 1000), (7, 2, 'shared', 1, 2000), \
+                     (7, 3, 'changed', 1, 3000);
+                 INSERT INTO list_event_audience (seq, user_id) VALUES \
+                     (1, 1), (2, 1), (2, 2), (3, 1), (3, 2);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path, opts()).await.unwrap();
+        let audiences = |changes: Vec<crate::lists::ListChange>| -> Vec<(i64, usize)> {
+            changes.iter().map(|c| (c.seq, c.audience.len())).collect()
+        };
+        assert_eq!(
+            audiences(store.list_changes(0, None, 100).await.unwrap()),
+            [(1, 1), (2, 2), (3, 2)]
+        );
+        assert_eq!(store.known_seq(), 3);
+        let schema: String = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT group_concat(sql, ';') FROM sqlite_schema \
+                     WHERE name IN ('list_events', 'list_event_audience')",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert!(!schema.contains("AUTOINCREMENT"), "{schema}");
+        assert!(!schema.contains("REFERENCES"), "{schema}");
+        // A new change comes after the newest.
+        let list = store
+            .create_list(UserId(1), "groceries".into())
+            .await
+            .unwrap();
+        let item = NewItem {
+            name: "milk".into(),
+            quantity: None,
+            product_id: None,
+            note: None,
+        };
+        store
+            .add_item(UserId(1).into(), list.id, item)
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = store
+            .list_changes(3, None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect();
+        assert_eq!(seqs, [4, 5], "the list made, then the milk");
+        // Pruning everything old keeps the newest, and no audience outlives
+        // its event.
+        assert_eq!(store.prune_list_changes(i64::MAX).await.unwrap(), 4);
+        assert_eq!(
+            audiences(store.list_changes(0, None, 100).await.unwrap()),
+            [(5, 1)]
+        );
+        let orphans: i64 = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM list_event_audience WHERE seq NOT IN \
+                     (SELECT seq FROM list_events)",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(orphans, 0);
+        // And the next seq is still new.
+        store
+            .add_item(
+                UserId(1).into(),
+                list.id,
+                NewItem {
+                    name: "eggs".into(),
+                    quantity: None,
+                    product_id: None,
+                    note: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.known_seq(), 6);
     }
 
     #[tokio::test]
