@@ -160,9 +160,9 @@ pub enum Unit {
 
 /// Every spelling [`Unit::parse`] accepts, lower-case: codes, singular and plural
 /// names, then aliases (a name never shadows an alias of another unit).
-static UNIT_NAMES: std::sync::LazyLock<std::collections::HashMap<&'static str, Unit>> =
+static UNIT_NAMES: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, Unit>> =
     std::sync::LazyLock::new(|| {
-        let mut names = std::collections::HashMap::new();
+        let mut names = rustc_hash::FxHashMap::default();
         for (alias, unit) in ALIASES {
             names.insert(*alias, *unit);
         }

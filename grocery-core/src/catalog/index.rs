@@ -2,7 +2,7 @@
 //! spelling vocabulary, and per-kind facts used in ranking. Rebuilt from the
 //! store after every import; searches share it through an `Arc`.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 use super::product::Product;
@@ -41,7 +41,7 @@ pub(crate) struct Entry {
 /// Stems the text declares absent: the word after "no"/"non"/"without", the word
 /// before "free" ("pulp free", "sugar-free").
 fn negated_stems(words: &[String]) -> HashSet<String> {
-    let mut out = HashSet::new();
+    let mut out = HashSet::default();
     for (i, w) in words.iter().enumerate() {
         match w.as_str() {
             "no" | "non" | "without" => {
@@ -97,8 +97,8 @@ impl std::fmt::Debug for CatalogIndex {
 impl CatalogIndex {
     /// Build from every product in the store.
     pub(crate) fn build(rows: Vec<ProductRow>, match_cache: u64) -> CatalogIndex {
-        let mut freqs: HashMap<String, u32> = HashMap::new();
-        let mut kind_counts: HashMap<String, u32> = HashMap::new();
+        let mut freqs: HashMap<String, u32> = HashMap::default();
+        let mut kind_counts: HashMap<String, u32> = HashMap::default();
         for (_, p) in &rows {
             *kind_counts.entry(p.kind.clone()).or_default() += 1;
             let mut words: Vec<String> = tokens(&p.name)
@@ -115,16 +115,16 @@ impl CatalogIndex {
         }
         let max_kind = kind_counts.values().copied().max().unwrap_or(1).max(1);
         let n = rows.len().max(1) as f64;
-        let mut syms: HashMap<String, Sym> = HashMap::new();
+        let mut syms: HashMap<String, Sym> = HashMap::default();
         let mut intern = |s: String| -> Sym {
             let next = syms.len() as Sym;
             *syms.entry(s).or_insert(next)
         };
         let mut df: Vec<u32> = Vec::new();
         let mut len_sum = [0.0f64; 5];
-        let mut entries = HashMap::with_capacity(rows.len());
-        let mut by_id = HashMap::with_capacity(rows.len());
-        let mut by_kind: HashMap<String, Vec<i64>> = HashMap::new();
+        let mut entries = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
+        let mut by_id = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
+        let mut by_kind: HashMap<String, Vec<i64>> = HashMap::default();
         for (pk, p) in rows {
             let n = kind_counts.get(&p.kind).copied().unwrap_or(1);
             let kind_weight = (1.0 + f64::from(n)).ln() / (1.0 + f64::from(max_kind)).ln();

@@ -1,7 +1,7 @@
 //! Text helpers shared by indexing and query analysis: tokens, stems, stopwords,
 //! synonyms and the spelling-correction vocabulary.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::LazyLock;
 
 /// Split into lower-case alphanumeric runs, the way FTS5's `unicode61` tokenizer does.
@@ -165,7 +165,7 @@ pub(crate) struct Lexicon {
 
 /// The shared [`Lexicon`].
 pub(crate) static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
-    let mut rewrites: HashMap<&'static str, Vec<Rewrite>> = HashMap::new();
+    let mut rewrites: HashMap<&'static str, Vec<Rewrite>> = HashMap::default();
     for (from, to) in REWRITES {
         let from: Vec<&'static str> = from.split(' ').collect();
         rewrites
@@ -176,8 +176,8 @@ pub(crate) static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     for v in rewrites.values_mut() {
         v.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
     }
-    let mut phrases = HashMap::new();
-    let mut stems = HashMap::new();
+    let mut phrases = HashMap::default();
+    let mut stems = HashMap::default();
     for (i, group) in SYNONYMS.iter().enumerate() {
         for m in group.iter() {
             if m.contains(' ') {
@@ -286,7 +286,7 @@ impl Vocabulary {
             if !(4..=MAX_WORD).contains(&len) || w.chars().any(|c| c.is_ascii_digit()) {
                 continue;
             }
-            let mut ds = HashSet::new();
+            let mut ds = HashSet::default();
             ds.insert(w.clone());
             deletes_of(w, max_distance(len), &mut ds);
             for d in ds {
@@ -319,11 +319,11 @@ impl Vocabulary {
         if d == 0 || len > MAX_WORD {
             return Vec::new();
         }
-        let mut variants = HashSet::new();
+        let mut variants = HashSet::default();
         variants.insert(w.to_string());
         deletes_of(w, d, &mut variants);
         let mut best: Vec<(usize, u32, u32)> = Vec::new(); // (distance, -freq as rank, idx)
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for v in &variants {
             let Some(ids) = self.deletes.get(v) else {
                 continue;

@@ -986,27 +986,26 @@ fn kind_key(w: &str) -> String {
 
 /// The kinds of product the embedded catalog sells ("milk", "paper towels",
 /// "vanilla extract"), keyed word by word with [`kind_key`].
-static KINDS: std::sync::LazyLock<std::collections::HashSet<String>> =
-    std::sync::LazyLock::new(|| {
-        let mut kinds = std::collections::HashSet::new();
-        let mut rows = csv::Reader::from_reader(crate::catalog::EMBEDDED_CATALOG.as_bytes());
-        let column = rows
-            .headers()
-            .ok()
-            .and_then(|h| h.iter().position(|c| c == "kind"));
-        if let Some(column) = column {
-            for row in rows.records().flatten() {
-                if let Some(kind) = row.get(column) {
-                    let key: Vec<String> = kind.split_whitespace().map(kind_key).collect();
-                    kinds.insert(key.join(" "));
-                }
+static KINDS: std::sync::LazyLock<rustc_hash::FxHashSet<String>> = std::sync::LazyLock::new(|| {
+    let mut kinds = rustc_hash::FxHashSet::default();
+    let mut rows = csv::Reader::from_reader(crate::catalog::EMBEDDED_CATALOG.as_bytes());
+    let column = rows
+        .headers()
+        .ok()
+        .and_then(|h| h.iter().position(|c| c == "kind"));
+    if let Some(column) = column {
+        for row in rows.records().flatten() {
+            if let Some(kind) = row.get(column) {
+                let key: Vec<String> = kind.split_whitespace().map(kind_key).collect();
+                kinds.insert(key.join(" "));
             }
         }
-        kinds
-    });
+    }
+    kinds
+});
 
 /// Every word of the catalog's kinds, keyed with [`kind_key`].
-static KIND_WORDS: std::sync::LazyLock<std::collections::HashSet<String>> =
+static KIND_WORDS: std::sync::LazyLock<rustc_hash::FxHashSet<String>> =
     std::sync::LazyLock::new(|| {
         KINDS
             .iter()
@@ -1343,7 +1342,7 @@ const TRAILING: &[&str] = &[
 ];
 
 /// Last words of the [`TRAILING`] phrases: a text ending otherwise has none.
-static TRAILING_LAST: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+static TRAILING_LAST: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
     std::sync::LazyLock::new(|| {
         TRAILING
             .iter()
@@ -1352,7 +1351,7 @@ static TRAILING_LAST: std::sync::LazyLock<std::collections::HashSet<&'static str
     });
 
 /// First words of [`FILLERS`] and [`POLITE`].
-static OPENING_FIRST: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+static OPENING_FIRST: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
     std::sync::LazyLock::new(|| {
         FILLERS
             .iter()
@@ -1362,7 +1361,7 @@ static OPENING_FIRST: std::sync::LazyLock<std::collections::HashSet<&'static str
     });
 
 /// [`NOT_ITEMS`] as a set.
-static NOT_ITEM_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+static NOT_ITEM_SET: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
     std::sync::LazyLock::new(|| NOT_ITEMS.iter().copied().collect());
 
 fn is_not_item(s: &str) -> bool {
@@ -1891,10 +1890,10 @@ const SAID_VERB: Said = Said {
 /// [`PATTERNS`] grouped by first word, in their order, so a clause is compared
 /// only with the phrasings that can match it.
 static PATTERNS_BY_WORD: std::sync::LazyLock<
-    std::collections::HashMap<&'static str, Vec<(&'static str, Intent)>>,
+    rustc_hash::FxHashMap<&'static str, Vec<(&'static str, Intent)>>,
 > = std::sync::LazyLock::new(|| {
-    let mut by_word: std::collections::HashMap<&str, Vec<(&str, Intent)>> =
-        std::collections::HashMap::new();
+    let mut by_word: rustc_hash::FxHashMap<&str, Vec<(&str, Intent)>> =
+        rustc_hash::FxHashMap::default();
     for (p, intent) in PATTERNS {
         let first = p.split(' ').next().unwrap_or(p);
         by_word.entry(first).or_default().push((p, *intent));
@@ -1903,7 +1902,7 @@ static PATTERNS_BY_WORD: std::sync::LazyLock<
 });
 
 /// Every word of every phrasing in [`PATTERNS`].
-static PATTERN_WORDS: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+static PATTERN_WORDS: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
     std::sync::LazyLock::new(|| PATTERNS.iter().flat_map(|(p, _)| p.split(' ')).collect());
 
 /// Whether `w` alone is a phrasing ("add", "remove").
