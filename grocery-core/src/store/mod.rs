@@ -267,60 +267,66 @@ impl<T> Answer<T> {
     }
 }
 
-/// A closure that runs once.
-struct Once<F, T> {
-    f: Option<F>,
+/// A write closure and its answer.
+struct Job<R, T> {
+    run: R,
     answer: Answer<T>,
 }
+
+/// How a job's closure runs: once, or again after a rollback.
+trait Run<T>: Send {
+    /// The closure's answer; none when it already ran and cannot again.
+    fn run(&mut self, tx: &Transaction<'_>) -> Option<Result<T>>;
+    fn repeatable(&self) -> bool;
+}
+
+/// A closure that runs once.
+struct Once<F>(Option<F>);
 
 /// A closure that may run again (see [`Store::write_repeatable`]).
-struct Again<F, T> {
-    f: F,
-    answer: Answer<T>,
-}
+struct Again<F>(F);
 
-impl<F, T> WriteJob for Once<F, T>
+impl<F, T> Run<T> for Once<F>
 where
-    T: Send + 'static,
-    F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> Result<T> + Send,
 {
-    fn run(&mut self, tx: &Transaction<'_>) -> bool {
-        match self.f.take() {
-            Some(f) => self.answer.keep(f(tx)),
-            None => false,
-        }
+    fn run(&mut self, tx: &Transaction<'_>) -> Option<Result<T>> {
+        self.0.take().map(|f| f(tx))
     }
 
     fn repeatable(&self) -> bool {
         false
     }
-
-    fn tell(self: Box<Self>, commit_error: Option<&rusqlite::Error>) {
-        self.answer.tell(commit_error);
-    }
-
-    fn fail(self: Box<Self>, error: Error) {
-        let _ = self.answer.reply.send(Err(error));
-    }
-
-    fn asked(&self) -> std::time::Instant {
-        self.answer.asked
-    }
 }
 
-impl<F, T> WriteJob for Again<F, T>
+impl<F, T> Run<T> for Again<F>
 where
-    T: Send + 'static,
-    F: Fn(&Transaction<'_>) -> Result<T> + Send + 'static,
+    F: Fn(&Transaction<'_>) -> Result<T> + Send,
 {
-    fn run(&mut self, tx: &Transaction<'_>) -> bool {
-        self.answer.out = None;
-        let out = (self.f)(tx);
-        self.answer.keep(out)
+    fn run(&mut self, tx: &Transaction<'_>) -> Option<Result<T>> {
+        Some((self.0)(tx))
     }
 
     fn repeatable(&self) -> bool {
         true
+    }
+}
+
+impl<R, T> WriteJob for Job<R, T>
+where
+    R: Run<T>,
+    T: Send + 'static,
+{
+    fn run(&mut self, tx: &Transaction<'_>) -> bool {
+        self.answer.out = None;
+        match self.run.run(tx) {
+            Some(out) => self.answer.keep(out),
+            None => false,
+        }
+    }
+
+    fn repeatable(&self) -> bool {
+        self.run.repeatable()
     }
 
     fn tell(self: Box<Self>, commit_error: Option<&rusqlite::Error>) {
@@ -500,29 +506,35 @@ fn rolled_back() -> rusqlite::Error {
     )
 }
 
-/// Run `job` and tell whether it asked for its work to be kept; a panicking
-/// closure is a failure (its answer channel is dropped with it).
-fn run_caught(tx: &Transaction<'_>, job: &mut Box<dyn WriteJob>) -> bool {
-    catch_unwind(AssertUnwindSafe(|| job.run(tx))).unwrap_or(false)
+/// Run `job` and put it in `done`; whether it asked for its work to be kept
+/// (a panicking closure is a failure), and how long the change log was
+/// before it. An error when SQLite rolled the transaction back under it.
+fn run_one(
+    tx: &Transaction<'_>,
+    mut job: Box<dyn WriteJob>,
+    done: &mut Vec<Box<dyn WriteJob>>,
+) -> rusqlite::Result<(bool, usize)> {
+    let logged_before = lists::LOGGED.with_borrow(Vec::len);
+    let kept = catch_unwind(AssertUnwindSafe(|| job.run(tx))).unwrap_or(false);
+    done.push(job);
+    if tx.is_autocommit() {
+        return Err(rolled_back());
+    }
+    Ok((kept, logged_before))
 }
 
 /// Run `job` in a savepoint of its own, rolled back if it fails. An error ends
 /// the batch (`job` is in `done` to hear of it).
 fn run_alone(
     tx: &Transaction<'_>,
-    mut job: Box<dyn WriteJob>,
+    job: Box<dyn WriteJob>,
     done: &mut Vec<Box<dyn WriteJob>>,
 ) -> rusqlite::Result<()> {
     if let Err(e) = savepoint(tx, "SAVEPOINT job") {
         job.fail(e.into());
         return Ok(());
     }
-    let logged_before = lists::LOGGED.with_borrow(Vec::len);
-    let kept = run_caught(tx, &mut job);
-    done.push(job);
-    if tx.is_autocommit() {
-        return Err(rolled_back());
-    }
+    let (kept, logged_before) = run_one(tx, job, done)?;
     if kept {
         savepoint(tx, "RELEASE job")
     } else {
@@ -536,7 +548,7 @@ fn run_alone(
 /// is). An error ends the batch.
 fn run_grouped(
     tx: &Transaction<'_>,
-    mut job: Box<dyn WriteJob>,
+    job: Box<dyn WriteJob>,
     group: &mut Option<Group>,
     done: &mut Vec<Box<dyn WriteJob>>,
 ) -> rusqlite::Result<()> {
@@ -551,13 +563,7 @@ fn run_grouped(
         });
     }
     let changes = tx.total_changes();
-    let logged_before = lists::LOGGED.with_borrow(Vec::len);
-    let kept = run_caught(tx, &mut job);
-    done.push(job);
-    if tx.is_autocommit() {
-        *group = None;
-        return Err(rolled_back());
-    }
+    let (kept, logged_before) = run_one(tx, job, done).inspect_err(|_| *group = None)?;
     if kept {
         return Ok(());
     }
@@ -853,8 +859,13 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
-        self.send_write(|answer| Box::new(Once { f: Some(f), answer }))
-            .await
+        self.send_write(|answer| {
+            Box::new(Job {
+                run: Once(Some(f)),
+                answer,
+            })
+        })
+        .await
     }
 
     /// As [`Store::write`], for a closure that changes rows only (no schema,
@@ -867,8 +878,13 @@ impl Store {
         T: Send + 'static,
         F: Fn(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
-        self.send_write(|answer| Box::new(Again { f, answer }))
-            .await
+        self.send_write(|answer| {
+            Box::new(Job {
+                run: Again(f),
+                answer,
+            })
+        })
+        .await
     }
 
     async fn send_write<T: Send + 'static>(
@@ -1009,19 +1025,22 @@ mod tests {
         c
     }
 
-    #[tokio::test]
-    async fn a_version_1_database_upgrades_and_keeps_its_lists() {
+    /// A store opened on a database made at migration `version` and given
+    /// `sql` there.
+    async fn upgraded(version: usize, sql: &str) -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
-        {
-            let c = database_at(&path, 1);
-            c.execute(
-                "INSERT INTO lists (owner_id, name, created_at, updated_at) VALUES (1, 'old', 0, 0)",
-                [],
-            )
-            .unwrap();
-        }
-        let store = Store::open(&path, opts()).await.unwrap();
+        database_at(&path, version).execute_batch(sql).unwrap();
+        (Store::open(&path, opts()).await.unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn a_version_1_database_upgrades_and_keeps_its_lists() {
+        let (store, _dir) = upgraded(
+            1,
+            "INSERT INTO lists (owner_id, name, created_at, updated_at) VALUES (1, 'old', 0, 0)",
+        )
+        .await;
         let sessions: i64 = store
             .read(|c| Ok(c.query_row("SELECT count(*) FROM agent_sessions", [], |r| r.get(0))?))
             .await
@@ -1042,20 +1061,15 @@ mod tests {
     #[tokio::test]
     async fn a_version_10_change_log_upgrades_with_its_audiences() {
         use crate::lists::UserId;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("old.db");
-        {
-            let c = database_at(&path, 10);
-            c.execute_batch(
-                "INSERT INTO list_events (seq, list_id, version, kind, actor_id, at) VALUES \
-                     (1, 7, 1, 'changed', 1, 1000), (2, 7, 2, 'shared', 1, 2000), \
-                     (3, 7, 3, 'changed', 2, 3000);
-                 INSERT INTO list_event_audience (user_id, seq) VALUES \
-                     (1, 1), (1, 2), (2, 2), (1, 3), (2, 3);",
-            )
-            .unwrap();
-        }
-        let store = Store::open(&path, opts()).await.unwrap();
+        let (store, _dir) = upgraded(
+            10,
+            "INSERT INTO list_events (seq, list_id, version, kind, actor_id, at) VALUES \
+                 (1, 7, 1, 'changed', 1, 1000), (2, 7, 2, 'shared', 1, 2000), \
+                 (3, 7, 3, 'changed', 2, 3000);
+             INSERT INTO list_event_audience (user_id, seq) VALUES \
+                 (1, 1), (1, 2), (2, 2), (1, 3), (2, 3);",
+        )
+        .await;
         let all = store.list_changes(0, None, 100).await.unwrap();
         let audiences: Vec<(i64, Vec<UserId>)> = all
             .iter()
@@ -1102,20 +1116,15 @@ mod tests {
     #[tokio::test]
     async fn a_version_11_change_log_keeps_its_seqs_and_prunes_audiences() {
         use crate::lists::{NewItem, UserId};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("old.db");
-        {
-            let c = database_at(&path, 11);
-            c.execute_batch(
-                "INSERT INTO list_events (list_id, version, kind, actor_id, at) VALUES \
-                     (7, 1, 'changed', 1, 1000), (7, 2, 'shared', 1, 2000), \
-                     (7, 3, 'changed', 1, 3000);
-                 INSERT INTO list_event_audience (seq, user_id) VALUES \
-                     (1, 1), (2, 1), (2, 2), (3, 1), (3, 2);",
-            )
-            .unwrap();
-        }
-        let store = Store::open(&path, opts()).await.unwrap();
+        let (store, _dir) = upgraded(
+            11,
+            "INSERT INTO list_events (list_id, version, kind, actor_id, at) VALUES \
+                 (7, 1, 'changed', 1, 1000), (7, 2, 'shared', 1, 2000), \
+                 (7, 3, 'changed', 1, 3000);
+             INSERT INTO list_event_audience (seq, user_id) VALUES \
+                 (1, 1), (2, 1), (2, 2), (3, 1), (3, 2);",
+        )
+        .await;
         let audiences = |changes: Vec<crate::lists::ListChange>| -> Vec<(i64, usize)> {
             changes.iter().map(|c| (c.seq, c.audience.len())).collect()
         };
@@ -1142,16 +1151,16 @@ mod tests {
             .create_list(UserId(1), "groceries".into())
             .await
             .unwrap();
-        let item = NewItem {
-            name: "milk".into(),
-            quantity: None,
-            product_id: None,
-            note: None,
+        let add = |name: &str| {
+            let item = NewItem {
+                name: name.into(),
+                quantity: None,
+                product_id: None,
+                note: None,
+            };
+            store.add_item(UserId(1).into(), list.id, item)
         };
-        store
-            .add_item(UserId(1).into(), list.id, item)
-            .await
-            .unwrap();
+        add("milk").await.unwrap();
         let seqs: Vec<i64> = store
             .list_changes(3, None, 100)
             .await
@@ -1180,19 +1189,7 @@ mod tests {
             .unwrap();
         assert_eq!(orphans, 0);
         // And the next seq is still new.
-        store
-            .add_item(
-                UserId(1).into(),
-                list.id,
-                NewItem {
-                    name: "eggs".into(),
-                    quantity: None,
-                    product_id: None,
-                    note: None,
-                },
-            )
-            .await
-            .unwrap();
+        add("eggs").await.unwrap();
         assert_eq!(store.known_seq(), 6);
     }
 
