@@ -438,8 +438,18 @@ fn glued_unit(rest: &[char]) -> bool {
 
 /// Split glued numbers and units ("500ml", "10½oz", "12-pack") and free-standing
 /// slashes ("g/6oz") into words; keep fractions ("1/2") and ranges whole.
+/// A digit, a fraction character or a decimal point: part of a number.
+fn is_number_char(c: char) -> bool {
+    c.is_ascii_digit() || c == '.' || is_fraction_char(c)
+}
+
+/// One of the fraction characters amounts are written with ("½").
+fn is_fraction_char(c: char) -> bool {
+    matches!(c, '½' | '¼' | '¾' | '⅓' | '⅔' | '⅛' | '⅜' | '⅝' | '⅞')
+}
+
 fn pre_tokenize(s: &str) -> Vec<String> {
-    let is_num = |c: char| c.is_ascii_digit() || "½¼¾⅓⅔⅛⅜⅝⅞.".contains(c);
+    let is_num = is_number_char;
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len() + 8);
     for (i, &c) in chars.iter().enumerate() {
@@ -556,7 +566,7 @@ fn number_at_plain(words: &[String], i: usize) -> Option<(Amount, usize)> {
         };
         return Some((ratio(1, 2)?, used));
     }
-    if w.starts_with(|c: char| c.is_ascii_digit() || "½¼¾⅓⅔⅛⅜⅝⅞.".contains(c)) {
+    if w.starts_with(is_number_char) {
         let first = Amount::parse(w).ok()?;
         // "80/20 ground beef", "90/10": a lean ratio, not an amount.
         if w.contains('/') && first.ratio() >= Ratio::from_integer(1) {
@@ -565,7 +575,7 @@ fn number_at_plain(words: &[String], i: usize) -> Option<(Amount, usize)> {
         // "1 1/2": a whole number and a fraction.
         if first.ratio().is_integer()
             && let Some(next) = words.get(i + 1)
-            && (next.contains('/') || next.chars().all(|c| "½¼¾⅓⅔⅛⅜⅝⅞".contains(c)))
+            && (next.contains('/') || next.chars().all(is_fraction_char))
             && let Ok(frac) = Amount::parse(next)
             && frac.ratio() < Ratio::from_integer(1)
             && let Ok(sum) = Amount::new(first.ratio() + frac.ratio())

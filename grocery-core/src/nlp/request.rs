@@ -674,7 +674,27 @@ fn normalise(text: &str) -> String {
                 out.push_str(" and ");
                 continue;
             }
-            c if c.is_alphanumeric() || "'%/.-½¼¾⅓⅔⅛,;$^".contains(c) => c,
+            c if c.is_alphanumeric()
+                || matches!(
+                    c,
+                    '\'' | '%'
+                        | '/'
+                        | '.'
+                        | '-'
+                        | '½'
+                        | '¼'
+                        | '¾'
+                        | '⅓'
+                        | '⅔'
+                        | '⅛'
+                        | ','
+                        | ';'
+                        | '$'
+                        | '^'
+                ) =>
+            {
+                c
+            }
             _ => ' ',
         };
         out.extend(c.to_lowercase());
@@ -1473,6 +1493,10 @@ fn kept_items(tail: &str) -> Vec<ItemPhrase> {
 /// A count said after the item, put before it: "eggs x2" and "eggs x 2" are
 /// "2 eggs". `None` when there is none, or an amount comes first already.
 fn times_after(item: &str) -> Option<String> {
+    // Most items have no "x": no need to split them.
+    if !item.contains(['x', '×']) {
+        return None;
+    }
     let words: Vec<&str> = item.split_whitespace().collect();
     let (name, n) = match words.as_slice() {
         [name @ .., "x" | "×", n] => (name, *n),
@@ -1491,6 +1515,10 @@ fn times_after(item: &str) -> Option<String> {
 /// pounds of chicken", "2 more cans of soup" is "2 cans of soup" (adding to a
 /// line already adds to its quantity). `None` when there is nothing to drop.
 fn one_more(item: &str) -> Option<String> {
+    // Most items have none of the words: no need to split them.
+    if !(item.contains("another") || item.contains("more") || item.contains("additional")) {
+        return None;
+    }
     let words: Vec<&str> = item.split_whitespace().collect();
     match words.as_slice() {
         ["another", rest @ ..] if !rest.is_empty() => {
