@@ -449,7 +449,6 @@ fn is_fraction_char(c: char) -> bool {
 }
 
 fn pre_tokenize(s: &str) -> Vec<String> {
-    let is_num = is_number_char;
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len() + 8);
     for (i, &c) in chars.iter().enumerate() {
@@ -462,16 +461,18 @@ fn pre_tokenize(s: &str) -> Vec<String> {
                 out.push('/')
             }
             '/' => out.push_str(" / "),
-            '-' | '–' | '—' if prev.is_some_and(is_num) && next.is_some_and(is_num) => {
+            '-' | '–' | '—'
+                if prev.is_some_and(is_number_char) && next.is_some_and(is_number_char) =>
+            {
                 out.push_str(" - ")
             }
-            '-' if prev.is_some_and(is_num) && next.is_some_and(char::is_alphabetic) => {
+            '-' if prev.is_some_and(is_number_char) && next.is_some_and(char::is_alphabetic) => {
                 out.push(' ')
             }
             // "12oz", "500ml", "2x": a number and its unit. Not "7up" or
             // "3musketeers", whose letters are no unit: one word, a name.
             c if c.is_alphabetic()
-                && prev.is_some_and(is_num)
+                && prev.is_some_and(is_number_char)
                 && prev != Some('.')
                 && glued_unit(&chars[i..]) =>
             {

@@ -662,6 +662,13 @@ fn strip_prefix_word<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 /// Lower-case, keep the characters items and sizes use, fold spaces.
+/// Punctuation and fraction characters `normalise` keeps (the rest becomes a
+/// space).
+fn kept_in_text(c: char) -> bool {
+    matches!(c, '\'' | '%' | '/' | '.' | '-' | ',' | ';' | '$' | '^')
+        || matches!(c, '½' | '¼' | '¾' | '⅓' | '⅔' | '⅛')
+}
+
 fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -674,27 +681,7 @@ fn normalise(text: &str) -> String {
                 out.push_str(" and ");
                 continue;
             }
-            c if c.is_alphanumeric()
-                || matches!(
-                    c,
-                    '\'' | '%'
-                        | '/'
-                        | '.'
-                        | '-'
-                        | '½'
-                        | '¼'
-                        | '¾'
-                        | '⅓'
-                        | '⅔'
-                        | '⅛'
-                        | ','
-                        | ';'
-                        | '$'
-                        | '^'
-                ) =>
-            {
-                c
-            }
+            c if c.is_alphanumeric() || kept_in_text(c) => c,
             _ => ' ',
         };
         out.extend(c.to_lowercase());

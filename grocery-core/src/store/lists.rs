@@ -303,20 +303,25 @@ fn touch_as(
     now: i64,
     kind: ChangeKind,
 ) -> Result<i64> {
-    // An UPDATE and a SELECT, not `UPDATE … RETURNING`: on a table other
-    // tables refer to, SQLite's RETURNING costs several times the two.
+    let (version, owner) = bump_version(tx, list, now)?;
+    let users = audience(tx, list, owner)?;
+    log_change(tx, list, version, kind, actor, &users, now)?;
+    Ok(version)
+}
+
+/// Bump the list's version; the new version and the owner. An UPDATE and a
+/// SELECT, not `UPDATE … RETURNING`: on a table other tables refer to,
+/// SQLite's RETURNING costs several times the two.
+fn bump_version(tx: &Transaction<'_>, list: ListId, now: i64) -> Result<(i64, i64)> {
     let changed = tx
         .prepare_cached("UPDATE lists SET version = version + 1, updated_at = ?2 WHERE id = ?1")?
         .execute(params![list.0, now])?;
     if changed == 0 {
         return Err(Error::not_found("list", list.0.to_string()));
     }
-    let (version, owner): (i64, i64) = tx
+    Ok(tx
         .prepare_cached("SELECT version, owner_id FROM lists WHERE id = ?1")?
-        .query_row(params![list.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let users = audience(tx, list, owner)?;
-    log_change(tx, list, version, kind, actor, &users, now)?;
-    Ok(version)
+        .query_row(params![list.0], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 /// Insert `item` on `list` as it was (who added it and when), with the id
@@ -1387,12 +1392,7 @@ impl Store {
                 return Ok(false);
             }
             let now = now_ms();
-            let version: i64 = tx
-                .prepare_cached(
-                    "UPDATE lists SET version = version + 1, updated_at = ?2 WHERE id = ?1 \
-                     RETURNING version",
-                )?
-                .query_row(params![id.0, now], |r| r.get(0))?;
+            let (version, _) = bump_version(tx, id, now)?;
             log_change(tx, id, version, ChangeKind::Unshared, who.user, &users, now)?;
             Ok(true)
         })
