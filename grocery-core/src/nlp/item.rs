@@ -382,7 +382,14 @@ fn is_note_start(w: &str) -> bool {
 
 /// Whether `w` is a number said as a word ("a", "one", "two", "couple"…).
 pub(crate) fn is_number_word(w: &str) -> bool {
-    NUMBER_WORDS.iter().any(|(n, _)| *n == w)
+    number_word(w).is_some()
+}
+
+/// The value of a number word ("two": 2, "a": 1, "couple": 2).
+fn number_word(w: &str) -> Option<i64> {
+    static VALUES: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, i64>> =
+        std::sync::LazyLock::new(|| NUMBER_WORDS.iter().copied().collect());
+    VALUES.get(w).copied()
 }
 
 /// Number words and phrases: (words, value).
@@ -424,9 +431,9 @@ fn ratio(n: i64, d: i64) -> Option<Amount> {
 
 /// Whether the letters at the start of `rest` (up to the next non-letter)
 /// are a unit or a multiplier written against a number ("oz" of "12oz").
-fn glued_unit(rest: &[char]) -> bool {
+fn glued_unit(rest: &str) -> bool {
     let word: String = rest
-        .iter()
+        .chars()
         .take_while(|c| c.is_alphabetic())
         .flat_map(|c| c.to_lowercase())
         .collect();
@@ -449,11 +456,11 @@ fn is_fraction_char(c: char) -> bool {
 }
 
 fn pre_tokenize(s: &str) -> Vec<String> {
-    let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len() + 8);
-    for (i, &c) in chars.iter().enumerate() {
-        let prev = if i > 0 { Some(chars[i - 1]) } else { None };
-        let next = chars.get(i + 1).copied();
+    let mut prev: Option<char> = None;
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
         match c {
             '/' if prev.is_some_and(|p| p.is_ascii_digit())
                 && next.is_some_and(|n| n.is_ascii_digit()) =>
@@ -474,13 +481,14 @@ fn pre_tokenize(s: &str) -> Vec<String> {
             c if c.is_alphabetic()
                 && prev.is_some_and(is_number_char)
                 && prev != Some('.')
-                && glued_unit(&chars[i..]) =>
+                && glued_unit(&s[i..]) =>
             {
                 out.push(' ');
                 out.push(c);
             }
             _ => out.push(c),
         }
+        prev = Some(c);
     }
     let mut words = Vec::with_capacity(8);
     for w in out.split_whitespace() {
@@ -585,27 +593,20 @@ fn number_at_plain(words: &[String], i: usize) -> Option<(Amount, usize)> {
         }
         return Some((first, 1));
     }
-    let (value, mut used) = NUMBER_WORDS
-        .iter()
-        .find(|(word, _)| *word == w)
-        .map(|(_, v)| (*v, 1))?;
+    let (value, mut used) = (number_word(w)?, 1);
     // "a couple of", "a few", "twenty four"
     let mut value = value;
     if (w == "a" || w == "an")
         && let Some(next) = words.get(i + 1)
-        && let Some((_, v)) = NUMBER_WORDS
-            .iter()
-            .find(|(word, v)| *word == next && *v != 1)
+        && let Some(v) = number_word(next).filter(|v| *v != 1)
     {
-        value = *v;
+        value = v;
         used = 2;
     }
     if value >= 20
         && value % 10 == 0
         && let Some(next) = words.get(i + used)
-        && let Some((_, v)) = NUMBER_WORDS
-            .iter()
-            .find(|(word, v)| *word == next && *v < 10 && *v > 1 || *word == next && next == "one")
+        && let Some(v) = number_word(next).filter(|v| (2..10).contains(v) || next == "one")
     {
         value += v;
         used += 1;

@@ -148,9 +148,18 @@ pub fn forgetting_ask(text: &str) -> bool {
     if text.len() > 200 {
         return false;
     }
-    let lower = text.to_lowercase().replace('’', "'");
+    let lower = text.to_lowercase();
+    // Every phrase has one of these words: most requests stop here, after a
+    // few scans rather than one per phrase.
+    if !FORGETTING_WORDS.iter().any(|w| lower.contains(w)) {
+        return false;
+    }
+    let lower = lower.replace('’', "'");
     FORGETTING.iter().any(|p| lower.contains(p))
 }
+
+/// A word (or its start) that each of [`FORGETTING`] holds.
+const FORGETTING_WORDS: &[&str] = &["forg", "miss", "buy", "restock", "low"];
 
 /// `$40`, `40`, `39.99`, `$39.99.` as cents.
 fn dollars(word: &str) -> Option<i64> {
@@ -178,6 +187,29 @@ fn dollars(word: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The quick check before the phrases never turns one away: each phrase
+    /// holds one of its words, and each phrase, in any case, is still asked.
+    #[test]
+    fn every_forgetting_phrase_passes_the_quick_check() {
+        for p in FORGETTING {
+            assert!(FORGETTING_WORDS.iter().any(|w| p.contains(w)), "{p}");
+            assert!(forgetting_ask(p), "{p}");
+            assert!(
+                forgetting_ask(&format!("Hey, {}?", p.to_uppercase())),
+                "{p}"
+            );
+            assert!(forgetting_ask(&p.replace('\'', "’")), "{p}");
+        }
+        for not in [
+            "add milk",
+            "remove eggs",
+            "what's on my list",
+            "forget the milk",
+        ] {
+            assert!(!forgetting_ask(not), "{not}");
+        }
+    }
 
     /// Stores named and budget in cents, or `None` for "not a plan".
     type Want = Option<(&'static [&'static str], Option<i64>)>;
