@@ -145,7 +145,7 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             body_limit_bytes: 64 * 1024,
             request_timeout_ms: 10_000,
-            max_in_flight_per_core: 128,
+            max_in_flight_per_core: 48,
             rate_per_user_per_sec: 50,
             rate_burst: 100,
             max_subscribers: 20_000,
