@@ -593,9 +593,9 @@ fn number_at_plain(words: &[String], i: usize) -> Option<(Amount, usize)> {
         }
         return Some((first, 1));
     }
-    let (value, mut used) = (number_word(w)?, 1);
+    let mut value = number_word(w)?;
+    let mut used = 1;
     // "a couple of", "a few", "twenty four"
-    let mut value = value;
     if (w == "a" || w == "an")
         && let Some(next) = words.get(i + 1)
         && let Some(v) = number_word(next).filter(|v| *v != 1)

@@ -291,74 +291,48 @@ fn get_item(conn: &Connection, list: ListId, item: ItemId) -> Result<ListItem> {
         .into_item()
 }
 
-/// Bump the list's version and log the change; the new version.
-fn touch(tx: &Transaction<'_>, list: ListId, actor: UserId, now: i64) -> Result<i64> {
+/// Bump the list's version and log the change; the new version. `list` is its
+/// header as read (and checked) in this transaction.
+fn touch(tx: &Transaction<'_>, list: &GroceryList, actor: UserId, now: i64) -> Result<i64> {
     touch_as(tx, list, actor, now, ChangeKind::Changed)
 }
 
 fn touch_as(
     tx: &Transaction<'_>,
-    list: ListId,
+    list: &GroceryList,
     actor: UserId,
     now: i64,
     kind: ChangeKind,
 ) -> Result<i64> {
     let (version, owner) = bump_version(tx, list, now)?;
-    logged(tx, list, version, owner, kind, actor, now)
+    let users = audience(tx, list.id, owner)?;
+    log_change(tx, list.id, version, kind, actor, &users, now)?;
+    Ok(version)
 }
 
-/// [`touch`] for a list whose header (`list`) was read in this transaction
-/// and not changed since: its version moves on from the header's, without
-/// reading it back.
-fn touch_read(tx: &Transaction<'_>, list: &GroceryList, actor: UserId, now: i64) -> Result<i64> {
+/// Bump the version of `list` (its header as read in this transaction); the
+/// new version and the owner. The UPDATE is conditional on the version read,
+/// so nothing is read back. A header that is not the stored one (none should
+/// be) takes an UPDATE and a SELECT instead; not `UPDATE … RETURNING`, which on
+/// a table other tables refer to costs SQLite several times the two.
+fn bump_version(tx: &Transaction<'_>, list: &GroceryList, now: i64) -> Result<(i64, i64)> {
     let moved = tx
         .prepare_cached(
             "UPDATE lists SET version = ?3, updated_at = ?2 WHERE id = ?1 AND version = ?4",
         )?
         .execute(params![list.id.0, now, list.version + 1, list.version])?;
-    if moved == 0 {
-        // Not as read: the general way, which reads the version back.
-        return touch(tx, list.id, actor, now);
+    if moved == 1 {
+        return Ok((list.version + 1, list.owner.0));
     }
-    logged(
-        tx,
-        list.id,
-        list.version + 1,
-        list.owner.0,
-        ChangeKind::Changed,
-        actor,
-        now,
-    )
-}
-
-/// Log `kind` of `list`, now at `version`, for its audience; the version.
-fn logged(
-    tx: &Transaction<'_>,
-    list: ListId,
-    version: i64,
-    owner: i64,
-    kind: ChangeKind,
-    actor: UserId,
-    now: i64,
-) -> Result<i64> {
-    let users = audience(tx, list, owner)?;
-    log_change(tx, list, version, kind, actor, &users, now)?;
-    Ok(version)
-}
-
-/// Bump the list's version; the new version and the owner. An UPDATE and a
-/// SELECT, not `UPDATE … RETURNING`: on a table other tables refer to,
-/// SQLite's RETURNING costs several times the two.
-fn bump_version(tx: &Transaction<'_>, list: ListId, now: i64) -> Result<(i64, i64)> {
     let changed = tx
         .prepare_cached("UPDATE lists SET version = version + 1, updated_at = ?2 WHERE id = ?1")?
-        .execute(params![list.0, now])?;
+        .execute(params![list.id.0, now])?;
     if changed == 0 {
-        return Err(Error::not_found("list", list.0.to_string()));
+        return Err(Error::not_found("list", list.id.0.to_string()));
     }
     Ok(tx
         .prepare_cached("SELECT version, owner_id FROM lists WHERE id = ?1")?
-        .query_row(params![list.0], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        .query_row(params![list.id.0], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 /// Insert `item` on `list` as it was (who added it and when), with the id
@@ -756,16 +730,12 @@ fn apply_op(
 fn run_ops(
     tx: &Transaction<'_>,
     actor: UserId,
-    list: Listed<'_>,
+    header: &GroceryList,
     ops: &[ListOp],
     now: i64,
     mut lines: Option<&mut Vec<ListItem>>,
 ) -> Result<(Vec<OpDone>, Option<i64>)> {
-    let (id, header) = match list {
-        Listed::Id(id) => (id, None),
-        Listed::Read(header) => (header.id, Some(header)),
-    };
-    let list = id;
+    let list = header.id;
     let mut done = Vec::with_capacity(ops.len());
     for op in ops {
         let d = apply_op(
@@ -788,22 +758,12 @@ fn run_ops(
         }
         done.push(d);
     }
-    let version = if !done.iter().any(|d| !matches!(d, OpDone::Cleared(0))) {
-        None
-    } else if let Some(header) = header {
-        Some(touch_read(tx, header, actor, now)?)
+    let version = if done.iter().any(|d| !matches!(d, OpDone::Cleared(0))) {
+        Some(touch(tx, header, actor, now)?)
     } else {
-        Some(touch(tx, list, actor, now)?)
+        None
     };
     Ok((done, version))
-}
-
-/// The list [`run_ops`] changes: by id, or with its header as read in this
-/// transaction (which spares reading its version back).
-#[derive(Clone, Copy)]
-enum Listed<'a> {
-    Id(ListId),
-    Read(&'a GroceryList),
 }
 
 /// Apply `ops` to `before` (the list as `who` sees it, read in this
@@ -822,14 +782,7 @@ fn apply_ops(
     }
     check_writable(before, who, Role::Editor)?;
     let now = now_ms();
-    let (done, version) = run_ops(
-        tx,
-        who.user,
-        Listed::Read(before),
-        ops,
-        now,
-        Some(&mut after.items),
-    )?;
+    let (done, version) = run_ops(tx, who.user, before, ops, now, Some(&mut after.items))?;
     if let Some(v) = version {
         after.version = v;
         after.updated_at = ts(now);
@@ -840,17 +793,17 @@ fn apply_ops(
 /// Apply `ops` to a list after checking that `who` may edit it, without
 /// reading its items: what each op did.
 fn change(tx: &Transaction<'_>, who: Access, list: ListId, ops: &[ListOp]) -> Result<Vec<OpDone>> {
-    writable(tx, who, list, Role::Editor)?;
-    Ok(run_ops(tx, who.user, Listed::Id(list), ops, now_ms(), None)?.0)
+    let header = writable(tx, who, list, Role::Editor)?;
+    Ok(run_ops(tx, who.user, &header, ops, now_ms(), None)?.0)
 }
 
 /// Rename list `id` (its owner only) and log it.
 fn rename_in(tx: &Transaction<'_>, who: Access, id: ListId, name: &str) -> Result<()> {
-    writable(tx, who, id, Role::Owner)?;
+    let list = writable(tx, who, id, Role::Owner)?;
     tx.prepare_cached("UPDATE lists SET name = ?2 WHERE id = ?1")?
         .execute(params![id.0, name])
         .map_err(|e| conflict_on_unique(e, name))?;
-    touch(tx, id, who.user, now_ms())?;
+    touch(tx, &list, who.user, now_ms())?;
     Ok(())
 }
 
@@ -874,21 +827,21 @@ fn delete_in(tx: &Transaction<'_>, who: Access, id: ListId) -> Result<()> {
 /// Replace a list's items with `items` (names, quantities, notes, products,
 /// checked state and authors kept; ids are new).
 fn restore_in(tx: &Transaction<'_>, who: Access, list: ListId, items: &[ListItem]) -> Result<()> {
-    writable(tx, who, list, Role::Editor)?;
+    let header = writable(tx, who, list, Role::Editor)?;
     tx.prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
         .execute(params![list.0])?;
     let now = now_ms();
     for i in items {
         insert_as_was(tx, list, None, i, now)?;
     }
-    touch(tx, list, who.user, now)?;
+    touch(tx, &header, who.user, now)?;
     Ok(())
 }
 
 /// Undo one request's line changes (see [`Revert`]); the list's version
 /// moves only when a line changed.
 fn revert_in(tx: &Transaction<'_>, who: Access, list: ListId, revert: &Revert) -> Result<()> {
-    writable(tx, who, list, Role::Editor)?;
+    let header = writable(tx, who, list, Role::Editor)?;
     let now = now_ms();
     let mut changed = 0;
     for i in &revert.remove {
@@ -929,7 +882,7 @@ fn revert_in(tx: &Transaction<'_>, who: Access, list: ListId, revert: &Revert) -
         changed += 1;
     }
     if changed > 0 {
-        touch(tx, list, who.user, now)?;
+        touch(tx, &header, who.user, now)?;
     }
     Ok(())
 }
@@ -1369,12 +1322,12 @@ impl Store {
     /// Remove every item; returns how many went.
     pub(crate) async fn clear_items(&self, who: Access, list: ListId) -> Result<u64> {
         self.write_repeatable(move |tx| {
-            writable(tx, who, list, Role::Editor)?;
+            let header = writable(tx, who, list, Role::Editor)?;
             let n = tx
                 .prepare_cached("DELETE FROM list_items WHERE list_id = ?1")?
                 .execute(params![list.0])?;
             if n > 0 {
-                touch(tx, list, who.user, now_ms())?;
+                touch(tx, &header, who.user, now_ms())?;
             }
             Ok(n as u64)
         })
@@ -1384,12 +1337,12 @@ impl Store {
     /// Remove every checked item; returns how many went.
     pub(crate) async fn clear_checked(&self, who: Access, list: ListId) -> Result<u64> {
         self.write_repeatable(move |tx| {
-            writable(tx, who, list, Role::Editor)?;
+            let header = writable(tx, who, list, Role::Editor)?;
             let n = tx
                 .prepare_cached("DELETE FROM list_items WHERE list_id = ?1 AND checked = 1")?
                 .execute(params![list.0])?;
             if n > 0 {
-                touch(tx, list, who.user, now_ms())?;
+                touch(tx, &header, who.user, now_ms())?;
             }
             Ok(n as u64)
         })
@@ -1427,7 +1380,7 @@ impl Store {
                  ON CONFLICT (list_id, user_id) DO UPDATE SET role = excluded.role",
             )?
             .execute(params![id.0, user.0, role.as_str(), now])?;
-            touch_as(tx, id, who.user, now, ChangeKind::Shared)?;
+            touch_as(tx, &list, who.user, now, ChangeKind::Shared)?;
             get_list(tx, who.user, id)
         })
         .await
@@ -1451,7 +1404,7 @@ impl Store {
                 return Ok(false);
             }
             let now = now_ms();
-            let (version, _) = bump_version(tx, id, now)?;
+            let (version, _) = bump_version(tx, &list, now)?;
             log_change(tx, id, version, ChangeKind::Unshared, who.user, &users, now)?;
             Ok(true)
         })
@@ -1712,10 +1665,10 @@ mod tests {
         assert_eq!(again.version, v0 + 2);
     }
 
-    /// An edit moves the version on from the header it read in its
+    /// A change moves the version on from the header it read in its
     /// transaction without reading it back; with a header older than the
-    /// list (which no caller hands it, but the shortcut must not trust) it
-    /// still moves on from the stored version and logs the change at it.
+    /// list (which no caller hands it, but the bump must not trust) it still
+    /// moves on from the stored version and logs the change at it.
     #[tokio::test]
     async fn a_change_from_an_old_header_moves_the_stored_version_on() {
         let (g, _d) = temp_grocery().await;
