@@ -50,9 +50,10 @@ pub(crate) struct Inner {
     relay: tokio::sync::OnceCell<Option<crate::events::Relay>>,
     /// Woken when another instance says it logged a list change.
     remote_change: Arc<tokio::sync::Notify>,
-    /// Sessions changed since the last flush, by (user, name).
-    dirty_sessions:
-        std::sync::Mutex<std::collections::HashMap<(UserId, String), crate::agent::SharedSession>>,
+    /// Sessions changed since they were last written, by (user, name), in
+    /// the order they were first changed (a change to one already here keeps
+    /// its place).
+    dirty_sessions: std::sync::Mutex<DirtySessions>,
     /// Each user's product picks (learned preferences), briefly remembered so
     /// that the agent does not read them on every request.
     picks: moka::sync::Cache<UserId, Arc<Vec<crate::store::Pick>>>,
@@ -73,8 +74,53 @@ pub const LIST_CHANGES_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How often old list changes are pruned.
 const LIST_CHANGES_PRUNE_EVERY: Duration = Duration::from_secs(600);
 
-/// How often changed agent sessions are written to the store.
+/// How often the price cache's counts are written, and about how long a
+/// changed agent session waits before it is (see [`SESSION_FLUSH_TICK`]).
 const SESSION_FLUSH: Duration = Duration::from_millis(500);
+
+/// How long a changed session is left before the background writes it: the
+/// requests of a conversation in that time are written once.
+const SESSION_SETTLE: Duration = Duration::from_millis(250);
+
+/// How often the background flush writes the sessions changed longest ago
+/// (and at least [`SESSION_SETTLE`] ago): a tenth of those waiting each time,
+/// so a queue of busy sessions is written in turn, each about every
+/// [`SESSION_FLUSH`]. All of them every half second instead held the writer,
+/// and the list writes queued behind it, for tens of milliseconds twice a
+/// second (quick load run, agent requests alone: the slowest hundredth
+/// bunched in the 60 ms after each flush).
+const SESSION_FLUSH_TICK: Duration = Duration::from_millis(50);
+
+/// Changed sessions waiting to be written, with when each was first changed,
+/// oldest first.
+type DirtySessions =
+    indexmap::IndexMap<(UserId, String), (crate::agent::SharedSession, std::time::Instant)>;
+
+/// Take from `dirty` the background flush's share at `now`: of the sessions
+/// changed at least [`SESSION_SETTLE`] before, the longest waiting, at most
+/// as many as [`sessions_due`] says of all those waiting.
+fn take_due(
+    dirty: &mut DirtySessions,
+    now: std::time::Instant,
+) -> Vec<((UserId, String), crate::agent::SharedSession)> {
+    let n = dirty
+        .values()
+        .take(sessions_due(dirty.len()))
+        .take_while(|(_, since)| now.saturating_duration_since(*since) >= SESSION_SETTLE)
+        .count();
+    dirty.drain(..n).map(|(key, (s, _))| (key, s)).collect()
+}
+
+/// Background ticks per [`SESSION_FLUSH`].
+const TICKS_PER_FLUSH: usize =
+    (SESSION_FLUSH.as_millis() / SESSION_FLUSH_TICK.as_millis()) as usize;
+const _: () = assert!(TICKS_PER_FLUSH > 0, "a tick longer than a flush");
+
+/// How many of `waiting` changed sessions one background tick may write: the
+/// share that writes them all within [`SESSION_FLUSH`], at least one.
+fn sessions_due(waiting: usize) -> usize {
+    waiting.div_ceil(TICKS_PER_FLUSH)
+}
 
 /// Sessions saved per write transaction by a flush: a hundred busy sessions
 /// (each up to twenty new undo entries) would otherwise hold the writer, and
@@ -148,21 +194,28 @@ impl Grocery {
             remote_change: Arc::default(),
             price_sources,
         });
-        // Write changed sessions behind the requests, in batches; the task ends
-        // with the last handle.
+        // Write changed sessions behind the requests, the longest changed a
+        // few at a time, and the cache counts every SESSION_FLUSH; the task
+        // ends with the last handle.
         let weak = Arc::downgrade(&inner);
         let runtime = tokio::runtime::Handle::try_current();
         if let Ok(runtime) = runtime {
             runtime.spawn(async move {
-                let mut tick = tokio::time::interval(SESSION_FLUSH);
+                let mut tick = tokio::time::interval(SESSION_FLUSH_TICK);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 tick.tick().await;
-                loop {
+                for n in (1..=TICKS_PER_FLUSH).cycle() {
                     tick.tick().await;
                     let Some(inner) = weak.upgrade() else { break };
                     let g = Grocery { inner };
-                    if let Err(e) = g.flush().await {
-                        tracing::warn!(error = %e, "could not save sessions or cache counts");
+                    if let Err(e) = g.flush_due_sessions(std::time::Instant::now()).await {
+                        tracing::warn!(error = %e, "could not save sessions");
+                    }
+                    if n == TICKS_PER_FLUSH
+                        && g.inner.pricing.get().is_some()
+                        && let Err(e) = g.pricing().flush_stats().await
+                    {
+                        tracing::warn!(error = %e, "could not save cache counts");
                     }
                 }
             });
@@ -242,37 +295,54 @@ impl Grocery {
         Agent::new(self, user)
     }
 
-    /// Write agent sessions changed since the last flush to the store, a few
-    /// sessions per transaction (each session's save is whole), so that a big
-    /// flush never holds other writes up for long. A background task does this
-    /// every half second; call it before a process exits so the next run
-    /// continues the conversation (the CLI and the server do). Returns how many
-    /// sessions were written.
+    /// Write every agent session changed since it was last written to the
+    /// store, a few sessions per transaction (each session's save is whole),
+    /// so that a big flush never holds other writes up for long. A background
+    /// task writes each changed session about half a second after it changed,
+    /// a few at a time; call this before a process exits so the next run
+    /// continues the conversation (the CLI and the server do). Returns how
+    /// many sessions were written.
     ///
     /// # Errors
     /// Storage errors; the sessions not written stay queued for the next flush.
     pub async fn flush_sessions(&self) -> Result<usize> {
-        let taken: Vec<_> = std::mem::take(
-            &mut *self
-                .inner
-                .dirty_sessions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        )
-        .into_iter()
-        .collect();
+        let taken: Vec<_> = std::mem::take(&mut *self.dirty_sessions())
+            .into_iter()
+            .map(|(key, (s, _))| (key, s))
+            .collect();
+        self.save_taken(taken).await
+    }
+
+    /// Write the background flush's share at `now` ([`take_due`]). Returns
+    /// how many were written.
+    async fn flush_due_sessions(&self, now: std::time::Instant) -> Result<usize> {
+        let taken = take_due(&mut self.dirty_sessions(), now);
+        self.save_taken(taken).await
+    }
+
+    fn dirty_sessions(&self) -> std::sync::MutexGuard<'_, DirtySessions> {
+        self.inner
+            .dirty_sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Save `taken` sessions, [`SESSIONS_PER_WRITE`] per transaction; after a
+    /// failure, that chunk and the rest wait again (behind those changed
+    /// since). Returns how many were written.
+    async fn save_taken(
+        &self,
+        taken: Vec<((UserId, String), crate::agent::SharedSession)>,
+    ) -> Result<usize> {
         let mut written = 0;
         let mut rest = taken.into_iter().peekable();
         while rest.peek().is_some() {
             let chunk: Vec<_> = rest.by_ref().take(SESSIONS_PER_WRITE).collect();
             if let Err(e) = self.save_sessions(&chunk).await {
-                let mut dirty = self
-                    .inner
-                    .dirty_sessions
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
+                let mut dirty = self.dirty_sessions();
+                let now = std::time::Instant::now();
                 for (key, session) in chunk.into_iter().chain(rest) {
-                    dirty.entry(key).or_insert(session);
+                    dirty.entry(key).or_insert((session, now));
                 }
                 return Err(e);
             }
@@ -315,7 +385,9 @@ impl Grocery {
     /// Write what is kept in memory between flushes to the store: changed agent
     /// sessions ([`Grocery::flush_sessions`]) and the price cache's hit and miss
     /// counts (so `grocery cache stats` sees every process's). A background
-    /// task does this every half second; call it before a process exits.
+    /// task writes each changed session about half a second after it
+    /// changed, and the counts every half second; call this before a process
+    /// exits.
     ///
     /// # Errors
     /// Storage errors; what was not written stays queued for the next flush.
@@ -327,18 +399,19 @@ impl Grocery {
         sessions.map(drop)
     }
 
-    /// Queue a changed session for the next flush.
+    /// Queue a changed session to be written (behind those changed earlier).
     pub(crate) fn session_changed(
         &self,
         user: UserId,
         name: String,
         session: crate::agent::SharedSession,
     ) {
-        self.inner
-            .dirty_sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((user, name), session);
+        match self.dirty_sessions().entry((user, name)) {
+            indexmap::map::Entry::Occupied(mut e) => e.get_mut().0 = session,
+            indexmap::map::Entry::Vacant(e) => {
+                e.insert((session, std::time::Instant::now()));
+            }
+        }
     }
 
     /// A changed session not yet written.
@@ -347,12 +420,9 @@ impl Grocery {
         user: UserId,
         name: &str,
     ) -> Option<crate::agent::SharedSession> {
-        self.inner
-            .dirty_sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.dirty_sessions()
             .get(&(user, name.to_string()))
-            .cloned()
+            .map(|(s, _)| s.clone())
     }
 
     /// The LLM fallback, when `[llm]` is enabled.
@@ -705,4 +775,83 @@ pub(crate) async fn temp_grocery() -> (Grocery, tempfile::TempDir) {
     config.store.path = Some(dir.path().join("g.db"));
     let g = Grocery::open(config).await.expect("a new database opens");
     (g, dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{DirtySessions, SESSION_SETTLE, UserId, sessions_due, take_due};
+
+    #[test]
+    fn a_tick_writes_a_tenth_of_the_waiting_sessions_and_at_least_one() {
+        for (waiting, due) in [
+            (0, 0),
+            (1, 1),
+            (9, 1),
+            (10, 1),
+            (11, 2),
+            (100, 10),
+            (1001, 101),
+        ] {
+            assert_eq!(sessions_due(waiting), due, "{waiting} waiting");
+        }
+    }
+
+    /// `n` sessions, user i first changed `ages[i]` before `now`.
+    fn waiting(now: Instant, ages_ms: &[u64]) -> DirtySessions {
+        ages_ms
+            .iter()
+            .enumerate()
+            .map(|(i, &age)| {
+                (
+                    (UserId(i as i64 + 1), "s".to_string()),
+                    (Default::default(), now - Duration::from_millis(age)),
+                )
+            })
+            .collect()
+    }
+
+    fn users(taken: &[((UserId, String), crate::agent::SharedSession)]) -> Vec<i64> {
+        taken.iter().map(|((u, _), _)| u.0).collect()
+    }
+
+    #[test]
+    fn the_background_flush_takes_the_longest_waiting_settled_sessions_in_turn() {
+        let now = Instant::now() + Duration::from_secs(10);
+        let settled = SESSION_SETTLE.as_millis() as u64;
+        // Oldest first, as changed; a share of 25 is 3.
+        let mut ages: Vec<u64> = (0..25).map(|i| 2 * settled - i * 10).collect();
+        let mut dirty = waiting(now, &ages);
+        assert_eq!(users(&take_due(&mut dirty, now)), [1, 2, 3]);
+        assert_eq!(dirty.len(), 22);
+        // The next ones in turn: a share of 22 is 3.
+        assert_eq!(users(&take_due(&mut dirty, now)), [4, 5, 6]);
+        // Sessions changed too recently stay, and stop the share there.
+        ages = vec![settled + 5, settled - 1, settled + 100];
+        let mut dirty = waiting(now, &ages);
+        assert_eq!(users(&take_due(&mut dirty, now)), [1]);
+        assert!(
+            take_due(&mut dirty, now).is_empty(),
+            "the next is not settled"
+        );
+        assert_eq!(dirty.len(), 2);
+        assert!(take_due(&mut DirtySessions::default(), now).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_session_changed_again_keeps_its_place_and_its_newest_copy() {
+        let (g, _dir) = super::temp_grocery().await;
+        let user = UserId::LOCAL;
+        let first: crate::agent::SharedSession = Default::default();
+        let newer: crate::agent::SharedSession = Default::default();
+        g.session_changed(user, "a".into(), first.clone());
+        g.session_changed(user, "b".into(), Default::default());
+        g.session_changed(user, "a".into(), newer.clone());
+        let dirty = g.dirty_sessions();
+        let keys: Vec<&str> = dirty.keys().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(keys, ["a", "b"]);
+        let (kept, _) = &dirty[&(user, "a".to_string())];
+        assert!(std::sync::Arc::ptr_eq(kept, &newer));
+    }
 }
