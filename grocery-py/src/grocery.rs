@@ -113,8 +113,9 @@ impl PyGrocery {
     }
 
     /// Write what is kept in memory between background flushes (agent
-    /// sessions, cache counts) to the database. Done at interpreter exit and
-    /// every half second anyway.
+    /// sessions, cache counts) to the database. Done at interpreter exit, and
+    /// in the background anyway (each changed session about half a second
+    /// after it changed).
     ///
     /// Raises:
     ///     GroceryError: the database write failed.
