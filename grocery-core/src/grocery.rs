@@ -148,10 +148,10 @@ impl Grocery {
         let path = config.database_path()?;
         let store = Store::open(
             &path,
-            StoreOptions {
-                readers: config.store.readers,
-                busy_timeout: Duration::from_millis(config.store.busy_timeout_ms),
-            },
+            StoreOptions::new(
+                config.store.readers,
+                Duration::from_millis(config.store.busy_timeout_ms),
+            ),
         )
         .await?;
         if config.store.seed_catalog && !store.catalog_seeded().await? {

@@ -1095,10 +1095,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(
             &dir.path().join("g.db"),
-            StoreOptions {
-                readers: 2,
-                busy_timeout: Duration::from_secs(1),
-            },
+            StoreOptions::new(2, Duration::from_secs(1)),
         )
         .await
         .unwrap();
