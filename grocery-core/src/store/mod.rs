@@ -100,9 +100,13 @@ impl StoreOptions {
     }
 }
 
+/// The size a WAL that grew is cut back to when it starts over
+/// (`journal_size_limit`), in bytes.
+const WAL_KEPT_BYTES: i64 = 64 * 1024 * 1024;
+
 /// WAL frames (pages) past which the writer copies the WAL back into the
-/// database itself, between two batches: 64 MiB of 4 KiB pages, what
-/// `journal_size_limit` cuts the file back to. The checkpointer's rounds copy
+/// database itself, between two batches: [`WAL_KEPT_BYTES`] of 4 KiB pages
+/// (SQLite's default page size, which ours keep). The checkpointer's rounds copy
 /// frames beside the writer without holding it up, but a round only lets the
 /// WAL start over when no commit landed while it ran, and under a steady
 /// stream of commits (and a sync taking milliseconds) one always does: the
@@ -110,7 +114,7 @@ impl StoreOptions {
 /// in 40 s. Between two batches nothing else writes, so the writer's own
 /// round ends with every frame copied and the next transaction starts the
 /// WAL over.
-pub(crate) const WAL_LIMIT_FRAMES: i64 = 16_384;
+pub(crate) const WAL_LIMIT_FRAMES: i64 = WAL_KEPT_BYTES / 4096;
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
@@ -743,7 +747,7 @@ impl Store {
         // and on this one past `WAL_LIMIT_FRAMES`; a WAL that grew (a big
         // import) is cut back to 64 MiB when it starts over.
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
-        writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        writer.pragma_update(None, "journal_size_limit", WAL_KEPT_BYTES)?;
         // Each job of a group commit runs in a savepoint, and the pages it
         // changes are copied to the transaction's statement journal. Past
         // 64 KiB that journal spills to a temporary file, a write(2) per
@@ -753,7 +757,7 @@ impl Store {
         writer.pragma_update(None, "temp_store", "MEMORY")?;
         let checkpointer = Connection::open(&path)?;
         configure(&checkpointer, opts.busy_timeout)?;
-        checkpointer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        checkpointer.pragma_update(None, "journal_size_limit", WAL_KEPT_BYTES)?;
         let n = opts.readers.max(1);
         let mut reader_conns = Vec::with_capacity(n);
         for _ in 0..n {
