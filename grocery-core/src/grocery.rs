@@ -56,7 +56,7 @@ pub(crate) struct Inner {
     dirty_sessions: std::sync::Mutex<DirtySessions>,
     /// Each user's product picks (learned preferences), briefly remembered so
     /// that the agent does not read them on every request.
-    picks: moka::sync::Cache<UserId, Arc<Vec<crate::store::Pick>>>,
+    picks: moka::sync::Cache<UserId, RememberedPicks>,
     /// Tokens recently authenticated, by hash: a request needs no read to
     /// know its caller. Emptied when this process issues or revokes a token;
     /// kept one second, so that a revocation by another process sharing the
@@ -95,6 +95,10 @@ const SESSION_FLUSH_TICK: Duration = Duration::from_millis(50);
 /// oldest first.
 type DirtySessions =
     indexmap::IndexMap<(UserId, String), (crate::agent::SharedSession, std::time::Instant)>;
+
+/// A user's remembered picks: the snapshot readers take, counted in place as
+/// the agent adds (a new copy only while a reader still holds the last one).
+type RememberedPicks = Arc<std::sync::Mutex<Arc<Vec<crate::store::Pick>>>>;
 
 /// Take from `dirty` the background flush's share at `now`: of the sessions
 /// changed at least [`SESSION_SETTLE`] before, the longest waiting, at most
@@ -697,10 +701,12 @@ impl Grocery {
     /// `user`'s product picks, from memory when read in the last 30 s.
     pub(crate) async fn picks(&self, user: UserId) -> Result<Arc<Vec<crate::store::Pick>>> {
         if let Some(p) = self.inner.picks.get(&user) {
-            return Ok(p);
+            return Ok(Arc::clone(&p.lock().unwrap_or_else(|e| e.into_inner())));
         }
         let p = Arc::new(self.inner.store.picks(user).await?);
-        self.inner.picks.insert(user, Arc::clone(&p));
+        self.inner
+            .picks
+            .insert(user, Arc::new(std::sync::Mutex::new(Arc::clone(&p))));
         Ok(p)
     }
 
@@ -721,28 +727,29 @@ impl Grocery {
         if products.is_empty() {
             return;
         }
+        // Counted in place: a write to the cache itself (a compute) costs
+        // more than the rest of the count, on every agent request that adds.
+        let Some(remembered) = self.inner.picks.get(&user) else {
+            return;
+        };
         let now = crate::store::now_ms();
-        self.inner.picks.entry(user).and_compute_with(|entry| {
-            let Some(entry) = entry else {
-                return moka::ops::compute::Op::Nop;
-            };
-            let mut picks = Vec::clone(&entry.into_value());
-            for id in products {
-                match picks.iter_mut().find(|p| p.product_id == *id) {
-                    Some(p) => {
-                        p.added += 1;
-                        p.last_at = now;
-                    }
-                    None => picks.push(crate::store::Pick {
-                        product_id: (*id).to_string(),
-                        added: 1,
-                        bought: 0,
-                        last_at: now,
-                    }),
+        let mut snapshot = remembered.lock().unwrap_or_else(|e| e.into_inner());
+        // A copy only while a reader still holds the last snapshot.
+        let picks = Arc::make_mut(&mut snapshot);
+        for id in products {
+            match picks.iter_mut().find(|p| p.product_id == *id) {
+                Some(p) => {
+                    p.added += 1;
+                    p.last_at = now;
                 }
+                None => picks.push(crate::store::Pick {
+                    product_id: (*id).to_string(),
+                    added: 1,
+                    bought: 0,
+                    last_at: now,
+                }),
             }
-            moka::ops::compute::Op::Put(Arc::new(picks))
-        });
+        }
     }
 
     pub(crate) fn store(&self) -> &Store {
