@@ -1005,6 +1005,14 @@ impl<'a> Agent<'a> {
                     "I can only help with shopping lists. Try \"add milk and eggs\" or \"what's on my list\".".into(),
                 ),
                 Intent::Update => {
+                    // "increase it by 2": nothing understood to change.
+                    if cmd.items.is_empty() {
+                        messages.push(
+                            "I'm not sure what to change. Try \"make the milk 2 gallons\" or \"add 2 more eggs\"."
+                                .into(),
+                        );
+                        continue;
+                    }
                     let l = match self.target_list(cmd, list, current).await {
                         Ok(l) => l,
                         Err(Error::NotFound { .. }) => {
@@ -2852,6 +2860,75 @@ mod tests {
                 r.message
             );
             assert_eq!(line(other).quantity, *other_quantity, "{update}");
+        }
+    }
+
+    /// A line named with a new amount ("make the eggs 6", with no "to") or
+    /// an amount more or less ("increase the ground beef by a pound")
+    /// changes that line's quantity only: the last item mentioned keeps its
+    /// product and quantity (before, the words were taken for a variant of
+    /// it, and the milk became ground beef's "organic" neighbour).
+    #[tokio::test]
+    async fn a_named_line_takes_a_new_amount_or_an_amount_more_or_less() {
+        // (what was added, the update, the line: name and quantity after;
+        // None when nothing may change)
+        #[allow(clippy::type_complexity)]
+        let cases: &[(&str, &str, Option<(&str, &str)>)] = &[
+            (
+                "add 2 lbs of ground beef and a gallon of milk",
+                "increase the ground beef by 1 pound",
+                Some(("ground beef", "3 lb")),
+            ),
+            (
+                "add 12 eggs and a gallon of milk",
+                "decrease the eggs by 2",
+                Some(("eggs", "10 ct")),
+            ),
+            (
+                "add eggs and a gallon of milk",
+                "make the eggs 6",
+                Some(("eggs", "6 ct")),
+            ),
+            (
+                "add 2 lbs of ground beef and a gallon of milk",
+                "change the ground beef 4 pounds",
+                Some(("ground beef", "4 lb")),
+            ),
+            (
+                "add 2 lbs of ground beef and a gallon of milk",
+                "bump the ground beef up by 2 pounds",
+                Some(("ground beef", "4 lb")),
+            ),
+            ("add eggs and a gallon of milk", "increase it by 2", None),
+        ];
+        for (added, update, changed) in cases {
+            let (g, _d) = open().await;
+            let a = g.agent();
+            let before = a.handle_in("s", added, None).await.unwrap().list.unwrap();
+            let r = a.handle_in("s", update, None).await.unwrap();
+            let after = r.list.clone().unwrap();
+            assert_eq!(
+                after.items.len(),
+                before.items.len(),
+                "{update}: no new line"
+            );
+            for (was, now) in before.items.iter().zip(&after.items) {
+                assert_eq!(was.name, now.name, "{update}");
+                assert_eq!(was.product_id, now.product_id, "{update}: {}", now.name);
+                match changed {
+                    Some((name, quantity)) if now.name == *name => {
+                        assert_eq!(now.quantity, *quantity, "{update}");
+                    }
+                    _ => assert_eq!(was.quantity, now.quantity, "{update}: {}", now.name),
+                }
+            }
+            if changed.is_none() {
+                assert!(
+                    r.message.starts_with("I'm not sure what to change"),
+                    "{}",
+                    r.message
+                );
+            }
         }
     }
 

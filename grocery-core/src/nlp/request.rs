@@ -1530,8 +1530,9 @@ fn one_more(item: &str) -> Option<String> {
 
 /// The target and new value of an update: "that 3" (the last item, 3), "the
 /// milk to 2 gallons", "the milk organic". An item with an empty name means
-/// "the item just mentioned".
-fn update_items(tail: &str) -> Vec<ItemPhrase> {
+/// "the item just mentioned". `named`: the verb ended in "the" ("make the
+/// milk 3"), so the tail starts with a line's name.
+fn update_items(tail: &str, named: bool) -> Vec<ItemPhrase> {
     let tail = strip_trailing(tail);
     // "actually make that a dozen": the verb after "actually".
     let tail = [
@@ -1544,10 +1545,14 @@ fn update_items(tail: &str) -> Vec<ItemPhrase> {
     .iter()
     .find_map(|p| tail.strip_prefix(p))
     .unwrap_or(tail);
-    let tail = ["that ", "it ", "those ", "them ", "the "]
+    let pronoun = ["that ", "it ", "those ", "them "]
         .iter()
-        .find_map(|p| tail.strip_prefix(p))
-        .unwrap_or(tail);
+        .find_map(|p| tail.strip_prefix(p));
+    let named_tail = ["the ", "my ", "our "]
+        .iter()
+        .find_map(|p| tail.strip_prefix(p));
+    let named = pronoun.is_none() && (named || named_tail.is_some());
+    let tail = pronoun.or(named_tail).unwrap_or(tail);
     // "the organic one", "the large ones"
     let tail = tail
         .strip_suffix(" ones")
@@ -1576,6 +1581,24 @@ fn update_items(tail: &str) -> Vec<ItemPhrase> {
         Some((t, v)) => (t.trim(), v.trim()),
         None => ("", tail.trim()),
     };
+    // "make the milk 3", "change the ground beef 2 pounds": a line named, then
+    // its new amount, with no "to" between (not a variant of the last item).
+    if target.is_empty()
+        && named
+        && let Some(item) = named_with_amount(value)
+    {
+        return vec![item];
+    }
+    // "increase it by 2": by how much is not a new amount, nor a variant
+    // ("by 2"); the line named ones are an add or a remove (`by_amount`).
+    if target.is_empty()
+        && let Some(by) = value
+            .strip_prefix("by ")
+            .or_else(|| value.rsplit_once(" by ").map(|(_, by)| by))
+        && super::item::measure_of(by).is_some()
+    {
+        return Vec::new();
+    }
     let value_item = parse_item(value);
     let measure_only = super::item::measure_of(value);
     match (target, value_item, measure_only) {
@@ -1606,6 +1629,69 @@ fn update_items(tail: &str) -> Vec<ItemPhrase> {
         }
         _ => Vec::new(),
     }
+}
+
+/// A line named with its new amount after it: "milk 3", "ground beef 2
+/// pounds", "eggs to a dozen" is not this (it has "to"). `None` when the
+/// words end in no amount or nothing is named before it.
+fn named_with_amount(text: &str) -> Option<ItemPhrase> {
+    if let Some(item) = parse_item(text)
+        && item.amount.is_some()
+        && !item.name.is_empty()
+        && !is_not_item(&item.name)
+    {
+        return Some(item);
+    }
+    // "milk 3": the amount after the name, which the item parser keeps in it.
+    let words: Vec<&str> = text.split_whitespace().collect();
+    (1..words.len()).find_map(|k| {
+        let (amount, unit) = super::item::measure_of(&words[k..].join(" "))?;
+        let mut item = parse_item(&words[..k].join(" "))?;
+        if item.name.is_empty() || is_not_item(&item.name) {
+            return None;
+        }
+        item.amount = Some(amount);
+        item.unit = unit;
+        Some(item)
+    })
+}
+
+/// "increase the ground beef by a pound", "decrease the eggs by 2": the
+/// amount onto the line (`true`, an add) or off it (`false`, a remove) and
+/// the item with that amount, as "add a pound of ground beef" would say it.
+/// `None` without "by" and an amount, or with no line named ("increase it by
+/// 2" is left to the update).
+fn by_amount(rest: &str, tail: &str) -> Option<(bool, String)> {
+    let more = if ["increase ", "bump "].iter().any(|v| rest.starts_with(v)) {
+        true
+    } else if rest.starts_with("decrease ") {
+        false
+    } else {
+        return None;
+    };
+    let (target, by) = strip_trailing(tail).rsplit_once(" by ")?;
+    let (_, unit) = super::item::measure_of(by)?;
+    let target = target.trim();
+    let target = target
+        .strip_suffix(" up")
+        .or_else(|| target.strip_suffix(" down"))
+        .unwrap_or(target);
+    let target = ["the ", "my ", "our "]
+        .iter()
+        .find_map(|p| target.strip_prefix(p))
+        .unwrap_or(target)
+        .trim();
+    if target.is_empty() || matches!(target, "it" | "that" | "them" | "those" | "this") {
+        return None;
+    }
+    Some((
+        more,
+        if unit.is_some() {
+            format!("{by} of {target}")
+        } else {
+            format!("{by} {target}")
+        },
+    ))
 }
 
 /// Verbs that make a new list when "list" follows them: "*make a new* list",
@@ -2371,6 +2457,16 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
         }
         tail = tail.trim_end_matches(" over").trim_end_matches(" to");
     }
+    // "increase the ground beef by a pound": an amount onto the line, as an
+    // add says it; "decrease the eggs by 2": off it, as a remove.
+    let by;
+    if intent == Intent::Update
+        && let Some((more, item)) = by_amount(rest, tail)
+    {
+        intent = if more { Intent::Add } else { Intent::Remove };
+        by = item;
+        tail = &by;
+    }
     let mut kept = Vec::new();
     let mut items = match intent {
         Intent::Show | Intent::Total | Intent::Deals | Intent::Price | Intent::Compare => {
@@ -2389,7 +2485,7 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
             Vec::new()
         }
         Intent::Undo | Intent::Help | Intent::CheckAll | Intent::ClearChecked => Vec::new(),
-        Intent::Update => update_items(tail),
+        Intent::Update => update_items(tail, rest.starts_with("make the ")),
         _ => items_of(tail),
     };
     // "how much is everything": a price with nothing named is the total.
@@ -3044,6 +3140,72 @@ mod tests {
         for (text, want) in cases {
             let u = parse_request(text);
             assert_eq!(u.commands.len(), 1, "{text}: {:?}", u.commands);
+            let got: Vec<(&str, Option<f64>, Option<&str>)> = u.commands[0]
+                .items
+                .iter()
+                .map(|i| {
+                    (
+                        i.name.as_str(),
+                        i.amount.map(|a| a.to_f64()),
+                        i.unit.map(|u| u.code()),
+                    )
+                })
+                .collect();
+            assert_eq!(&got, want, "{text}");
+        }
+    }
+
+    /// An update naming a line then its amount ("make the eggs 6") changes
+    /// that line; "increase the X by N" adds N of X and "decrease the X by N"
+    /// removes N of it; "increase it by 2" is understood as nothing to change.
+    #[test]
+    fn an_update_names_its_line_or_says_by_how_much() {
+        // (text, intent, [(name, amount, unit)])
+        #[allow(clippy::type_complexity)]
+        let cases: &[(&str, Intent, &[(&str, Option<f64>, Option<&str>)])] = &[
+            (
+                "make the eggs 6",
+                Intent::Update,
+                &[("eggs", Some(6.0), None)],
+            ),
+            (
+                "make the milk 3",
+                Intent::Update,
+                &[("milk", Some(3.0), None)],
+            ),
+            (
+                "change the ground beef 4 pounds",
+                Intent::Update,
+                &[("ground beef", Some(4.0), Some("lb"))],
+            ),
+            (
+                "change my milk to 2 gallons",
+                Intent::Update,
+                &[("milk", Some(2.0), Some("gal"))],
+            ),
+            ("make that 3", Intent::Update, &[("", Some(3.0), None)]),
+            (
+                "increase the ground beef by 1 pound",
+                Intent::Add,
+                &[("ground beef", Some(1.0), Some("lb"))],
+            ),
+            (
+                "bump the rice up by 2 bags",
+                Intent::Add,
+                &[("rice", Some(2.0), Some("bag"))],
+            ),
+            (
+                "decrease the eggs by 2",
+                Intent::Remove,
+                &[("eggs", Some(2.0), None)],
+            ),
+            ("increase it by 2", Intent::Update, &[]),
+            ("increase that by a pound", Intent::Update, &[]),
+        ];
+        for (text, intent, want) in cases {
+            let u = parse_request(text);
+            assert_eq!(u.commands.len(), 1, "{text}: {:?}", u.commands);
+            assert_eq!(u.commands[0].intent, *intent, "{text}");
             let got: Vec<(&str, Option<f64>, Option<&str>)> = u.commands[0]
                 .items
                 .iter()
