@@ -1084,6 +1084,30 @@ impl<'a> Agent<'a> {
                             };
                             patch.quantity = Some(Quantity::new(amount, unit));
                         }
+                        // "double the ground beef": its quantity times two.
+                        if let Some(times) = want.item.times {
+                            let scaled = num_traits::CheckedMul::checked_mul(
+                                &target.quantity.amount.ratio(),
+                                &times.ratio(),
+                            )
+                                .ok_or(crate::quantity::QuantityError::OutOfRange(
+                                    "that many".into(),
+                                ))
+                                .and_then(crate::quantity::Amount::new);
+                            match scaled {
+                                Ok(amount) => {
+                                    patch.quantity =
+                                        Some(Quantity::new(amount, target.quantity.unit));
+                                }
+                                Err(e) => {
+                                    messages.push(format!(
+                                        "I can't change {} ({}): {e}.",
+                                        target.name, target.quantity
+                                    ));
+                                    continue;
+                                }
+                            }
+                        }
                         if !variant.is_empty() {
                             let query = format!("{} {}", variant.join(" "), target.name);
                             if let Some(hit) = self.g.catalog().search(&query, 1).await?.into_iter().next() {
@@ -2863,9 +2887,9 @@ mod tests {
         }
     }
 
-    /// A line named with a new amount ("make the eggs 6", with no "to") or
-    /// an amount more or less ("increase the ground beef by a pound")
-    /// changes that line's quantity only: the last item mentioned keeps its
+    /// A line named with a new amount ("make the eggs 6", with no "to"), an
+    /// amount more or less ("increase the ground beef by a pound") or a
+    /// factor ("double the ground beef") changes that line's quantity only: the last item mentioned keeps its
     /// product and quantity (before, the words were taken for a variant of
     /// it, and the milk became ground beef's "organic" neighbour).
     #[tokio::test]
@@ -2900,6 +2924,21 @@ mod tests {
                 Some(("ground beef", "4 lb")),
             ),
             ("add eggs and a gallon of milk", "increase it by 2", None),
+            (
+                "add 2 lbs of ground beef and a gallon of milk",
+                "double the ground beef",
+                Some(("ground beef", "4 lb")),
+            ),
+            (
+                "add 2 lbs of ground beef and a gallon of milk",
+                "triple it",
+                Some(("milk", "3 gal")),
+            ),
+            (
+                "add 4 lbs of ground beef and a gallon of milk",
+                "halve the ground beef",
+                Some(("ground beef", "2 lb")),
+            ),
         ];
         for (added, update, changed) in cases {
             let (g, _d) = open().await;

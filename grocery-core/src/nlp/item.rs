@@ -38,6 +38,10 @@ pub struct ItemPhrase {
     pub alternatives: Vec<Quantity>,
     /// What followed the item ("divided", "for frying").
     pub note: Option<String>,
+    /// For an update, how many times the line's quantity is wanted ("double
+    /// the milk": 2, "halve the rice": 1/2); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<Amount>,
 }
 
 impl ItemPhrase {
@@ -52,6 +56,7 @@ impl ItemPhrase {
             modifiers: Vec::new(),
             alternatives: Vec::new(),
             note: None,
+            times: None,
         }
     }
 
@@ -66,6 +71,7 @@ impl ItemPhrase {
             modifiers: Vec::new(),
             alternatives: Vec::new(),
             note: None,
+            times: None,
         }
     }
 
@@ -898,6 +904,7 @@ fn parse_line(text: &str, joined: usize) -> Option<ItemPhrase> {
         modifiers: Vec::new(),
         alternatives: Vec::new(),
         note,
+        times: None,
     };
     // "2 in 1 shampoo", "3-in-1 oil": a product's name, not an amount.
     let name_with_number = words.get(1).is_some_and(|w| w == "in")

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::item::{ItemPhrase, parse_item};
+use crate::quantity::{Amount, Ratio};
 
 /// What a command asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1631,6 +1632,32 @@ fn update_items(tail: &str, named: bool) -> Vec<ItemPhrase> {
     }
 }
 
+/// "double the ground beef", "triple my order of eggs"... : the factor and
+/// the line's words ("" for "it", "that": the item just mentioned). Only
+/// with a determiner or a pronoun after the verb, so that "double cream" and
+/// "triple sec" stay items.
+fn scaled(rest: &str) -> Option<(Amount, &str)> {
+    let rest = strip_trailing(rest);
+    let (verb, tail) = rest.split_once(' ')?;
+    let times = match verb {
+        "double" => Ratio::from_integer(2),
+        "triple" => Ratio::from_integer(3),
+        "quadruple" => Ratio::from_integer(4),
+        "halve" => Ratio::new(1, 2),
+        _ => return None,
+    };
+    let tail = tail.trim();
+    let target = if matches!(tail, "it" | "that" | "them" | "those" | "this" | "these") {
+        ""
+    } else {
+        ["the ", "my ", "our "]
+            .iter()
+            .find_map(|p| tail.strip_prefix(p))?
+            .trim()
+    };
+    Some((Amount::new(times).ok()?, target))
+}
+
 /// A line named with its new amount after it: "milk 3", "ground beef 2
 /// pounds", "eggs to a dozen" is not this (it has "to"). `None` when the
 /// words end in no amount or nothing is named before it.
@@ -2320,6 +2347,9 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
             Some((intent, rest[tail_start..].trim_start()))
         })
     });
+    // "double the ground beef", "halve it": the line's quantity times a
+    // factor (only with "the", "my" or a pronoun: "double cream" is cream).
+    let scaling = if found.is_none() { scaled(rest) } else { None };
     let (mut intent, tail, mut confidence) = match found {
         Some((intent, tail)) => (intent, tail, 0.95),
         // Items said onto a list with no verb: "eggs on the shopping list please".
@@ -2457,6 +2487,10 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
         }
         tail = tail.trim_end_matches(" over").trim_end_matches(" to");
     }
+    if scaling.is_some() {
+        intent = Intent::Update;
+        confidence = 0.95;
+    }
     // "increase the ground beef by a pound": an amount onto the line, as an
     // add says it; "decrease the eggs by 2": off it, as a remove.
     let by;
@@ -2488,6 +2522,18 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
         Intent::Update => update_items(tail, rest.starts_with("make the ")),
         _ => items_of(tail),
     };
+    if let Some((times, target)) = scaling {
+        let mut item = parse_item(target)
+            .filter(|i| !i.name.is_empty())
+            .unwrap_or_else(|| ItemPhrase::named(""));
+        item.amount = None;
+        item.amount_min = None;
+        item.unit = None;
+        // The words name the line; they are no variant of it.
+        item.modifiers.clear();
+        item.times = Some(times);
+        items = vec![item];
+    }
     // "how much is everything": a price with nothing named is the total.
     if intent == Intent::Price && items.is_empty() {
         intent = Intent::Total;
@@ -3218,6 +3264,42 @@ mod tests {
                 })
                 .collect();
             assert_eq!(&got, want, "{text}");
+        }
+    }
+
+    /// "Double the ground beef", "halve it": an update of that line (or the
+    /// last item) by a factor; "double cream" and "triple sec" stay items.
+    #[test]
+    fn doubling_a_line_is_an_update_by_a_factor() {
+        // (text, intent, the item's name and factor)
+        #[allow(clippy::type_complexity)]
+        let cases: &[(&str, Intent, (&str, Option<f64>))] = &[
+            (
+                "double the ground beef",
+                Intent::Update,
+                ("ground beef", Some(2.0)),
+            ),
+            ("triple my eggs", Intent::Update, ("eggs", Some(3.0))),
+            (
+                "quadruple the oat milk",
+                Intent::Update,
+                ("oat milk", Some(4.0)),
+            ),
+            ("halve it", Intent::Update, ("", Some(0.5))),
+            ("double that please", Intent::Update, ("", Some(2.0))),
+            ("add double cream", Intent::Add, ("double cream", None)),
+            ("double cream", Intent::Add, ("double cream", None)),
+            ("triple sec", Intent::Add, ("triple sec", None)),
+        ];
+        for (text, intent, (name, times)) in cases {
+            let u = parse_request(text);
+            assert_eq!(u.commands.len(), 1, "{text}: {:?}", u.commands);
+            let c = &u.commands[0];
+            assert_eq!(c.intent, *intent, "{text}");
+            assert_eq!(c.items.len(), 1, "{text}: {:?}", c.items);
+            assert_eq!(c.items[0].name, *name, "{text}");
+            assert_eq!(c.items[0].times.map(|t| t.to_f64()), *times, "{text}");
+            assert!(c.items[0].modifiers.is_empty() || times.is_none(), "{text}");
         }
     }
 
