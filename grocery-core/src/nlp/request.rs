@@ -3138,6 +3138,20 @@ mod tests {
         }
     }
 
+    /// A command's items as (name, amount, unit code), for the tables.
+    fn amounts(c: &Command) -> Vec<(&str, Option<f64>, Option<&str>)> {
+        c.items
+            .iter()
+            .map(|i| {
+                (
+                    i.name.as_str(),
+                    i.amount.map(|a| a.to_f64()),
+                    i.unit.map(|u| u.code()),
+                )
+            })
+            .collect()
+    }
+
     /// "Another gallon of milk", "2 more cans of soup": the item with its
     /// amount (adding onto a line adds to it); "another" alone is no item.
     #[test]
@@ -3186,18 +3200,7 @@ mod tests {
         for (text, want) in cases {
             let u = parse_request(text);
             assert_eq!(u.commands.len(), 1, "{text}: {:?}", u.commands);
-            let got: Vec<(&str, Option<f64>, Option<&str>)> = u.commands[0]
-                .items
-                .iter()
-                .map(|i| {
-                    (
-                        i.name.as_str(),
-                        i.amount.map(|a| a.to_f64()),
-                        i.unit.map(|u| u.code()),
-                    )
-                })
-                .collect();
-            assert_eq!(&got, want, "{text}");
+            assert_eq!(&amounts(&u.commands[0]), want, "{text}");
         }
     }
 
@@ -3252,18 +3255,7 @@ mod tests {
             let u = parse_request(text);
             assert_eq!(u.commands.len(), 1, "{text}: {:?}", u.commands);
             assert_eq!(u.commands[0].intent, *intent, "{text}");
-            let got: Vec<(&str, Option<f64>, Option<&str>)> = u.commands[0]
-                .items
-                .iter()
-                .map(|i| {
-                    (
-                        i.name.as_str(),
-                        i.amount.map(|a| a.to_f64()),
-                        i.unit.map(|u| u.code()),
-                    )
-                })
-                .collect();
-            assert_eq!(&got, want, "{text}");
+            assert_eq!(&amounts(&u.commands[0]), want, "{text}");
         }
     }
 
