@@ -2542,6 +2542,50 @@ mod tests {
         }
     }
 
+    /// A line checked off moves checked, beside a line of the same thing still
+    /// to buy on the other list, and undo puts it back checked.
+    #[tokio::test]
+    async fn a_checked_line_moves_checked_and_comes_back_checked() {
+        let (g, _d) = open().await;
+        let a = g.agent();
+        say(&a, "add 2 gallons of milk and eggs", "Added milk").await;
+        say(&a, "I got the milk", "Checked").await;
+        say(&a, "add a gallon of milk to my costco list", "Added milk").await;
+        say(
+            &a,
+            "move the milk from my shopping list to costco",
+            "Moved milk",
+        )
+        .await;
+        let lines = |name: &str| {
+            let g = &g;
+            let name = name.to_string();
+            async move {
+                let l = g.lists().find(&name).await.unwrap();
+                g.lists()
+                    .get(l.id)
+                    .await
+                    .unwrap()
+                    .items
+                    .into_iter()
+                    .map(|i| (i.name, i.quantity.to_string(), i.checked))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let row = |n: &str, q: &str, c: bool| (n.to_string(), q.to_string(), c);
+        assert_eq!(
+            lines("costco").await,
+            [row("milk", "1 gal", false), row("milk", "2 gal", true)]
+        );
+        assert_eq!(lines("Shopping").await, [row("eggs", "1 ct", false)]);
+        say(&a, "undo", "Undid").await;
+        assert_eq!(lines("costco").await, [row("milk", "1 gal", false)]);
+        assert_eq!(
+            lines("Shopping").await,
+            [row("milk", "2 gal", true), row("eggs", "1 ct", false)]
+        );
+    }
+
     /// "Do I have eggs on my list?" is answered yes or no, with where else
     /// the item is; and a check-off or remove naming no list finds the item
     /// on another list when the one talked about lacks it.

@@ -996,12 +996,20 @@ impl Store {
             .write_repeatable(move |tx| {
                 let source = get_list_in(tx, &cache, owner, from)?;
                 let mut adds = Vec::with_capacity(ids.len());
+                // Lines already checked off arrive checked, each a line of its
+                // own: merged into a line still to buy, they would be bought
+                // twice or not at all.
+                let mut bought = Vec::new();
                 for id in &ids {
                     let line = source
                         .items
                         .iter()
                         .find(|i| i.id == *id)
                         .ok_or_else(|| Error::not_found("item", id.to_string()))?;
+                    if line.checked {
+                        bought.push(line.clone());
+                        continue;
+                    }
                     adds.push(ListOp::Add(NewItem {
                         name: line.name.clone(),
                         quantity: Some(line.quantity),
@@ -1018,7 +1026,32 @@ impl Store {
                     return Err(Error::invalid(format!("those lines are on {to} already")));
                 }
                 let before = with_items_in(tx, &cache, header)?;
-                let (done, after) = apply_ops(tx, who, &before, &adds)?;
+                let (mut done, mut after) = apply_ops(tx, who, &before, &adds)?;
+                if !bought.is_empty() {
+                    // The adds checked the role; with none, check it here.
+                    if adds.is_empty() {
+                        check_writable(&before, who, Role::Editor)?;
+                    }
+                    let now = now_ms();
+                    for line in &bought {
+                        let mut placed = line.clone();
+                        placed.added_by = who.user;
+                        placed.added_at = ts(now);
+                        insert_as_was(tx, before.id, None, &placed, now)?;
+                        let id = ItemId(tx.last_insert_rowid());
+                        // As stored: a product gone from the catalog is unlinked.
+                        let placed = tx
+                            .prepare_cached(&format!("{SELECT_ITEM} WHERE i.id = ?1"))?
+                            .query_row(params![id.0], raw_item)?
+                            .into_item()?;
+                        after.items.push(placed.clone());
+                        done.push(OpDone::Item(placed));
+                    }
+                    if adds.is_empty() {
+                        after.version = touch(tx, &before, who.user, now)?;
+                        after.updated_at = ts(now);
+                    }
+                }
                 let removes: Vec<ListOp> = ids.iter().copied().map(ListOp::Remove).collect();
                 let (_, from_after) = apply_ops(tx, who, &source, &removes)?;
                 Ok(Moved {
@@ -1598,6 +1631,80 @@ mod tests {
         );
         let left: Vec<_> = moved.from_after.items.iter().map(|i| i.id).collect();
         assert_eq!(left, [eggs]);
+    }
+
+    /// A line already checked off moves checked, as a line of its own (not
+    /// merged into a line of the same thing still to buy there), beside the
+    /// unchecked lines, which merge as before; alone, it still moves the
+    /// list's version on and may make the list.
+    #[tokio::test]
+    async fn a_checked_line_moves_checked_and_on_its_own() {
+        let (g, _d) = temp_grocery().await;
+        let lists = g.lists();
+        let home = lists.create("home").await.unwrap();
+        let costco = lists.create("costco").await.unwrap();
+        let gallons = |n: &str| {
+            NewItem::new("milk")
+                .product("gv-whole-milk-1gal")
+                .quantity(Quantity::parse(n).unwrap())
+        };
+        let added = lists
+            .add_items(
+                home.id,
+                vec![
+                    gallons("2 gal"),
+                    NewItem::new("bread"),
+                    NewItem::new("eggs"),
+                ],
+            )
+            .await
+            .unwrap();
+        lists
+            .add_items(costco.id, vec![gallons("1 gal")])
+            .await
+            .unwrap();
+        let (milk, bread, eggs) = (added[0].id, added[1].id, added[2].id);
+        lists.check(home.id, milk, true).await.unwrap();
+        lists.check(home.id, eggs, true).await.unwrap();
+        let costco_before = lists.get(costco.id).await.unwrap();
+
+        let moved = lists
+            .move_lines(home.id, "costco", vec![milk, bread])
+            .await
+            .unwrap();
+        let stored = lists.get(costco.id).await.unwrap();
+        assert_eq!(moved.to.after, stored);
+        assert!(stored.version > costco_before.version);
+        let lines: Vec<(String, String, bool)> = stored
+            .items
+            .iter()
+            .map(|i| (i.name.clone(), i.quantity.to_string(), i.checked))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("milk".to_string(), "1 gal".to_string(), false),
+                ("bread".to_string(), "1 ct".to_string(), false),
+                ("milk".to_string(), "2 gal".to_string(), true),
+            ]
+        );
+        assert_eq!(
+            stored.items[2].product_id.as_deref(),
+            Some("gv-whole-milk-1gal")
+        );
+        assert_eq!(moved.from_after, lists.get(home.id).await.unwrap());
+
+        // Only checked lines, onto a list made for them.
+        let moved = lists
+            .move_lines(home.id, "party", vec![eggs])
+            .await
+            .unwrap();
+        assert!(moved.to.created);
+        let party = lists.get(moved.to.after.id).await.unwrap();
+        assert_eq!(moved.to.after, party);
+        assert!(party.version > moved.to.before.version);
+        assert!(matches!(&party.items[..], [e] if e.name == "eggs" && e.checked));
+        assert!(lists.get(home.id).await.unwrap().items.is_empty());
     }
 
     /// Several changes in one edit: the list handed back (built from the list
