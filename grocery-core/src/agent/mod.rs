@@ -1078,8 +1078,20 @@ impl<'a> Agent<'a> {
                         }
                         let mut patch = ItemPatch::default();
                         if let Some(amount) = want.item.amount {
+                            let names_it = named.is_some() || !want.item.name.is_empty();
                             let unit = match want.item.unit {
                                 Some(u) => u,
+                                // "make that 4 eggs" on a line of a dozen: four
+                                // eggs, where "make that 2" is two dozen.
+                                None if names_it
+                                    && matches!(
+                                        target.quantity.unit,
+                                        crate::quantity::Unit::Dozen
+                                            | crate::quantity::Unit::Pair
+                                    ) =>
+                                {
+                                    crate::quantity::Unit::Each
+                                }
                                 None => target.quantity.unit,
                             };
                             patch.quantity = Some(Quantity::new(amount, unit));
@@ -2982,6 +2994,17 @@ mod tests {
                 "add 4 lbs of ground beef and a gallon of milk",
                 "halve the ground beef",
                 Some(("ground beef", "2 lb")),
+            ),
+            // A line in dozens, its count named: eggs, not dozens.
+            (
+                "add a dozen eggs and a gallon of milk",
+                "make the eggs 6",
+                Some(("eggs", "6 ct")),
+            ),
+            (
+                "add a dozen eggs and a gallon of milk",
+                "actually make that 4 eggs",
+                Some(("eggs", "4 ct")),
             ),
         ];
         for (added, update, changed) in cases {
