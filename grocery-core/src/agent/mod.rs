@@ -1308,13 +1308,24 @@ impl<'a> Agent<'a> {
                 message.push(' ');
             }
             message.push_str(&format!(
-                "{} has {} item{}, total ${}.{:02}.",
+                "{} has {} item{}, total ${}.{:02}",
                 l.name,
                 l.items.len(),
                 if l.items.len() == 1 { "" } else { "s" },
                 l.total_cents / 100,
                 l.total_cents % 100
             ));
+            // A line with no price (no product, or more packs than are
+            // priced) is not in the total: say so, as the list view does.
+            let unpriced = l
+                .items
+                .iter()
+                .filter(|i| !i.checked && i.line_total_cents.is_none())
+                .count();
+            if unpriced > 0 {
+                message.push_str(&format!(" ({unpriced} without a price)"));
+            }
+            message.push('.');
         }
         Ok(AgentReply {
             commands,
@@ -2551,6 +2562,41 @@ mod tests {
                 })
                 .collect();
             assert_eq!(now, want, "{text}");
+        }
+    }
+
+    /// Lines with no price (no product; more packs than are priced) are not
+    /// in the total, and the answer says how many there are still to buy.
+    #[tokio::test]
+    async fn the_answer_counts_the_lines_left_out_of_the_total() {
+        let (g, _d) = open().await;
+        let a = g.agent();
+        // (what is said, lines without a price after it)
+        let cases: &[(&str, usize)] = &[
+            ("add milk", 0),
+            ("add unicorn dust", 1),
+            ("add 900000 eggs", 2),
+            ("I got the unicorn dust", 1),
+        ];
+        for (text, unpriced) in cases {
+            let r = a.handle_in("s", text, None).await.unwrap();
+            let list = r.list.unwrap();
+            let left_out = list
+                .items
+                .iter()
+                .filter(|i| !i.checked && i.line_total_cents.is_none())
+                .count();
+            assert_eq!(left_out, *unpriced, "{text}");
+            let total = format!(
+                "total ${}.{:02}",
+                list.total_cents / 100,
+                list.total_cents % 100
+            );
+            let ends = match unpriced {
+                0 => format!("{total}."),
+                n => format!("{total} ({n} without a price)."),
+            };
+            assert!(r.message.ends_with(&ends), "{text}: {}", r.message);
         }
     }
 
