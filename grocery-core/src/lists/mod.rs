@@ -264,6 +264,7 @@ impl<'a> Lists<'a> {
             .into_iter()
             .map(|op| match op {
                 ListOp::Add(item) => self.clean(item).map(ListOp::Add),
+                ListOp::AddChecked(item) => self.clean(item).map(ListOp::AddChecked),
                 ListOp::Update(id, patch) => clean_patch(patch).map(|p| ListOp::Update(id, p)),
                 other => Ok(other),
             })

@@ -457,6 +457,9 @@ impl Revert {
 pub enum ListOp {
     /// Add an item (merged into a line for the same thing).
     Add(NewItem),
+    /// Add an item already checked off, as a line of its own (never merged
+    /// into a line still to buy): a line moved after it was bought.
+    AddChecked(NewItem),
     /// Remove an item.
     Remove(ItemId),
     /// Change an item.

@@ -380,13 +380,16 @@ fn product_pk(tx: &Transaction<'_>, id: &str) -> Result<i64> {
 }
 
 /// Add an item, merging into an unchecked item of the same product (or, unlinked,
-/// the same name) whose unit is compatible; the line as it is now. The caller
-/// has checked the role and bumps the version once for all its changes.
+/// the same name) whose unit is compatible; the line as it is now. `checked`:
+/// the item is already bought, a line of its own that nothing merges into.
+/// The caller has checked the role and bumps the version once for all its
+/// changes.
 fn add_item(
     tx: &Transaction<'_>,
     actor: UserId,
     list: ListId,
     item: &NewItem,
+    checked: bool,
     now: i64,
     lines: Option<&[ListItem]>,
 ) -> Result<ListItem> {
@@ -400,6 +403,7 @@ fn add_item(
         note_pick(tx, actor, pk, false, now)?;
     }
     let candidates: Vec<ListItem> = match lines {
+        _ if checked => Vec::new(),
         // The same lines as the query below finds, from the list as this
         // transaction has it (a product id names one product row; SQLite's
         // NOCASE folds ASCII letters only).
@@ -458,8 +462,8 @@ fn add_item(
         return Ok(existing);
     }
     tx.prepare_cached(
-        "INSERT INTO list_items (list_id, product_pk, name, amount, unit, note, added_by, \
-         added_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        "INSERT INTO list_items (list_id, product_pk, name, amount, unit, note, checked, \
+         added_by, added_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
     )?
     .execute(params![
         list.0,
@@ -468,6 +472,7 @@ fn add_item(
         amount_to_sql(qty.amount),
         qty.unit.code(),
         item.note,
+        checked,
         actor.0,
         now
     ])?;
@@ -476,7 +481,7 @@ fn add_item(
         name: item.name.clone(),
         quantity: qty,
         note: item.note.clone(),
-        checked: false,
+        checked,
         product_id: pk.and(item.product_id.clone()),
         added_by: actor,
         added_at: ts(now),
@@ -700,7 +705,10 @@ fn apply_op(
     lines: Option<&[ListItem]>,
 ) -> Result<OpDone> {
     Ok(match op {
-        ListOp::Add(item) => OpDone::Item(add_item(tx, actor, list, item, now, lines)?),
+        ListOp::Add(item) => OpDone::Item(add_item(tx, actor, list, item, false, now, lines)?),
+        ListOp::AddChecked(item) => {
+            OpDone::Item(add_item(tx, actor, list, item, true, now, lines)?)
+        }
         ListOp::Update(item, patch) => {
             OpDone::Item(update_item(tx, actor, list, *item, patch, now, lines)?)
         }
@@ -996,26 +1004,26 @@ impl Store {
             .write_repeatable(move |tx| {
                 let source = get_list_in(tx, &cache, owner, from)?;
                 let mut adds = Vec::with_capacity(ids.len());
-                // Lines already checked off arrive checked, each a line of its
-                // own: merged into a line still to buy, they would be bought
-                // twice or not at all.
-                let mut bought = Vec::new();
                 for id in &ids {
                     let line = source
                         .items
                         .iter()
                         .find(|i| i.id == *id)
                         .ok_or_else(|| Error::not_found("item", id.to_string()))?;
-                    if line.checked {
-                        bought.push(line.clone());
-                        continue;
-                    }
-                    adds.push(ListOp::Add(NewItem {
+                    let item = NewItem {
                         name: line.name.clone(),
                         quantity: Some(line.quantity),
                         product_id: line.product_id.clone(),
                         note: line.note.clone(),
-                    }));
+                    };
+                    // A line already checked off arrives checked, a line of its
+                    // own: merged into one still to buy, it would be bought
+                    // twice or not at all.
+                    adds.push(if line.checked {
+                        ListOp::AddChecked(item)
+                    } else {
+                        ListOp::Add(item)
+                    });
                 }
                 let (header, created) = match own_list_header(tx, owner, &to)? {
                     Some(header) => (header, false),
@@ -1026,32 +1034,7 @@ impl Store {
                     return Err(Error::invalid(format!("those lines are on {to} already")));
                 }
                 let before = with_items_in(tx, &cache, header)?;
-                let (mut done, mut after) = apply_ops(tx, who, &before, &adds)?;
-                if !bought.is_empty() {
-                    // The adds checked the role; with none, check it here.
-                    if adds.is_empty() {
-                        check_writable(&before, who, Role::Editor)?;
-                    }
-                    let now = now_ms();
-                    for line in &bought {
-                        let mut placed = line.clone();
-                        placed.added_by = who.user;
-                        placed.added_at = ts(now);
-                        insert_as_was(tx, before.id, None, &placed, now)?;
-                        let id = ItemId(tx.last_insert_rowid());
-                        // As stored: a product gone from the catalog is unlinked.
-                        let placed = tx
-                            .prepare_cached(&format!("{SELECT_ITEM} WHERE i.id = ?1"))?
-                            .query_row(params![id.0], raw_item)?
-                            .into_item()?;
-                        after.items.push(placed.clone());
-                        done.push(OpDone::Item(placed));
-                    }
-                    if adds.is_empty() {
-                        after.version = touch(tx, &before, who.user, now)?;
-                        after.updated_at = ts(now);
-                    }
-                }
+                let (done, after) = apply_ops(tx, who, &before, &adds)?;
                 let removes: Vec<ListOp> = ids.iter().copied().map(ListOp::Remove).collect();
                 let (_, from_after) = apply_ops(tx, who, &source, &removes)?;
                 Ok(Moved {
@@ -1682,14 +1665,15 @@ mod tests {
             .collect();
         assert_eq!(
             lines,
+            // The new lines in the order they were moved.
             [
                 ("milk".to_string(), "1 gal".to_string(), false),
-                ("bread".to_string(), "1 ct".to_string(), false),
                 ("milk".to_string(), "2 gal".to_string(), true),
+                ("bread".to_string(), "1 ct".to_string(), false),
             ]
         );
         assert_eq!(
-            stored.items[2].product_id.as_deref(),
+            stored.items[1].product_id.as_deref(),
             Some("gv-whole-milk-1gal")
         );
         assert_eq!(moved.from_after, lists.get(home.id).await.unwrap());
