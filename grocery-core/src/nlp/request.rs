@@ -1549,9 +1549,7 @@ fn update_items(tail: &str, named: bool) -> Vec<ItemPhrase> {
     let pronoun = ["that ", "it ", "those ", "them "]
         .iter()
         .find_map(|p| tail.strip_prefix(p));
-    let named_tail = ["the ", "my ", "our "]
-        .iter()
-        .find_map(|p| tail.strip_prefix(p));
+    let named_tail = after_determiner(tail);
     let named = pronoun.is_none() && (named || named_tail.is_some());
     let tail = pronoun.or(named_tail).unwrap_or(tail);
     // "the organic one", "the large ones"
@@ -1632,13 +1630,38 @@ fn update_items(tail: &str, named: bool) -> Vec<ItemPhrase> {
     }
 }
 
-/// "double the ground beef", "triple my order of eggs"... : the factor and
-/// the line's words ("" for "it", "that": the item just mentioned). Only
-/// with a determiner or a pronoun after the verb, so that "double cream" and
-/// "triple sec" stay items.
-fn scaled(rest: &str) -> Option<(Amount, &str)> {
-    let rest = strip_trailing(rest);
-    let (verb, tail) = rest.split_once(' ')?;
+/// The words after "the", "my" or "our" ("the milk": "milk"), which name a
+/// line the person has; `None` without one.
+fn after_determiner(s: &str) -> Option<&str> {
+    ["the ", "my ", "our "]
+        .iter()
+        .find_map(|p| s.strip_prefix(p))
+}
+
+/// "it", "that", ...: the item just mentioned.
+fn is_pronoun(s: &str) -> bool {
+    matches!(s, "it" | "that" | "them" | "those" | "this" | "these")
+}
+
+/// The item `name` names, with `amount` of `unit`; `None` when nothing
+/// nameable is there.
+fn with_amount(
+    name: &str,
+    amount: Amount,
+    unit: Option<crate::quantity::Unit>,
+) -> Option<ItemPhrase> {
+    let mut item = parse_item(name).filter(|i| !i.name.is_empty() && !is_not_item(&i.name))?;
+    item.amount = Some(amount);
+    item.unit = unit;
+    Some(item)
+}
+
+/// "double the ground beef", "triple my order of eggs", "halve it": the line
+/// to change (no name for "it", "that": the item just mentioned) and the
+/// factor, in `times`. Only with a determiner or a pronoun after the verb, so
+/// that "double cream" and "triple sec" stay items.
+fn scaled(rest: &str) -> Option<ItemPhrase> {
+    let (verb, tail) = strip_trailing(rest).split_once(' ')?;
     let times = match verb {
         "double" => Ratio::from_integer(2),
         "triple" => Ratio::from_integer(3),
@@ -1647,15 +1670,21 @@ fn scaled(rest: &str) -> Option<(Amount, &str)> {
         _ => return None,
     };
     let tail = tail.trim();
-    let target = if matches!(tail, "it" | "that" | "them" | "those" | "this" | "these") {
+    let target = if is_pronoun(tail) {
         ""
     } else {
-        ["the ", "my ", "our "]
-            .iter()
-            .find_map(|p| tail.strip_prefix(p))?
-            .trim()
+        after_determiner(tail)?.trim()
     };
-    Some((Amount::new(times).ok()?, target))
+    let mut item = parse_item(target)
+        .filter(|i| !i.name.is_empty())
+        .unwrap_or_else(|| ItemPhrase::named(""));
+    item.amount = None;
+    item.amount_min = None;
+    item.unit = None;
+    // The words name the line; they are no variant of it.
+    item.modifiers.clear();
+    item.times = Some(Amount::new(times).ok()?);
+    Some(item)
 }
 
 /// A line named with its new amount after it: "milk 3", "ground beef 2
@@ -1673,52 +1702,34 @@ fn named_with_amount(text: &str) -> Option<ItemPhrase> {
     let words: Vec<&str> = text.split_whitespace().collect();
     (1..words.len()).find_map(|k| {
         let (amount, unit) = super::item::measure_of(&words[k..].join(" "))?;
-        let mut item = parse_item(&words[..k].join(" "))?;
-        if item.name.is_empty() || is_not_item(&item.name) {
-            return None;
-        }
-        item.amount = Some(amount);
-        item.unit = unit;
-        Some(item)
+        with_amount(&words[..k].join(" "), amount, unit)
     })
 }
 
-/// "increase the ground beef by a pound", "decrease the eggs by 2": the
-/// amount onto the line (`true`, an add) or off it (`false`, a remove) and
-/// the item with that amount, as "add a pound of ground beef" would say it.
-/// `None` without "by" and an amount, or with no line named ("increase it by
-/// 2" is left to the update).
-fn by_amount(rest: &str, tail: &str) -> Option<(bool, String)> {
-    let more = if ["increase ", "bump "].iter().any(|v| rest.starts_with(v)) {
-        true
+/// "increase the ground beef by a pound", "decrease the eggs by 2": an add
+/// of that amount of the item (onto its line) or a remove of it (off its
+/// line). `None` without "by" and an amount, or with no line named
+/// ("increase it by 2" is left to the update).
+fn by_amount(rest: &str, tail: &str) -> Option<(Intent, ItemPhrase)> {
+    let intent = if ["increase ", "bump "].iter().any(|v| rest.starts_with(v)) {
+        Intent::Add
     } else if rest.starts_with("decrease ") {
-        false
+        Intent::Remove
     } else {
         return None;
     };
     let (target, by) = strip_trailing(tail).rsplit_once(" by ")?;
-    let (_, unit) = super::item::measure_of(by)?;
+    let (amount, unit) = super::item::measure_of(by)?;
     let target = target.trim();
     let target = target
         .strip_suffix(" up")
         .or_else(|| target.strip_suffix(" down"))
         .unwrap_or(target);
-    let target = ["the ", "my ", "our "]
-        .iter()
-        .find_map(|p| target.strip_prefix(p))
-        .unwrap_or(target)
-        .trim();
-    if target.is_empty() || matches!(target, "it" | "that" | "them" | "those" | "this") {
+    let target = after_determiner(target).unwrap_or(target).trim();
+    if is_pronoun(target) {
         return None;
     }
-    Some((
-        more,
-        if unit.is_some() {
-            format!("{by} of {target}")
-        } else {
-            format!("{by} {target}")
-        },
-    ))
+    Some((intent, with_amount(target, amount, unit)?))
 }
 
 /// Verbs that make a new list when "list" follows them: "*make a new* list",
@@ -2487,53 +2498,46 @@ fn command_with_verb(clause: &str) -> (Command, f32, Said) {
         }
         tail = tail.trim_end_matches(" over").trim_end_matches(" to");
     }
-    if scaling.is_some() {
+    // The line and its change known already: by a factor, or "increase the
+    // ground beef by a pound" (an add of a pound of it) and "decrease the
+    // eggs by 2" (a remove of 2).
+    let known = if let Some(item) = scaling {
         intent = Intent::Update;
         confidence = 0.95;
-    }
-    // "increase the ground beef by a pound": an amount onto the line, as an
-    // add says it; "decrease the eggs by 2": off it, as a remove.
-    let by;
-    if intent == Intent::Update
-        && let Some((more, item)) = by_amount(rest, tail)
+        Some(item)
+    } else if intent == Intent::Update
+        && let Some((by, item)) = by_amount(rest, tail)
     {
-        intent = if more { Intent::Add } else { Intent::Remove };
-        by = item;
-        tail = &by;
-    }
-    let mut kept = Vec::new();
-    let mut items = match intent {
-        Intent::Show | Intent::Total | Intent::Deals | Intent::Price | Intent::Compare => {
-            let mut t = tail;
-            for lead in [
-                "on ", "the ", "there ", "to get ", "to buy ", "any ", "already ", "put ",
-                "added ", "add ", "is ", "are ",
-            ] {
-                t = t.strip_prefix(lead).unwrap_or(t);
-            }
-            items_of(t)
-        }
-        // "remove everything except the milk": what stays.
-        Intent::Clear => {
-            kept = kept_items(tail);
-            Vec::new()
-        }
-        Intent::Undo | Intent::Help | Intent::CheckAll | Intent::ClearChecked => Vec::new(),
-        Intent::Update => update_items(tail, rest.starts_with("make the ")),
-        _ => items_of(tail),
+        intent = by;
+        Some(item)
+    } else {
+        None
     };
-    if let Some((times, target)) = scaling {
-        let mut item = parse_item(target)
-            .filter(|i| !i.name.is_empty())
-            .unwrap_or_else(|| ItemPhrase::named(""));
-        item.amount = None;
-        item.amount_min = None;
-        item.unit = None;
-        // The words name the line; they are no variant of it.
-        item.modifiers.clear();
-        item.times = Some(times);
-        items = vec![item];
-    }
+    let mut kept = Vec::new();
+    let mut items = if let Some(item) = known {
+        vec![item]
+    } else {
+        match intent {
+            Intent::Show | Intent::Total | Intent::Deals | Intent::Price | Intent::Compare => {
+                let mut t = tail;
+                for lead in [
+                    "on ", "the ", "there ", "to get ", "to buy ", "any ", "already ", "put ",
+                    "added ", "add ", "is ", "are ",
+                ] {
+                    t = t.strip_prefix(lead).unwrap_or(t);
+                }
+                items_of(t)
+            }
+            // "remove everything except the milk": what stays.
+            Intent::Clear => {
+                kept = kept_items(tail);
+                Vec::new()
+            }
+            Intent::Undo | Intent::Help | Intent::CheckAll | Intent::ClearChecked => Vec::new(),
+            Intent::Update => update_items(tail, rest.starts_with("make the ")),
+            _ => items_of(tail),
+        }
+    };
     // "how much is everything": a price with nothing named is the total.
     if intent == Intent::Price && items.is_empty() {
         intent = Intent::Total;
