@@ -1223,6 +1223,17 @@ impl Quantity {
             .map_err(|_| QuantityError::OutOfRange(format!("{self} in {unit}")))
     }
 
+    /// This quantity `times` over, in its own unit: `2 lb × 2 = 4 lb`,
+    /// `1 dozen × 1/2 = 0.5 dozen`. An unrepresentable product gives
+    /// [`QuantityError::OutOfRange`].
+    pub fn checked_mul(&self, times: Amount) -> Result<Quantity, QuantityError> {
+        self.amount
+            .ratio()
+            .checked_mul(&times.ratio())
+            .ok_or_else(|| QuantityError::OutOfRange(format!("{self} × {times}")))
+            .and_then(|r| Quantity::try_new(r, self.unit))
+    }
+
     /// Adds exactly, expressing the sum in the larger of the two units (the
     /// one with the larger [`Unit::to_base`]): `1 gal + 2 qt = 1.5 gal`.
     ///
@@ -1495,6 +1506,26 @@ mod tests {
         assert_eq!(sum.unit, Unit::Liter);
         let sum = q("2 cans").checked_add(&q("1 can")).unwrap();
         assert_eq!(sum, q("3 cans"));
+    }
+
+    /// A quantity times a factor keeps its unit; past the largest amount or
+    /// finer than the finest it is an error.
+    #[test]
+    fn a_quantity_times_a_factor_keeps_its_unit() {
+        let times = |s: &str| Amount::parse(s).unwrap();
+        let cases: &[(&str, &str, &str)] = &[
+            ("2 lb", "2", "4 lb"),
+            ("1 dozen", "1/2", "0.5 dozen"),
+            ("3 cans", "3", "9 cans"),
+            ("1/3 cup", "3", "1 cup"),
+        ];
+        for (q0, t, want) in cases {
+            assert_eq!(q(q0).checked_mul(times(t)).unwrap(), q(want), "{q0} × {t}");
+        }
+        assert!(matches!(
+            q("900000 ct").checked_mul(times("2")),
+            Err(QuantityError::OutOfRange(_))
+        ));
     }
 
     #[test]

@@ -380,6 +380,10 @@ pub struct ReplyList {
     pub items: Vec<ReplyLine>,
     /// Total of unchecked priced lines, in cents.
     pub total_cents: i64,
+    /// Unchecked lines without a price (no product, or more packs than are
+    /// priced), left out of the total.
+    #[serde(default)]
+    pub unpriced: u64,
 }
 
 /// What the agent understood, did and says.
@@ -1098,19 +1102,8 @@ impl<'a> Agent<'a> {
                         }
                         // "double the ground beef": its quantity times two.
                         if let Some(times) = want.item.times {
-                            let scaled = num_traits::CheckedMul::checked_mul(
-                                &target.quantity.amount.ratio(),
-                                &times.ratio(),
-                            )
-                                .ok_or(crate::quantity::QuantityError::OutOfRange(
-                                    "that many".into(),
-                                ))
-                                .and_then(crate::quantity::Amount::new);
-                            match scaled {
-                                Ok(amount) => {
-                                    patch.quantity =
-                                        Some(Quantity::new(amount, target.quantity.unit));
-                                }
+                            match target.quantity.checked_mul(times) {
+                                Ok(q) => patch.quantity = Some(q),
                                 Err(e) => {
                                     messages.push(format!(
                                         "I can't change {} ({}): {e}.",
@@ -1315,15 +1308,9 @@ impl<'a> Agent<'a> {
                 l.total_cents / 100,
                 l.total_cents % 100
             ));
-            // A line with no price (no product, or more packs than are
-            // priced) is not in the total: say so, as the list view does.
-            let unpriced = l
-                .items
-                .iter()
-                .filter(|i| !i.checked && i.line_total_cents.is_none())
-                .count();
-            if unpriced > 0 {
-                message.push_str(&format!(" ({unpriced} without a price)"));
+            // Lines left out of the total: said, as the list view does.
+            if l.unpriced > 0 {
+                message.push_str(&format!(" ({} without a price)", l.unpriced));
             }
             message.push('.');
         }
@@ -1987,6 +1974,7 @@ fn reply_list(p: PricedList, index: &crate::catalog::index::CatalogIndex) -> Rep
             })
             .collect(),
         total_cents: p.total.cents,
+        unpriced: p.unpriced,
     }
 }
 
@@ -2587,6 +2575,7 @@ mod tests {
                 .filter(|i| !i.checked && i.line_total_cents.is_none())
                 .count();
             assert_eq!(left_out, *unpriced, "{text}");
+            assert_eq!(list.unpriced, *unpriced as u64, "{text}");
             let total = format!(
                 "total ${}.{:02}",
                 list.total_cents / 100,
